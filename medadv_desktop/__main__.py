@@ -1,0 +1,3 @@
+from medadv_desktop.cli.main import main
+
+raise SystemExit(main())

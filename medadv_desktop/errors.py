@@ -1,0 +1,108 @@
+"""The project's one base exception and its subclasses.
+
+Every error a user can cause (a bad file, a wrong model card, a cancelled job)
+is a :class:`MedAdvError` whose message says what is wrong and what to do. The
+front ends show ``str(error)``; they never show a raw traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MedAdvError(Exception):
+    """Base of every error MedAdv Desktop raises on purpose."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    def user_message(self) -> str:
+        text = str(self)
+        return f"{text}\n{self.hint}" if self.hint else text
+
+
+class StudyError(MedAdvError):
+    """A study (file or folder) cannot be read. Carries the path at fault."""
+
+    def __init__(self, path: str | Path, reason: str, *, hint: str | None = None) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"Cannot read '{self.path.name}': {reason}", hint=hint)
+
+
+class UnsupportedStudyError(StudyError):
+    """The file is readable but its kind of image is not supported."""
+
+
+class CorruptStudyError(StudyError):
+    """The file is truncated, damaged or not what its name says."""
+
+
+class ModelCardError(MedAdvError):
+    """The model card is invalid. Carries the card path and the field at fault."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None,
+                 field: str | None = None, hint: str | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.field = field
+        prefix = f"Model card '{self.path.name}'" if self.path else "Model card"
+        where = f", field '{field}'" if field else ""
+        super().__init__(f"{prefix}{where}: {message}", hint=hint)
+
+
+class ModelLoadError(MedAdvError):
+    """The weights cannot be loaded safely or do not fit the architecture."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None,
+                 hint: str | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        super().__init__(message, hint=hint)
+
+
+class UnsafeFileError(ModelLoadError):
+    """A file would execute code when loaded (e.g. a pickle with objects)."""
+
+
+class ModelInputError(MedAdvError):
+    """The image does not fit the model (channels, dimensions, NaNs)."""
+
+
+class AttackConfigError(MedAdvError):
+    """An attack parameter is out of range or inconsistent. Names the parameter."""
+
+    def __init__(self, message: str, *, parameter: str | None = None,
+                 hint: str | None = None) -> None:
+        self.parameter = parameter
+        where = f"Parameter '{parameter}': " if parameter else ""
+        super().__init__(f"{where}{message}", hint=hint)
+
+
+class DatasetError(MedAdvError):
+    """A labelled data set folder is missing, empty or malformed."""
+
+
+class JobCancelled(MedAdvError):
+    """A long job was cancelled by the user. Partial results may be attached."""
+
+    def __init__(self, message: str = "The job was cancelled.", *, partial=None) -> None:
+        self.partial = partial
+        super().__init__(message)
+
+
+class ReportError(MedAdvError):
+    """A report cannot be written (destination exists, not writable, ...)."""
+
+
+class OutputExistsError(MedAdvError):
+    """Refusing to overwrite a file that already exists."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"'{self.path}' already exists; MedAdv never overwrites your files.",
+            hint="Choose another output folder or file name, or remove the file first.",
+        )
