@@ -1,30 +1,72 @@
 """Model cards: the JSON file beside the weights that says how to use them.
 
-Schema (documented in README "Model card"):
+Model card schema (``model_card.json``; copied to README "Model card")
+-------------------------------------------------------------------
 
     {
       "name": "Demo EfficientNet-B0 (synthetic lesion)",
-      "format": "timm" | "torchscript",
-      "architecture": "efficientnet_b0",          # timm name (format timm only)
-      "weights": "model.safetensors",             # relative to the card
-      "in_chans": 1,
-      "num_classes": 2,
+      "format": "timm",                      # "timm" or "torchscript"
+      "architecture": "efficientnet_b0",     # timm model name; required for format "timm"
+      "weights": "model.safetensors",        # path relative to the card
+      "in_chans": 1,                         # 1 (grayscale) or 3 (RGB) channels the network takes
+      "num_classes": 2,                      # outputs of the network (1 when output is "sigmoid")
       "class_names": ["no_finding", "lesion"],
-      "input_size": [128, 128],                   # H, W the network expects
-      "output": "logits" | "sigmoid",             # sigmoid: a single-logit binary model
-      "intensity": {"mode": "window", "center": 40, "width": 400}
-                 | {"mode": "minmax"}
-                 | {"mode": "percentile", "low": 0.5, "high": 99.5},
-      "mean": [0.5], "std": [0.5],
-      "sha256": "...",                            # optional, of the weights file
+      "input_size": [128, 128],              # [H, W] the network expects; [D, H, W] for a 3-D TorchScript model
+      "output": "logits",                    # "logits" (K outputs, softmax) or "sigmoid" (one logit)
+      "intensity": {"mode": "window", "center": 40, "width": 400},
+      "mean": [0.5], "std": [0.5],           # normalisation after mapping to [0, 1]: (x - mean) / std
+      "sha256": "...",                       # optional: SHA-256 of the weights file (checked on load)
       "intended_use": "free text",
-      "provenance": {...}                         # optional, e.g. adversarial training record
+      "provenance": {}                       # optional, e.g. the adversarial training record
     }
+
+Fields:
+
+- ``name`` (text, required, non-empty).
+- ``format`` (required): ``timm`` builds ``architecture`` with
+  ``timm.create_model(architecture, in_chans=in_chans, num_classes=num_classes)``
+  and loads a state dict into it; ``torchscript`` loads a whole scripted or
+  traced model with ``torch.jit.load``.
+- ``weights`` (required): for ``timm`` a ``.safetensors`` file (preferred;
+  fp16 is fine, it is cast to fp32) or a ``.pt``/``.pth`` state dict read with
+  ``torch.load(weights_only=True)`` (a dict wrapped as ``{"state_dict": ...}``
+  or ``{"model": ...}`` and a ``module.`` prefix are accepted). For
+  ``torchscript`` a TorchScript archive. Files that would unpickle arbitrary
+  Python objects are refused.
+- ``in_chans``: 1 or 3 (default 1). Images with the other channel count are
+  adapted inside the wrapper: grey -> RGB by repetition, RGB -> grey by
+  ITU-R BT.601 luminance ``0.299 R + 0.587 G + 0.114 B``.
+- ``num_classes`` (required): at least 2 for ``logits``; exactly 1 for
+  ``sigmoid`` (the engine then treats the model as two classes with logits
+  ``[0, z]``, so softmax gives ``[1 - sigmoid(z), sigmoid(z)]``).
+- ``class_names`` (required): ``num_classes`` distinct names (2 for a sigmoid
+  model: negative class first). In a labelled data set folder the class
+  sub-folders carry these names.
+- ``input_size`` (required): ``[H, W]`` with 8 <= H, W <= 4096, or
+  ``[D, H, W]`` (torchscript only; 1 <= D <= 1024, 8 <= H, W <= 1024). Images
+  at any other size are resized (bi/trilinearly) inside the differentiable
+  wrapper, so attacks work at the study's own resolution.
+- ``intensity`` (default ``{"mode": "minmax"}``): how native pixel values
+  (HU for CT) become the [0, 1] image the model and the attacks see:
+  ``{"mode": "window", "center": C, "width": W}`` maps ``C - W/2 .. C + W/2``
+  to 0..1 (clipped; one [0, 1] unit = ``W`` native units);
+  ``{"mode": "minmax"}`` maps each image's min..max to 0..1;
+  ``{"mode": "percentile", "low": 0.5, "high": 99.5}`` maps each image's
+  percentiles to 0..1 (clipped).
+- ``mean`` / ``std`` (default ``[0.5]`` / ``[0.5]``): lists of 1 or
+  ``in_chans`` numbers, std positive.
+- ``sha256`` (optional): 64 hexadecimal characters; when present, loading
+  refuses weights whose hash differs.
+- ``intended_use`` (text), ``provenance`` (object): free information carried
+  into reports.
+
+Every validation error is a :class:`ModelCardError` that names the field.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,11 +150,16 @@ class IntensityMapping:
                 center, width = float(d["center"]), float(d["width"])
             except (KeyError, TypeError, ValueError):
                 raise ModelCardError("a window needs numeric 'center' and 'width' in native units (HU for CT)", path=path, field="intensity") from None
-            if not width > 0:
+            if not math.isfinite(center):
+                raise ModelCardError("window centre must be a finite number", path=path, field="intensity.center")
+            if not (width > 0 and math.isfinite(width)):
                 raise ModelCardError("window width must be positive", path=path, field="intensity.width")
             return cls(mode, center, width)
         if mode == "percentile":
-            low, high = float(d.get("low", 0.5)), float(d.get("high", 99.5))
+            try:
+                low, high = float(d.get("low", 0.5)), float(d.get("high", 99.5))
+            except (TypeError, ValueError):
+                raise ModelCardError("percentile 'low' and 'high' must be numbers from 0 to 100", path=path, field="intensity") from None
             if not 0 <= low < high <= 100:
                 raise ModelCardError("percentiles need 0 <= low < high <= 100", path=path, field="intensity")
             return cls(mode, low=low, high=high)
@@ -133,7 +180,7 @@ class ModelCard:
     weights: str
     num_classes: int
     class_names: list[str]
-    input_size: tuple[int, int]
+    input_size: tuple[int, ...]       # (H, W) for 2-D models, (D, H, W) for 3-D TorchScript models
     in_chans: int = 1
     architecture: str = ""
     output: str = "logits"
@@ -149,6 +196,11 @@ class ModelCard:
     def weights_path(self) -> Path:
         base = self.path.parent if self.path else Path.cwd()
         return (base / self.weights).resolve()
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 for image models (input N, C, H, W), 3 for volume models (N, C, D, H, W)."""
+        return len(self.input_size)
 
     @property
     def n_outputs(self) -> int:
@@ -186,6 +238,10 @@ class ModelCard:
         if fmt not in FORMATS:
             raise ModelCardError(f"'{fmt}' is not one of {', '.join(FORMATS)}", path=path, field="format")
         weights = need("weights", str, "the weights file name, relative to the card")
+        if not weights.strip():
+            raise ModelCardError("is empty; it should name the weights file, relative to the card", path=path, field="weights")
+        if not name.strip():
+            raise ModelCardError("is empty; give the model a name", path=path, field="name")
         arch = d.get("architecture", "")
         if fmt == "timm" and not (isinstance(arch, str) and arch):
             raise ModelCardError("is required for timm models (e.g. 'efficientnet_b0')", path=path, field="architecture")
@@ -201,9 +257,21 @@ class ModelCard:
         n_names = 2 if output == "sigmoid" else num_classes
         if len(class_names) != n_names or not all(isinstance(c, str) and c for c in class_names):
             raise ModelCardError(f"needs {n_names} non-empty names, got {len(class_names)}", path=path, field="class_names")
-        size = need("input_size", list, "[height, width] in pixels")
-        if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 4096 for v in size):
-            raise ModelCardError("should be [height, width], whole numbers from 8 to 4096", path=path, field="input_size")
+        if len(set(class_names)) != len(class_names):
+            raise ModelCardError("class names must all differ", path=path, field="class_names")
+        size = need("input_size", list, "[height, width] (2-D) or [depth, height, width] (3-D) in pixels")
+        if len(size) not in (2, 3) or not all(isinstance(v, int) and not isinstance(v, bool) for v in size):
+            raise ModelCardError("should be [height, width] or [depth, height, width], whole numbers",
+                                 path=path, field="input_size")
+        if len(size) == 2 and not all(8 <= v <= 4096 for v in size):
+            raise ModelCardError("height and width should be whole numbers from 8 to 4096", path=path, field="input_size")
+        if len(size) == 3:
+            if not (1 <= size[0] <= 1024 and all(8 <= v <= 1024 for v in size[1:])):
+                raise ModelCardError("[depth, height, width] should be whole numbers: depth 1 to 1024, height and width 8 to 1024",
+                                     path=path, field="input_size")
+            if fmt != "torchscript":
+                raise ModelCardError("a 3-D input size [depth, height, width] needs a 'torchscript' model; timm models are 2-D",
+                                     path=path, field="input_size")
         in_chans = d.get("in_chans", 1)
         if in_chans not in (1, 3) or isinstance(in_chans, bool):
             raise ModelCardError("should be 1 (grayscale) or 3 (RGB)", path=path, field="in_chans")
@@ -218,13 +286,19 @@ class ModelCard:
         if sha is not None and not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdefABCDEF" for c in sha)):
             raise ModelCardError("should be 64 hexadecimal characters or absent", path=path, field="sha256")
         intensity = IntensityMapping.from_dict(d.get("intensity", {"mode": "minmax"}), path)
+        intended_use = d.get("intended_use", "")
+        if not isinstance(intended_use, str):
+            raise ModelCardError("should be free text", path=path, field="intended_use")
+        provenance = d.get("provenance") or {}
+        if not isinstance(provenance, dict):
+            raise ModelCardError("should be an object (a JSON dictionary) or absent", path=path, field="provenance")
         return cls(
             name=name, format=fmt, weights=weights, num_classes=num_classes,
-            class_names=list(class_names), input_size=(size[0], size[1]), in_chans=in_chans,
+            class_names=list(class_names), input_size=tuple(size), in_chans=in_chans,
             architecture=arch or "", output=output, intensity=intensity,
             mean=[float(v) for v in mean], std=[float(v) for v in std],
-            sha256=sha.lower() if sha else None, intended_use=str(d.get("intended_use", "")),
-            provenance=dict(d.get("provenance") or {}), path=path,
+            sha256=sha.lower() if sha else None, intended_use=intended_use,
+            provenance=dict(provenance), path=path,
         )
 
     @classmethod
