@@ -118,6 +118,8 @@ class Attack:
         self.seed = int(values["seed"])
         self.early_stop = bool(values["early_stop"])
         self.queries = None
+        #: added to ``seed`` for the local generator; attack_volume sets it per batch
+        self._seed_offset = 0
 
     @classmethod
     def schema(cls) -> tuple[ParamSpec, ...]:
@@ -125,6 +127,19 @@ class Attack:
 
     # -- the one place the model is called ---------------------------------
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the model, float32.
+
+        On CUDA a 4-D batch is handed over in channels-last memory layout
+        (faster convolutions, same values up to float rounding) and, only
+        when the attack's ``amp`` parameter is on, the forward runs under
+        bfloat16 autocast (faster, less exact gradients).
+        """
+        if x.is_cuda:
+            if x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            if getattr(self, "config", {}).get("amp"):
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    return self.model(x).float()
         return self.model(x)
 
     # -- public entry -------------------------------------------------------
