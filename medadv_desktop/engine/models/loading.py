@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -189,7 +190,9 @@ def load_state_dict_file(path: str | Path) -> dict[str, "torch.Tensor"]:
                                  hint="The file may be truncated or corrupt; copy it again.") from None
     elif suffix in STATE_DICT_SUFFIXES or is_zip:
         try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             if "weights only load failed" in str(exc).lower() or "unsupported global" in str(exc).lower():
                 raise _refuse_unsafe(path, exc) from None
@@ -274,6 +277,17 @@ def _load_into(network, state: dict[str, "torch.Tensor"], card: ModelCard, path:
     if first_conv is None:
         first_conv = next((k for k in model_keys if target[k].ndim in (4, 5)), None)
     classifier_keys = _classifier_keys(network)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} parameter(s) the architecture needs are missing from the file "
+                         f"(e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} parameter(s) in the file are not in the architecture "
+                         f"(e.g. {', '.join(unexpected[:3])})")
+        raise ModelLoadError(f"The weights in '{path.name}' do not match architecture '{arch}': "
+                             + "; ".join(parts) + ".", path=path,
+                             hint="Check that the card's 'architecture' names the model the weights were saved from.")
     for key in model_keys:
         if key not in state:
             continue
@@ -294,17 +308,6 @@ def _load_into(network, state: dict[str, "torch.Tensor"], card: ModelCard, path:
             f"The weights do not fit architecture '{arch}': parameter {key} has shape {list(got)} in "
             f"'{path.name}' but {list(want)} in the architecture.", path=path,
             hint="Check the card's 'architecture', 'in_chans' and 'num_classes' against how the model was trained.")
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} parameter(s) the architecture needs are missing from the file "
-                         f"(e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} parameter(s) in the file are not in the architecture "
-                         f"(e.g. {', '.join(unexpected[:3])})")
-        raise ModelLoadError(f"The weights in '{path.name}' do not match architecture '{arch}': "
-                             + "; ".join(parts) + ".", path=path,
-                             hint="Check that the card's 'architecture' names the model the weights were saved from.")
     with torch.no_grad():
         for key, value in target.items():
             src = state[key]
@@ -345,7 +348,9 @@ def _load_torchscript(card: ModelCard, path: Path):
                              hint="Save the model with torch.jit.script(model).save(path) or torch.jit.trace; "
                                   "for a state dict use \"format\": \"timm\".")
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.10 marks TorchScript deprecated
+            return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # RuntimeError from the C++ loader
         text = _first_line(exc)
         if "constants.pkl" in str(exc) or "PytorchStreamReader" in str(exc) and "data.pkl" in str(exc):
