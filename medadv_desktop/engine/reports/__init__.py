@@ -1,0 +1,57 @@
+"""Robustness reports: de-identified PDF, CSV and JSON (no Qt; usable headless).
+
+Public API::
+
+    write_pdf(result, path, *, before_after=None, overwrite=False, include_phi=False) -> Path
+    write_csv(result, path, *, overwrite=False, include_phi=False) -> Path          # sample x attack x eps
+    write_summary_csv(result, path, *, overwrite=False, include_phi=False) -> Path  # attack x eps
+    write_json(result, path, *, before_after=None, overwrite=False, include_phi=False) -> Path
+    load_report_json(path) -> (EvaluationResult, BeforeAfterTable | None)
+    export_reports_job(result, *, pdf=None, csv=None, summary_csv=None, json=None,
+                       before_after=None, cancel=None, overwrite=False, include_phi=False) -> Job[list[Path]]
+    scrub(obj), scrub_text(text)                       # the de-identification pass
+    normalise_before_after(obj) -> BeforeAfterTable     # accepted before/after shapes
+
+reportlab is imported only when a PDF is written.
+"""
+
+from medadv_desktop.engine.reports.before_after import (
+    BeforeAfterRow,
+    BeforeAfterTable,
+    normalise_before_after,
+)
+from medadv_desktop.engine.reports.deid import UID_PATTERN, scrub, scrub_text
+from medadv_desktop.engine.reports.job import export_reports_job
+from medadv_desktop.engine.reports.tables import (
+    load_report_json,
+    report_document,
+    write_csv,
+    write_json,
+    write_summary_csv,
+)
+
+
+def write_pdf(result, path, *, before_after=None, overwrite=False, include_phi=False):
+    """Write the PDF robustness report (see :func:`medadv_desktop.engine.reports.pdf.write_pdf`)."""
+    from medadv_desktop.engine.reports.pdf import write_pdf as _write_pdf
+
+    return _write_pdf(result, path, before_after=before_after, overwrite=overwrite, include_phi=include_phi)
+
+
+def default_report_stem(result) -> str:
+    """A safe file stem for exports: 'medadv-report-<model>-<YYYYMMDD-HHMM>' (no PHI, no UIDs)."""
+    import datetime as _dt
+    import re
+
+    model = str((result.model or {}).get("name", "model"))
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", scrub_text(model)).strip("-").lower()[:40] or "model"
+    slug = re.sub(r"uid-removed-?", "", slug).strip("-") or "model"
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M")
+    return f"medadv-report-{slug}-{stamp}"
+
+
+__all__ = [
+    "BeforeAfterRow", "BeforeAfterTable", "UID_PATTERN", "default_report_stem", "export_reports_job",
+    "load_report_json", "normalise_before_after", "report_document", "scrub", "scrub_text",
+    "write_csv", "write_json", "write_pdf", "write_summary_csv",
+]

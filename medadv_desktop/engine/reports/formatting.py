@@ -1,0 +1,77 @@
+"""Consistent number formatting for every report (PDF, CSV headers, CLI).
+
+Percentages carry one decimal (``87.5 %``); a budget eps in [0, 1] units is
+shown as a fraction of 255 when it is one (``2/255``) and with four decimals
+otherwise; native values (HU) with one decimal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def pct(value: Any, *, dash: str = "-") -> str:
+    """A fraction in [0, 1] as a percentage with one decimal: 0.875 -> '87.5 %'."""
+    return f"{100.0 * float(value):.1f} %" if is_number(value) else dash
+
+
+def num(value: Any, digits: int = 3, *, dash: str = "-") -> str:
+    """A plain number with ``digits`` significant digits ('-' when missing)."""
+    if not is_number(value):
+        return dash
+    value = float(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 10 ** digits:
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
+
+
+def fixed(value: Any, decimals: int = 1, *, dash: str = "-") -> str:
+    return f"{float(value):.{decimals}f}" if is_number(value) else dash
+
+
+def eps_fraction(eps: float) -> str:
+    """'2/255' when eps is (close to) a whole number of 255ths, else '0.0100'."""
+    if not is_number(eps):
+        return "-"
+    k = eps * 255.0
+    if eps > 0 and abs(k - round(k)) < 1e-6 * max(1.0, k) and round(k) >= 1:
+        return f"{int(round(k))}/255"
+    return f"{eps:.4f}"
+
+
+def eps_decimal(eps: float) -> str:
+    return f"{eps:.4f}" if is_number(eps) else "-"
+
+
+def native(value: Any, units: str = "", *, dash: str = "-") -> str:
+    """A value in the study's native units with one decimal: '3.1 HU'."""
+    if not is_number(value):
+        return dash
+    return f"{float(value):.1f} {units}".strip()
+
+
+def eps_all_units(eps: float, eps_native: Any, units: str) -> str:
+    """'2/255 = 0.0078 = 3.1 HU' (the native part only when known)."""
+    frac, dec = eps_fraction(eps), eps_decimal(eps)
+    text = frac if frac == dec else f"{frac} = {dec}"
+    if is_number(eps_native) and units:
+        text += f" = {native(eps_native, units)}"
+    return text
+
+
+def seconds(value: Any) -> str:
+    if not is_number(value):
+        return "-"
+    value = float(value)
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    return f"{value / 60:.1f} min"

@@ -1,0 +1,923 @@
+"""The PDF robustness report (reportlab platypus; headless, built-in Helvetica only).
+
+Sections, in order: title block with key findings; software versions;
+1 model; 2 data set; 3 threat model; 4 clean performance; 5 robustness summary
+(table per eps and the robust-accuracy-against-eps chart); 6 adversarial
+training before/after (when given); 7 class transitions; 8 example panels;
+9 sanity flags; 10 how to read this report; appendix with the run's parameters.
+
+Conventions: accuracies and rates are percentages with one decimal; a budget
+eps is in [0, 1] intensity units (after the model card's intensity mapping)
+and, when the mapping is a fixed window, also in the study's units
+(eps_native = eps x window width, e.g. 2/255 x 400 HU = 3.1 HU).
+Every string passes through :func:`deid.scrub_text` unless ``include_phi``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import logging
+import platform
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from medadv_desktop import __version__
+from medadv_desktop.engine.evaluation.result import WORST_CASE, EvaluationResult
+from medadv_desktop.engine.reports import formatting as fmt
+from medadv_desktop.engine.reports.before_after import BeforeAfterTable, flatten, normalise_before_after
+from medadv_desktop.engine.reports.deid import check_output_name, scrub, scrub_text
+from medadv_desktop.engine.reports.images import as_image, colorbar_png, gray_png, heat_png
+from medadv_desktop.engine.serialization import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+TITLE = "Adversarial robustness report"
+SYNTHETIC_BANNER = "Synthetic demo task, not for clinical use"
+
+#: One-line descriptions of the built-in attacks for the threat-model section.
+ATTACK_DESCRIPTIONS = {
+    "fgsm": ("white-box", "Fast Gradient Sign Method: one step of size eps along the sign of the loss gradient."),
+    "pgd": ("white-box", "Projected Gradient Descent: repeated gradient steps, projected back into the eps-ball."),
+    "bim": ("white-box", "Basic Iterative Method: PGD without random start."),
+    "square": ("black-box", "Square attack: random square-shaped changes kept when they lower the margin; "
+                            "needs only the model's outputs (queries)."),
+    "vertical": ("white-/black-box", "Vertical perturbation (MedAdv's own definition): one value per image "
+                                     "column, constant down the column, like a detector line artefact."),
+    "smia": ("white-box", "Stabilized Medical Image Attack (Qi et al. 2021): iterative attack with a "
+                          "Gaussian-smoothing stabilisation term."),
+    WORST_CASE: ("", "Worst case: a sample counts as robust only if every attack failed on it."),
+}
+
+#: What each sanity flag means when the result carries no explanation.
+FLAG_DOCS = {
+    "zero_gradients": "The input gradient was exactly zero for some samples. Gradient attacks cannot move "
+                      "those samples, so their robustness may be overstated (gradient masking).",
+    "probabilities": "The model's outputs look like probabilities rather than logits. Attacks that use the "
+                     "loss on logits may be weakened; export the model before its softmax layer.",
+    "nondeterministic": "Two forward passes of the same input gave different outputs (dropout or batch "
+                        "statistics in training mode?). Results may not be reproducible.",
+    "black_box_beats_white_box": "A black-box attack succeeded where the white-box attacks failed at the same "
+                                 "eps. Gradients of this model are not to be trusted (gradient masking); "
+                                 "rely on the worst-case row.",
+}
+
+HOW_TO_READ = [
+    ("Clean accuracy", "the share of test images classified correctly without any attack."),
+    ("Robust accuracy", "the share of test images still classified correctly after the attack. "
+                        "It can only be lower than or equal to the clean accuracy."),
+    ("Attack success rate", "among the images that were correct without attack, the share whose "
+                            "prediction the attack changed. Higher means a weaker model."),
+    ("Worst case", "an image counts as robust only if every attack failed on it. This is the number to "
+                   "quote; a single attack can overstate robustness."),
+    ("eps (budget)", "the largest change allowed per pixel (L-inf) or in total (L2), in [0, 1] units of "
+                     "the displayed intensity range and, for a fixed window, in the study's units (e.g. HU). "
+                     "Small budgets are invisible to a reader: if accuracy collapses at 1/255 or 2/255, the "
+                     "model can be fooled by changes below the noise of the scanner."),
+    ("L-inf, L2, SSIM", "size of the change actually made: largest pixel change, Euclidean length, and "
+                        "structural similarity to the original (1 = identical)."),
+    ("Confidence drop", "mean fall of the model's probability for the true class."),
+    ("Queries", "model evaluations a black-box attack needed (an attacker's cost)."),
+    ("Class transitions", "rows are the true classes, columns the predictions after the attack; "
+                          "off-diagonal counts are errors."),
+    ("Limits", "results hold for this model, this data set, these attacks and budgets only. A robust "
+               "result does not prove robustness against stronger or adaptive attacks."),
+]
+
+# Colours (a sober palette that survives grayscale printing reasonably).
+_SERIES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
+
+
+# ----------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------
+class _Context:
+    """Everything the section builders share: the result, styles, de-id switch."""
+
+    def __init__(self, result: EvaluationResult, before_after: BeforeAfterTable | None,
+                 include_phi: bool) -> None:
+        from reportlab.lib import colors
+        from reportlab.lib.enums import TA_CENTER
+        from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+
+        self.result = result
+        self.before_after = before_after
+        self.include_phi = include_phi
+        self.colors = colors
+        ss = getSampleStyleSheet()
+        base = ParagraphStyle("Body", parent=ss["BodyText"], fontName="Helvetica", fontSize=9, leading=12)
+        self.styles = {
+            "body": base,
+            "small": ParagraphStyle("Small", parent=base, fontSize=7.5, leading=9.5),
+            "cell": ParagraphStyle("Cell", parent=base, fontSize=8, leading=9.6, spaceBefore=0, spaceAfter=0),
+            "cellb": ParagraphStyle("CellB", parent=base, fontName="Helvetica-Bold", fontSize=8, leading=9.6),
+            "caption": ParagraphStyle("Caption", parent=base, fontSize=7.5, leading=9.5,
+                                      textColor=colors.HexColor("#444444"), alignment=TA_CENTER),
+            "title": ParagraphStyle("Title", parent=ss["Title"], fontName="Helvetica-Bold", fontSize=20,
+                                    leading=24, alignment=0, spaceAfter=2),
+            "subtitle": ParagraphStyle("Subtitle", parent=base, fontSize=11, leading=14,
+                                       textColor=colors.HexColor("#333333")),
+            "lead": ParagraphStyle("Lead", parent=base, keepWithNext=1),
+            "h1": ParagraphStyle("H1", parent=ss["Heading1"], fontName="Helvetica-Bold", fontSize=13,
+                                 leading=16, spaceBefore=10, spaceAfter=4, keepWithNext=1,
+                                 textColor=colors.HexColor("#12355b")),
+            "h2": ParagraphStyle("H2", parent=ss["Heading2"], fontName="Helvetica-Bold", fontSize=10,
+                                 leading=13, spaceBefore=6, spaceAfter=3, keepWithNext=1),
+            "banner": ParagraphStyle("Banner", parent=base, fontName="Helvetica-Bold", fontSize=10,
+                                     leading=13, textColor=colors.white, alignment=TA_CENTER),
+        }
+        self.section_no = 0
+
+    # text -----------------------------------------------------------------
+    def t(self, value: Any) -> str:
+        """Scrubbed plain text of a value (no markup)."""
+        text = "" if value is None else str(value)
+        return text if self.include_phi else scrub_text(text)
+
+    def p(self, text: Any, style: str = "body", *, markup: bool = False):
+        from reportlab.platypus import Paragraph
+
+        s = str(text) if markup else escape(self.t(text))
+        return Paragraph(s, self.styles[style])
+
+    def heading(self, title: str):
+        from reportlab.platypus import Paragraph
+
+        self.section_no += 1
+        return Paragraph(f"{self.section_no}&nbsp;&nbsp;{escape(title)}", self.styles["h1"])
+
+    # tables ---------------------------------------------------------------
+    def table(self, rows: list[list[Any]], col_widths: list[float] | None = None, *,
+              header_rows: int = 1, bold_rows: tuple[int, ...] = (), align_right_from: int = 1,
+              zebra: bool = True, font_size: float = 8):
+        from reportlab.platypus import Table, TableStyle
+
+        colors = self.colors
+        cells = []
+        for i, row in enumerate(rows):
+            out = []
+            for value in row:
+                if hasattr(value, "wrap"):  # already a flowable
+                    out.append(value)
+                else:
+                    style = "cellb" if i < header_rows or i in bold_rows else "cell"
+                    out.append(self.p(value, style))
+            cells.append(out)
+        tbl = Table(cells, colWidths=col_widths, repeatRows=header_rows, hAlign="LEFT")
+        style = [
+            ("FONT", (0, 0), (-1, -1), "Helvetica", font_size),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("LINEBELOW", (0, header_rows - 1), (-1, header_rows - 1), 0.8, colors.HexColor("#12355b"))
+            if header_rows else ("LINEABOVE", (0, 0), (-1, 0), 0.8, colors.HexColor("#12355b")),
+            ("LINEBELOW", (0, -1), (-1, -1), 0.5, colors.HexColor("#999999")),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
+            ("LEFTPADDING", (0, 0), (-1, -1), 4),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ]
+        if header_rows:
+            style.append(("BACKGROUND", (0, 0), (-1, header_rows - 1), colors.HexColor("#e8eef5")))
+        if zebra:
+            for i in range(header_rows, len(rows)):
+                if (i - header_rows) % 2 == 1:
+                    style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f6f6f6")))
+        for i in bold_rows:
+            style.append(("LINEABOVE", (0, i), (-1, i), 0.5, colors.HexColor("#999999")))
+        tbl.setStyle(TableStyle(style))
+        self._right_align(tbl, rows, align_right_from, header_rows)
+        return tbl
+
+    def _right_align(self, tbl, rows, start: int, header_rows: int) -> None:
+        from reportlab.lib.enums import TA_RIGHT
+        from reportlab.lib.styles import ParagraphStyle
+
+        if start is None:
+            return
+        for i, row in enumerate(tbl._cellvalues):
+            for j in range(start, len(row)):
+                cell = row[j]
+                if hasattr(cell, "style") and hasattr(cell, "frags"):
+                    cell.style = ParagraphStyle(f"r{cell.style.name}", parent=cell.style, alignment=TA_RIGHT)
+
+    def kv_table(self, pairs: list[tuple[str, Any]], width: float, key_width: float = 45):
+        from reportlab.lib.units import mm
+
+        rows = [[self.p(k, "cellb"), self.p(_kv_value(k, v), "cell")] for k, v in pairs]
+        tbl = self.table(rows, [key_width * mm, width - key_width * mm], header_rows=0,
+                         align_right_from=None, zebra=True)
+        return tbl
+
+    def banner(self, text: str, width: float):
+        from reportlab.platypus import Table, TableStyle
+
+        tbl = Table([[self.p(text, "banner")]], colWidths=[width])
+        tbl.setStyle(TableStyle([
+            ("BACKGROUND", (0, 0), (-1, -1), self.colors.HexColor("#b00020")),
+            ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+        ]))
+        return tbl
+
+
+def _kv_value(key: Any, value: Any) -> Any:
+    """Floats in key/value tables: 4 significant digits; budgets also as k/255."""
+    if isinstance(value, float) and fmt.is_number(value):
+        text = fmt.num(value, 4)
+        k = str(key).lower().rsplit(".", 1)[-1]
+        if k in ("eps", "alpha", "step", "train_eps") or k.startswith("eps"):
+            frac = fmt.eps_fraction(value)
+            if "/" in frac:
+                text += f" ({frac})"
+        return text
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def _versions(result: EvaluationResult) -> list[tuple[str, str]]:
+    """Software versions: those recorded in the result, completed from this install."""
+    from importlib import metadata
+
+    recorded = result.provenance.get("versions") if isinstance(result.provenance, dict) else None
+    out: dict[str, str] = {}
+    if isinstance(recorded, dict):
+        out.update({str(k): str(v) for k, v in recorded.items()})
+    out.setdefault("medadv-desktop", __version__)
+    out.setdefault("python", platform.python_version())
+    for dist in ("torch", "timm", "numpy", "pydicom", "reportlab"):
+        if dist not in out:
+            try:
+                out[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                pass
+    return list(out.items())
+
+
+def is_synthetic(result: EvaluationResult) -> bool:
+    """True when the data set or the model is marked synthetic / demo."""
+    for d in (result.dataset, result.model, result.provenance):
+        if isinstance(d, dict) and (d.get("synthetic") or d.get("demo")):
+            return True
+    words = " ".join(str(result.model.get(k, "")) for k in ("name", "intended_use", "description"))
+    words += " " + str(result.dataset.get("name", ""))
+    return "synthetic" in words.lower() or "demo" in words.lower()
+
+
+def _class_counts(result: EvaluationResult) -> list[tuple[str, int | None]]:
+    ds = result.dataset or {}
+    counts = None
+    for key in ("counts", "class_counts", "counts_per_class", "per_class_counts"):
+        if isinstance(ds.get(key), dict):
+            counts = ds[key]
+            break
+        if isinstance(ds.get(key), list):
+            counts = dict(zip(result.class_names, ds[key]))
+            break
+    if counts is None and result.per_class:
+        counts = {str(pc.get("class", i)): pc.get("n") for i, pc in enumerate(result.per_class)}
+    if counts is None:
+        counts = {}
+    out = []
+    for i, name in enumerate(result.class_names):
+        value = counts.get(name, counts.get(str(i)))
+        out.append((name, int(value) if fmt.is_number(value) else None))
+    return out
+
+
+def _norm_label(norm: str) -> str:
+    n = str(norm).lower().replace("-", "").replace("_", "")
+    return {"linf": "L-inf (largest change of any pixel)", "l2": "L2 (Euclidean length of the change)",
+            "l0": "L0"}.get(n, str(norm))
+
+
+def _short_norm(norm: str) -> str:
+    n = str(norm).lower().replace("-", "").replace("_", "")
+    return {"linf": "L-inf", "l2": "L2"}.get(n, str(norm))
+
+
+def _eps_native(result: EvaluationResult, eps: float) -> float | None:
+    for e, n in zip(result.eps_grid, result.eps_native or []):
+        if abs(e - eps) < 1e-12:
+            return n
+    row = next((r for r in result.rows if abs(r.eps - eps) < 1e-12 and r.eps_native is not None), None)
+    return row.eps_native if row else None
+
+
+def _attack_label(name: str) -> str:
+    return {"fgsm": "FGSM", "pgd": "PGD", "square": "Square", "vertical": "Vertical",
+            "smia": "SMIA", WORST_CASE: "Worst case", "clean": "Clean (no attack)"}.get(name, name)
+
+
+def _attack_order(result: EvaluationResult) -> list[str]:
+    names = list(result.attacks) or []
+    for r in result.rows:
+        if r.attack not in names and r.attack != WORST_CASE:
+            names.append(r.attack)
+    if any(r.attack == WORST_CASE for r in result.rows):
+        names.append(WORST_CASE)
+    return names
+
+
+# ----------------------------------------------------------------------------
+# sections
+# ----------------------------------------------------------------------------
+def _title_block(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    r = ctx.result
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    evaluated = r.provenance.get("date") if isinstance(r.provenance, dict) else None
+    story = [ctx.p(TITLE, "title"),
+             ctx.p(f"Model: {r.model.get('name', 'unnamed model')}", "subtitle"),
+             Spacer(1, 2 * mm)]
+    if is_synthetic(r):
+        story += [ctx.banner(SYNTHETIC_BANNER.upper() + " - the data or the model is synthetic/demo; "
+                             "the numbers say nothing about clinical performance.", width), Spacer(1, 3 * mm)]
+    pairs = [("Report created", now)]
+    if evaluated:
+        pairs.append(("Evaluation run", str(evaluated)))
+    pairs += [("Test images", str(r.n_samples)),
+              ("Attacks", ", ".join(_attack_label(a) for a in r.attacks) or "-"),
+              ("Threat model", f"{_short_norm(r.norm)}, eps " + ", ".join(
+                  fmt.eps_all_units(e, _eps_native(r, e), r.units) for e in r.eps_grid)),
+              ("De-identification", "identifiers withheld; studies shown under pseudonyms"
+               if not ctx.include_phi else "DISABLED by the user (report may contain patient data)")]
+    story.append(ctx.kv_table(pairs, width))
+    story.append(Spacer(1, 3 * mm))
+    # key findings
+    story.append(ctx.p("Key findings", "h2"))
+    bullets = [f"Clean accuracy {fmt.pct(r.clean_accuracy)} (balanced {fmt.pct(r.balanced_accuracy)}) "
+               f"on {r.n_samples} test images."]
+    for e in r.eps_grid:
+        wc = r.row(WORST_CASE, e)
+        attack_rows = [x for x in r.rows if abs(x.eps - e) < 1e-12 and x.attack != WORST_CASE]
+        if wc is None and not attack_rows:
+            continue
+        text = f"At eps {fmt.eps_all_units(e, _eps_native(r, e), r.units)}: "
+        if wc is not None:
+            text += f"worst-case robust accuracy {fmt.pct(wc.robust_accuracy)}"
+        if attack_rows:
+            strongest = min(attack_rows, key=lambda x: x.robust_accuracy)
+            text += ("; " if wc is not None else "") + (
+                f"strongest single attack {_attack_label(strongest.attack)} "
+                f"({fmt.pct(strongest.robust_accuracy)})")
+        bullets.append(text + ".")
+    if r.flags:
+        bullets.append(f"{len(r.flags)} sanity flag(s) raised - see section 'Sanity checks'.")
+    for b in bullets:
+        story.append(ctx.p(f"&bull;&nbsp;{escape(ctx.t(b))}", "body", markup=True))
+    story.append(ctx.p("Software versions", "h2"))
+    versions = _versions(r)
+    half = (len(versions) + 1) // 2
+    rows = []
+    for i in range(half):
+        left = versions[i]
+        right = versions[i + half] if i + half < len(versions) else ("", "")
+        rows.append([ctx.p(left[0], "cellb"), ctx.p(left[1], "cell"), ctx.p(right[0], "cellb"),
+                     ctx.p(right[1], "cell")])
+    story.append(ctx.table(rows, [width * 0.25, width * 0.25, width * 0.25, width * 0.25],
+                           header_rows=0, align_right_from=None))
+    return story
+
+
+def _model_section(ctx: _Context, width: float) -> list:
+    m = ctx.result.model or {}
+    story = [ctx.heading("Model")]
+    known = [("name", "Name"), ("architecture", "Architecture"), ("format", "Format"),
+             ("weights", "Weights file"), ("sha256", "Weights SHA-256"), ("input_size", "Input size (H x W)"),
+             ("in_chans", "Input channels"), ("output", "Output"), ("intensity", "Intensity mapping"),
+             ("mean", "Normalisation mean"), ("std", "Normalisation std"), ("intended_use", "Intended use")]
+    pairs = []
+    for key, label in known:
+        if key not in m or m[key] in (None, "", []):
+            continue
+        value = m[key]
+        if key == "input_size" and isinstance(value, (list, tuple)):
+            value = " x ".join(str(v) for v in value) + " pixels"
+        elif key == "intensity" and isinstance(value, dict):
+            value = _describe_intensity(value, ctx.result.units)
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value)
+        pairs.append((label, value))
+    if "sha256" not in m:
+        pairs.append(("Weights SHA-256", "not recorded"))
+    pairs.append(("Classes", ", ".join(f"{i}: {c}" for i, c in enumerate(ctx.result.class_names))))
+    shown = {k for k, _ in known} | {"class_names", "num_classes", "provenance"}
+    for key, value in flatten({k: v for k, v in scrub(m, include_phi=ctx.include_phi).items()
+                               if k not in shown}):
+        pairs.append((key, value))
+    story.append(ctx.kv_table(pairs, width))
+    return story
+
+
+def _describe_intensity(d: dict, units: str) -> str:
+    mode = d.get("mode")
+    if mode == "window":
+        return (f"fixed window centre {fmt.num(d.get('center'), 4)} / width {fmt.num(d.get('width'), 4)} "
+                f"{units or ''}; [0, 1] unit = {fmt.num(d.get('width'), 4)} {units or ''}".rstrip())
+    if mode == "percentile":
+        return f"per-image percentiles {d.get('low', 0.5)}-{d.get('high', 99.5)} mapped to [0, 1]"
+    if mode == "minmax":
+        return "per-image minimum-maximum mapped to [0, 1] (native size of eps varies per image)"
+    return str(d)
+
+
+def _dataset_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    r = ctx.result
+    ds = scrub(r.dataset or {}, include_phi=ctx.include_phi)
+    story = [ctx.heading("Data set")]
+    pairs = [("Name", ds.get("name", "unnamed (pseudonymous)")), ("Test images", r.n_samples)]
+    if ds.get("synthetic") is not None:
+        pairs.append(("Synthetic", "yes - " + SYNTHETIC_BANNER if ds.get("synthetic") else "no"))
+    skip = {"name", "n_samples", "synthetic", "counts", "class_counts", "counts_per_class", "per_class_counts"}
+    for key, value in flatten({k: v for k, v in ds.items() if k not in skip}):
+        pairs.append((key, value))
+    story.append(ctx.kv_table(pairs, width))
+    story.append(Spacer(1, 2 * mm))
+    counts = _class_counts(r)
+    total = sum(c for _, c in counts if c is not None) or None
+    rows = [["Class", "Images", "Share"]]
+    for name, c in counts:
+        rows.append([name, "-" if c is None else str(c), fmt.pct(c / total) if (c is not None and total) else "-"])
+    if total:
+        rows.append(["Total", str(total), fmt.pct(1.0)])
+    story.append(ctx.table(rows, [70 * mm, 30 * mm, 30 * mm],
+                           bold_rows=(len(rows) - 1,) if total else ()))
+    return story
+
+
+def _threat_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    r = ctx.result
+    story = [ctx.heading("Threat model")]
+    story.append(ctx.p(
+        f"Norm: {_norm_label(r.norm)}. The attacker may change each image within a budget eps measured "
+        f"in the [0, 1] intensity range the model sees (after the intensity mapping of the model card, "
+        f"before resizing and normalisation). Adversarial images are clipped to [0, 1].", "lead"))
+    rows = [["eps (fraction)", "eps ([0, 1] units)", f"eps (native{', ' + r.units if r.units else ''})",
+             "Written as"]]
+    for e in r.eps_grid:
+        n = _eps_native(r, e)
+        rows.append([fmt.eps_fraction(e), fmt.eps_decimal(e), fmt.native(n, r.units),
+                     fmt.eps_all_units(e, n, r.units)])
+    story.append(ctx.table(rows, [30 * mm, 32 * mm, 36 * mm, width - 98 * mm], align_right_from=None))
+    if not any(fmt.is_number(x) for x in (r.eps_native or [])):
+        story.append(ctx.p("Native units are not given because the model maps intensities per image "
+                           "(the native size of one [0, 1] unit differs between images).", "small"))
+    story.append(Spacer(1, 2 * mm))
+    rows = [["Attack", "Access", "What it does"]]
+    for a in r.attacks:
+        kind, text = ATTACK_DESCRIPTIONS.get(a.lower(), ("", "user-supplied attack"))
+        rows.append([_attack_label(a), kind, text])
+    story.append(ctx.table(rows, [25 * mm, 25 * mm, width - 50 * mm], align_right_from=None))
+    cascade = r.provenance.get("cascade") if isinstance(r.provenance, dict) else None
+    if cascade is not None:
+        story.append(ctx.p(
+            "Worst case computed as a cascade: later attacks run only on the images still robust."
+            if cascade else "Every attack ran on every image that was correct without attack.", "small"))
+    return story
+
+
+def _clean_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    r = ctx.result
+    story = [ctx.heading("Clean performance (no attack)")]
+    story.append(ctx.p(f"Accuracy {fmt.pct(r.clean_accuracy)}; balanced accuracy {fmt.pct(r.balanced_accuracy)} "
+                       f"(mean of the per-class sensitivities) on {r.n_samples} images.", "lead"))
+    rows = [["Class", "Images", "Sensitivity", "Specificity"]]
+    for i, pc in enumerate(r.per_class):
+        name = pc.get("class", r.class_names[i] if i < len(r.class_names) else i)
+        if isinstance(name, int) and name < len(r.class_names):
+            name = r.class_names[name]
+        rows.append([name, str(pc.get("n", "-")), fmt.pct(pc.get("sensitivity")), fmt.pct(pc.get("specificity"))])
+    story.append(ctx.table(rows, [60 * mm, 25 * mm, 30 * mm, 30 * mm]))
+    if r.clean_confusion:
+        story.append(Spacer(1, 2 * mm))
+        story.append(ctx.p("Confusion matrix without attack (rows: true class, columns: prediction)", "h2"))
+        story.append(_matrix_table(ctx, r.clean_confusion, min(width, 140 * mm)))
+    return story
+
+
+def _matrix_table(ctx: _Context, matrix: list[list[int]], width: float):
+    names = ctx.result.class_names
+    k = len(matrix)
+    header = ["true \\ predicted"] + [names[j] if j < len(names) else str(j) for j in range(k)]
+    rows = [header]
+    for i, line in enumerate(matrix):
+        rows.append([names[i] if i < len(names) else str(i)] + [str(int(v)) for v in line])
+    first = min(35.0 * 2.835, width * 0.4)
+    other = (width - first) / max(1, k)
+    tbl = ctx.table(rows, [first] + [other] * k, zebra=False)
+    from reportlab.platypus import TableStyle
+
+    style = []
+    for i in range(k):
+        style.append(("BACKGROUND", (1 + i, 1 + i), (1 + i, 1 + i), ctx.colors.HexColor("#dff0d8")))
+        for j in range(k):
+            if i != j and j < len(matrix[i]) and matrix[i][j]:
+                style.append(("BACKGROUND", (1 + j, 1 + i), (1 + j, 1 + i), ctx.colors.HexColor("#f8d7da")))
+    tbl.setStyle(TableStyle(style))
+    return tbl
+
+
+def _summary_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Spacer
+
+    r = ctx.result
+    story = [ctx.heading("Robustness summary")]
+    story.append(ctx.p(
+        "One table per budget eps. Robust accuracy and success rate in percent; distances are means over "
+        f"the attacked images (L-inf in {r.units or '[0, 1]'} units where known, L2 in [0, 1] units); queries "
+        "are the median number of model evaluations.", "lead"))
+    order = _attack_order(r)
+    cols = ["Attack", "Robust accuracy", "Success rate", f"L-inf ({r.units})" if r.units else "L-inf",
+            "L2", "SSIM", "Conf. drop", "Queries", "Time"]
+    widths = [28, 22, 20, 20, 16, 16, 18, 17, 17]
+    scale = width / (sum(widths) * mm)
+    col_w = [w * mm * scale for w in widths]
+    for e in r.eps_grid:
+        rows = [cols, ["Clean (no attack)", fmt.pct(r.clean_accuracy), "-", "-", "-", "-", "-", "-", "-"]]
+        bold = []
+        for name in order:
+            row = r.row(name, e)
+            if row is None:
+                continue
+            linf = row.mean_linf_native if fmt.is_number(row.mean_linf_native) and r.units else row.mean_linf
+            linf_text = fmt.fixed(linf, 1) if fmt.is_number(row.mean_linf_native) and r.units else fmt.fixed(linf, 4)
+            queries = row.median_queries if fmt.is_number(row.median_queries) else row.mean_queries
+            rows.append([_attack_label(row.attack), fmt.pct(row.robust_accuracy), fmt.pct(row.attack_success_rate),
+                         linf_text, fmt.fixed(row.mean_l2, 3), fmt.fixed(row.mean_ssim, 3),
+                         fmt.pct(row.mean_conf_drop), fmt.num(queries, 4) if queries else "-",
+                         fmt.seconds(row.time_s) if row.time_s else "-"])
+            if row.attack == WORST_CASE:
+                bold.append(len(rows) - 1)
+        title = ctx.p(f"eps = {fmt.eps_all_units(e, _eps_native(r, e), r.units)}", "h2")
+        story.append(KeepTogether([title, ctx.table(rows, col_w, bold_rows=tuple(bold))]))
+    story.append(Spacer(1, 3 * mm))
+    chart = robust_accuracy_chart(r, width)
+    caption = ctx.p("Figure 1. Robust accuracy against the budget eps. eps = 0 is the clean accuracy. "
+                    "The worst case (thick black line) counts an image as robust only if every attack failed.",
+                    "caption")
+    story.append(KeepTogether([ctx.p("Robust accuracy against eps", "h2"), chart, caption]))
+    return story
+
+
+def robust_accuracy_chart(result: EvaluationResult, width: float, height: float = 210):
+    """A reportlab Drawing: robust accuracy (%) against eps for every attack and the worst case.
+
+    x axis: eps in multiples of 1/255 of the [0, 1] intensity range when every eps
+    is such a multiple, else eps in [0, 1] units; the native value of 1/255 is
+    given in the axis title when the mapping is a fixed window.
+    """
+    from reportlab.graphics.charts.legends import Legend
+    from reportlab.graphics.charts.lineplots import LinePlot
+    from reportlab.graphics.shapes import Drawing, Group, String
+    from reportlab.graphics.widgets.markers import makeMarker
+    from reportlab.lib import colors
+
+    eps = sorted(set(float(e) for e in result.eps_grid) | {float(r.eps) for r in result.rows})
+    use_255 = all(abs(e * 255 - round(e * 255)) < 1e-6 for e in eps)
+    xs = (lambda e: e * 255.0) if use_255 else (lambda e: e)
+    series, names = [], []
+    for name in _attack_order(result):
+        pts = [(0.0, 100.0 * result.clean_accuracy)]
+        for e in eps:
+            row = result.row(name, e)
+            if row is not None and fmt.is_number(row.robust_accuracy):
+                pts.append((xs(e), 100.0 * row.robust_accuracy))
+        if len(pts) > 1:
+            series.append(pts)
+            names.append(name)
+    d = Drawing(width, height)
+    legend_w = 95
+    lp = LinePlot()
+    lp.x, lp.y = 48, 42
+    lp.width, lp.height = width - lp.x - legend_w - 15, height - lp.y - 12
+    lp.data = series or [[(0.0, 100.0 * result.clean_accuracy)]]
+    x_max = max([xs(e) for e in eps] + [1e-9])
+    lp.xValueAxis.valueMin, lp.xValueAxis.valueMax = 0.0, x_max * 1.04
+    if use_255:
+        top = int(round(x_max))
+        step = max(1, int(np.ceil(top / 8)))
+        lp.xValueAxis.valueSteps = list(range(0, top + 1, step))
+        lp.xValueAxis.labelTextFormat = lambda v: "0" if v == 0 else f"{int(round(v))}/255"
+    else:
+        lp.xValueAxis.valueSteps = [0.0] + [xs(e) for e in eps]
+        lp.xValueAxis.labelTextFormat = lambda v: f"{v:.3g}"
+    lp.yValueAxis.valueMin, lp.yValueAxis.valueMax, lp.yValueAxis.valueStep = 0, 100, 20
+    lp.yValueAxis.labelTextFormat = "%d"
+    for axis in (lp.xValueAxis, lp.yValueAxis):
+        axis.labels.fontName, axis.labels.fontSize = "Helvetica", 7.5
+    lp.yValueAxis.visibleGrid = True
+    lp.yValueAxis.gridStrokeColor = colors.HexColor("#dddddd")
+    lp.yValueAxis.gridStrokeWidth = 0.4
+    pairs = []
+    for i, name in enumerate(names):
+        if name == WORST_CASE:
+            color, w, marker = colors.black, 2.2, "FilledSquare"
+        else:
+            color, w, marker = colors.HexColor(_SERIES[i % len(_SERIES)]), 1.2, "FilledCircle"
+        lp.lines[i].strokeColor = color
+        lp.lines[i].strokeWidth = w
+        lp.lines[i].symbol = makeMarker(marker, size=3.5, fillColor=color, strokeColor=color)
+        pairs.append((color, _attack_label(name)))
+    d.add(lp)
+    units_note = ""
+    per255 = None
+    for e, n in zip(result.eps_grid, result.eps_native or []):
+        if fmt.is_number(n) and e > 0:
+            per255 = n / (e * 255.0)
+            break
+    if use_255:
+        title = "Budget eps (in 1/255 of the [0, 1] intensity range)"
+        if per255 is not None and result.units:
+            units_note = f"; 1/255 = {per255:.1f} {result.units}"
+    else:
+        title = "Budget eps ([0, 1] intensity units)"
+    d.add(String(lp.x + lp.width / 2, 8, title + units_note, fontName="Helvetica", fontSize=8,
+                 textAnchor="middle"))
+    ylab = Group(String(0, 0, "Robust accuracy (%)", fontName="Helvetica", fontSize=8, textAnchor="middle"))
+    ylab.transform = (0, 1, -1, 0, 14, lp.y + lp.height / 2)
+    d.add(ylab)
+    legend = Legend()
+    legend.x, legend.y = lp.x + lp.width + 14, lp.y + lp.height
+    legend.alignment = "right"
+    legend.fontName, legend.fontSize = "Helvetica", 8
+    legend.colorNamePairs = pairs
+    legend.columnMaximum = 12
+    legend.dx, legend.dy, legend.deltay = 10, 3, 11
+    d.add(legend)
+    return d
+
+
+def _before_after_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    table = ctx.before_after
+    story = [ctx.heading("Adversarial training: before and after")]
+    story.append(ctx.p("Accuracy of the original model and of the adversarially trained copy on the same test "
+                       "images. Change in percentage points (positive = the trained model is more robust).", "lead"))
+    rows = [["Attack", "eps", "Accuracy before", "Accuracy after", "Change"]]
+    bold = []
+    units = ctx.result.units
+    for row in table.rows:
+        change = row.change
+        change_text = "-" if change is None else f"{100 * change:+.1f} pts"
+        eps_text = "-" if row.attack == "clean" else fmt.eps_all_units(row.eps, _eps_native(ctx.result, row.eps), units)
+        rows.append([_attack_label(row.attack), eps_text, fmt.pct(row.accuracy_before), fmt.pct(row.accuracy_after),
+                     change_text])
+        if row.attack in (WORST_CASE, "clean"):
+            bold.append(len(rows) - 1)
+    story.append(ctx.table(rows, [32 * mm, width - 122 * mm, 30 * mm, 30 * mm, 30 * mm], bold_rows=tuple(bold)))
+    if table.training:
+        story.append(Spacer(1, 2 * mm))
+        story.append(ctx.p("Training run", "h2"))
+        pairs = [(k, fmt.num(v, 4) if fmt.is_number(v) and isinstance(v, float) else v)
+                 for k, v in flatten(scrub(table.training, include_phi=ctx.include_phi))]
+        story.append(ctx.kv_table(pairs[:40], width, key_width=55))
+    return story
+
+
+def _transition_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Table, TableStyle
+
+    r = ctx.result
+    story = [ctx.heading("Class transitions under attack")]
+    with_matrix = [row for row in r.rows if row.transitions]
+    if not with_matrix:
+        story.append(ctx.p("The result holds no class-transition matrices."))
+        return story
+    e_max = max(row.eps for row in with_matrix)
+    story.append(ctx.p(f"At the largest budget eps = {fmt.eps_all_units(e_max, _eps_native(r, e_max), r.units)}. "
+                       "Rows: true class; columns: prediction after the attack; green: correct, red: errors.", "lead"))
+    blocks = []
+    for name in _attack_order(r):
+        row = r.row(name, e_max)
+        if row is None or not row.transitions:
+            continue
+        blocks.append([ctx.p(_attack_label(name), "cellb"), _matrix_table(ctx, row.transitions, width / 2 - 6 * mm)])
+    grid = []
+    for i in range(0, len(blocks), 2):
+        left = blocks[i]
+        right = blocks[i + 1] if i + 1 < len(blocks) else ["", ""]
+        grid.append([left[0], right[0]])
+        grid.append([left[1], right[1]])
+    tbl = Table(grid, colWidths=[width / 2, width / 2], hAlign="LEFT")
+    tbl.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                             ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
+    story.append(tbl)
+    return story
+
+
+def _example_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, KeepTogether, PageBreak, Spacer, Table, TableStyle
+
+    r = ctx.result
+    story = [PageBreak(), ctx.heading("Example images")]
+    if not r.examples:
+        story.append(ctx.p("The result holds no example images."))
+        return story
+    story.append(ctx.p(
+        "Left to right: the original image as the model sees it (after the intensity mapping), the adversarial "
+        "image, and the perturbation |adversarial - original| as a heat map, amplified so that its largest "
+        "value is the top of the colour scale. The colour bar gives the values in native units where known. "
+        "Images keep their aspect ratio. Sample names are pseudonyms.", "lead"))
+    story.append(Spacer(1, 2 * mm))
+    img_w = (width - 26 * mm) / 3
+    for ex in r.examples:
+        try:
+            orig = as_image(ex.original)
+            adv = as_image(ex.adversarial)
+        except ValueError:
+            continue
+        if adv.shape != orig.shape:
+            continue
+        h, w = orig.shape
+        img_h = img_w * h / w
+        if img_h > 62 * mm:  # very tall images: shrink both sides, keep the ratio
+            img_h = 62 * mm
+            cell_w = img_h * w / h
+        else:
+            cell_w = img_w
+        delta = np.abs(adv - orig)
+        dmax = float(delta.max())
+        scaled = delta / dmax if dmax > 0 else delta
+        per_unit = ex.native_per_unit
+        if dmax > 0:
+            top_label = (fmt.native(dmax * per_unit, r.units or "") if fmt.is_number(per_unit)
+                         else f"{dmax:.4f}")
+        else:
+            top_label = "0"
+        unit_text = (r.units or "native") if fmt.is_number(per_unit) else "[0, 1]"
+        amp = f"x{1 / dmax:.0f}" if dmax > 0 else "none"
+        images = [Image(io.BytesIO(gray_png(orig)), cell_w, img_h),
+                  Image(io.BytesIO(gray_png(adv)), cell_w, img_h),
+                  Image(io.BytesIO(heat_png(scaled)), cell_w, img_h)]
+        bar = Table([[ctx.p(top_label, "small")],
+                     [Image(io.BytesIO(colorbar_png()), 4 * mm, img_h - 8 * mm)],
+                     [ctx.p("0", "small")]], colWidths=[20 * mm], rowHeights=[4 * mm, img_h - 8 * mm, 4 * mm])
+        bar.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 1), ("TOPPADDING", (0, 0), (-1, -1), 0),
+                                 ("BOTTOMPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+        names = r.class_names
+
+        def cname(i):
+            return names[i] if isinstance(i, int) and 0 <= i < len(names) else str(i)
+
+        captions = [
+            ctx.p(f"Original - prediction {cname(ex.clean_pred)} ({fmt.pct(ex.clean_conf)})", "caption"),
+            ctx.p(f"Adversarial - prediction {cname(ex.adv_pred)} ({fmt.pct(ex.adv_conf)})", "caption"),
+            ctx.p(f"|perturbation|, amplified {amp}", "caption"),
+            ctx.p(f"|delta| ({unit_text})", "caption"),
+        ]
+        col_w = [img_w + 2 * mm] * 3 + [22 * mm]
+        grid = Table([images + [bar], captions], colWidths=col_w, hAlign="LEFT")
+        grid.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                                  ("LEFTPADDING", (0, 0), (-1, -1), 1), ("RIGHTPADDING", (0, 0), (-1, -1), 1)]))
+        outcome = "fooled" if ex.adv_pred != ex.true_label and ex.clean_pred == ex.true_label else (
+            "not fooled" if ex.adv_pred == ex.true_label else "already wrong without attack")
+        head = ctx.p(f"{ctx.t(ex.sample_id)} - {_attack_label(ex.attack)} at eps "
+                     f"{fmt.eps_all_units(ex.eps, _eps_native(r, ex.eps), r.units)} - true class "
+                     f"{cname(ex.true_label)} - {outcome}", "h2")
+        story.append(KeepTogether([head, grid, Spacer(1, 3 * mm)]))
+    return story
+
+
+def _flags_section(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer, Table, TableStyle
+
+    r = ctx.result
+    story = [ctx.heading("Sanity checks")]
+    if not r.flags:
+        story.append(ctx.p("No sanity flag was raised. The evaluation checks for zero input gradients, outputs "
+                           "that look like probabilities, a nondeterministic model, and a black-box attack "
+                           "beating the white-box attacks (a sign of gradient masking)."))
+        return story
+    story.append(ctx.p("These checks look for reasons why the numbers above could overstate robustness.", "lead"))
+    for flag in r.flags:
+        colour = "#b00020" if flag.severity == "warning" else "#12355b"
+        badge = ctx.p(f'<font color="{colour}"><b>{escape(flag.severity.upper())}</b></font>', "cell", markup=True)
+        text = flag.explanation or FLAG_DOCS.get(flag.code, "")
+        body = [ctx.p(f"<b>{escape(ctx.t(flag.title))}</b> <font color='#666666'>({escape(ctx.t(flag.code))})</font>",
+                      "body", markup=True), ctx.p(text)]
+        if flag.explanation and flag.code in FLAG_DOCS and FLAG_DOCS[flag.code] not in flag.explanation:
+            body.append(ctx.p(FLAG_DOCS[flag.code], "small"))
+        tbl = Table([[badge, body]], colWidths=[22 * mm, width - 22 * mm], hAlign="LEFT")
+        tbl.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                 ("LINEBEFORE", (0, 0), (0, -1), 2.5, ctx.colors.HexColor(colour)),
+                                 ("BACKGROUND", (0, 0), (-1, -1), ctx.colors.HexColor("#fafafa"))]))
+        story += [tbl, Spacer(1, 2 * mm)]
+    return story
+
+
+def _how_to_read(ctx: _Context, width: float) -> list:
+    from reportlab.lib.units import mm
+
+    story = [ctx.heading("How to read this report")]
+    rows = [[ctx.p(term, "cellb"), ctx.p(text, "cell")] for term, text in HOW_TO_READ]
+    story.append(ctx.table(rows, [35 * mm, width - 35 * mm], header_rows=0, align_right_from=None))
+    return story
+
+
+def _appendix(ctx: _Context, width: float) -> list:
+    prov = scrub(ctx.result.provenance or {}, include_phi=ctx.include_phi)
+    prov = {k: v for k, v in prov.items() if k != "versions"}
+    if not prov:
+        return []
+    story = [ctx.heading("Appendix: run parameters")]
+    pairs = [(k, v if not isinstance(v, list) else ", ".join(str(x) for x in v)) for k, v in flatten(prov)]
+    story.append(ctx.kv_table(pairs[:80], width, key_width=60))
+    return story
+
+
+# ----------------------------------------------------------------------------
+# public
+# ----------------------------------------------------------------------------
+def render_pdf(result: EvaluationResult, *, before_after: Any = None, include_phi: bool = False) -> bytes:
+    """Build the PDF report in memory and return its bytes (see module docstring)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    table = normalise_before_after(before_after)
+    ctx = _Context(result, table, include_phi)
+    buf = io.BytesIO()
+    margin = 16 * mm
+    synthetic = is_synthetic(result)
+    model_name = ctx.t(result.model.get("name", ""))[:70]
+
+    def decorate(canvas, doc):
+        canvas.saveState()
+        w, h = A4
+        canvas.setStrokeColor(ctx.colors.HexColor("#12355b"))
+        canvas.setLineWidth(0.6)
+        canvas.line(margin, h - 11 * mm, w - margin, h - 11 * mm)
+        canvas.setFont("Helvetica-Bold", 8)
+        canvas.setFillColor(ctx.colors.HexColor("#12355b"))
+        canvas.drawString(margin, h - 9.5 * mm, "MedAdv Desktop - " + TITLE)
+        canvas.setFont("Helvetica", 8)
+        canvas.drawRightString(w - margin, h - 9.5 * mm, model_name)
+        canvas.setFillColor(ctx.colors.HexColor("#555555"))
+        canvas.drawString(margin, 8 * mm, "De-identified: no patient identifiers" if not include_phi
+                          else "Contains identifiers: handle as patient data")
+        canvas.drawRightString(w - margin, 8 * mm, f"Page {doc.page}")
+        if synthetic:
+            canvas.setFillColor(ctx.colors.HexColor("#b00020"))
+            canvas.setFont("Helvetica-Bold", 8)
+            canvas.drawCentredString(w / 2, 8 * mm, SYNTHETIC_BANNER)
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,
+                            bottomMargin=15 * mm, title=TITLE, author="MedAdv Desktop",
+                            subject=ctx.t(f"{TITLE}: {result.model.get('name', '')}"),
+                            creator=f"MedAdv Desktop {__version__}")
+    width = A4[0] - 2 * margin
+    story: list = []
+    story += _title_block(ctx, width)
+    story += _model_section(ctx, width)
+    story += _dataset_section(ctx, width)
+    story += _threat_section(ctx, width)
+    story += _clean_section(ctx, width)
+    story += _summary_section(ctx, width)
+    if table is not None:
+        story += _before_after_section(ctx, width)
+    story += _transition_section(ctx, width)
+    story += _example_section(ctx, width)
+    story += _flags_section(ctx, width)
+    story += _how_to_read(ctx, width)
+    story += _appendix(ctx, width)
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    return buf.getvalue()
+
+
+def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: Any = None,
+              overwrite: bool = False, include_phi: bool = False) -> Path:
+    """Write the PDF robustness report atomically; refuses to overwrite unless ``overwrite``.
+
+    ``before_after``: the adversarial training before/after result (see
+    :mod:`medadv_desktop.engine.reports.before_after` for accepted shapes).
+    ``include_phi``: an explicit opt-in that disables the de-identification pass.
+    """
+    check_output_name(path, include_phi=include_phi)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        from medadv_desktop.errors import OutputExistsError
+        raise OutputExistsError(path)
+    data = render_pdf(result, before_after=before_after, include_phi=include_phi)
+    out = atomic_write_bytes(path, data, overwrite=overwrite)
+    log.info("Wrote PDF report %s (%d kB)", scrub_text(out.name), len(data) // 1024)
+    return out
