@@ -1,0 +1,16 @@
+"""Study input/output: DICOM, NIfTI and PNG/JPEG/TIFF readers, de-identification, writers.
+
+Public API::
+
+    from medadv_desktop.engine.io import open_path, open_study, Study, LoadReport
+    report = open_path("/data/ct_series")        # LoadReport(studies, failures)
+    study = open_study("CT_small.dcm")           # first study, or a StudyError
+
+pydicom, nibabel and Pillow are imported only when a file is opened.
+"""
+
+from medadv_desktop.engine.io.reader import classify, load_file, open_path, open_study
+from medadv_desktop.engine.io.study import HeaderElement, LoadReport, Study, WindowPreset
+
+__all__ = ["HeaderElement", "LoadReport", "Study", "WindowPreset", "classify", "load_file",
+           "open_path", "open_study"]
