@@ -1,0 +1,30 @@
+"""Evaluation: the data set x attacks x eps job, single-study attacks, results (no Qt).
+
+    from medadv_desktop.engine.evaluation import (
+        evaluate_job, attack_study_job, StudyAttackResult,
+        EvaluationResult, AttackRow, SampleRecord, SanityFlag, ExamplePanel, WORST_CASE)
+
+torch is imported only when a job is first used, so the GUI can import this
+package (and the result dataclasses) at start-up cheaply.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from medadv_desktop.engine.evaluation.result import (
+    WORST_CASE, AttackRow, EvaluationResult, ExamplePanel, SampleRecord, SanityFlag)
+
+_LAZY = {"evaluate_job": "evaluate", "attack_study_job": "study_attack", "StudyAttackResult": "study_attack"}
+
+__all__ = ["WORST_CASE", "AttackRow", "EvaluationResult", "ExamplePanel", "SampleRecord", "SanityFlag", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

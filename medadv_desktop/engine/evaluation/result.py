@@ -64,6 +64,10 @@ class AttackRow:
     median_queries: float | None = None
     time_s: float = 0.0
     transitions: list[list[int]] = field(default_factory=list)  # [true][adversarial prediction]
+    # True when the attack ran only on samples still robust to the earlier attacks at this eps
+    # (evaluate_job(full_rows=False)): robust accuracy and success rate are then cumulative
+    # ("after attacks 1..k"), not this attack's own.
+    cumulative: bool = False
 
 
 @dataclass
