@@ -1,0 +1,117 @@
+"""`medadv info PATH`: what MedAdv sees in a file or folder, without PHI.
+
+Prints, for every study found: pseudonym, format, modality, shape, slices,
+spacing (mm), units, window presets and orientation labels; then every file
+that could not be read with the reason. ``--tags`` lists the header (PHI values
+hidden unless ``--show-phi``); ``--json`` prints the same as JSON.
+Exit status 0 when at least one study loaded, 2 when none did.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PHI_MASK = "<hidden: identifying>"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "info", help="show what MedAdv reads in a DICOM/NIfTI/image file or folder (no PHI)",
+        description="Show modality, shape, spacing, units and window presets of the studies "
+                    "in PATH, and why any file could not be read. Identifying header values "
+                    "are hidden unless --show-phi is given.")
+    p.add_argument("path", metavar="PATH", help="a file (DICOM, .nii/.nii.gz, PNG/JPEG/TIFF) or a folder")
+    p.add_argument("--volume", type=int, default=None, metavar="N",
+                   help="volume of a 4-D NIfTI to read (0-based; default 0)")
+    p.add_argument("--tags", action="store_true", help="list the header of each study's first file")
+    p.add_argument("--show-phi", action="store_true",
+                   help="show identifying header values (patient name, IDs, dates, UIDs)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) if root.is_dir() else path.name
+    except ValueError:
+        return path.name
+
+
+def _study_dict(study, args) -> dict:
+    info = study.summary()
+    info.update({
+        "description": study.description,
+        "slices": study.n_slices,
+        "orientation": list(study.orientation) if study.orientation else None,
+        "files": len(study.source_paths),
+    })
+    if args.tags:
+        info["tags"] = [
+            {"tag": e.tag, "keyword": e.keyword, "vr": e.vr, "depth": e.depth, "phi": e.is_phi,
+             "value": e.value if (args.show_phi or not e.is_phi) else PHI_MASK}
+            for e in study.header
+        ]
+    return info
+
+
+def run(args: argparse.Namespace) -> int:
+    from medadv_desktop.engine.io import open_path, open_study
+    from medadv_desktop.engine.serialization import dumps
+
+    root = Path(args.path)
+    report = open_path(root, volume_index=args.volume)
+    studies = [_study_dict(s, args) for s in report.studies]
+    failures = [{"file": _rel(p, root), "reason": r} for p, r in report.failures]
+    if args.json:
+        print(dumps({"path": root.name, "studies": studies, "failures": failures}))
+    else:
+        _print_text(report, studies, failures, args)
+    if not report.studies:
+        open_study(root, volume_index=args.volume)  # raises the StudyError that explains why
+    return 0
+
+
+def _fmt_spacing(spacing) -> str:
+    return " x ".join(f"{float(s):.4g}" for s in spacing) + " mm (slice x row x col)"
+
+
+def _print_text(report, studies: list[dict], failures: list[dict], args) -> None:
+    n = len(studies)
+    print(f"{n} stud{'y' if n == 1 else 'ies'} found" + (f", {len(failures)} file(s) not read" if failures else ""))
+    for study, info in zip(report.studies, studies):
+        print()
+        print(f"Study {info['study']}  ({info['description']})")
+        print(f"  format:      {info['format']}")
+        print(f"  modality:    {info['modality']}")
+        print(f"  shape:       {' x '.join(str(s) for s in info['shape'])}")
+        print(f"  slices:      {info['slices']}  (from {info['files']} file{'s' if info['files'] != 1 else ''})")
+        print(f"  spacing:     {_fmt_spacing(study.spacing)}")
+        print(f"  units:       {info['units'] or '(unspecified)'}")
+        if study.presets:
+            presets = ", ".join(f"{p.name} {p.center:g}/{p.width:g}" for p in study.presets)
+        else:
+            auto = study.default_preset()
+            presets = f"(none in file; auto {auto.center:.4g}/{auto.width:.4g})"
+        print(f"  presets:     {presets}  [centre/width]")
+        if study.orientation:
+            left, right, top, bottom = study.orientation
+            print(f"  orientation: left {left}, right {right}, top {top}, bottom {bottom}")
+        if study.synthetic:
+            print("  synthetic:   yes (synthetic demo data, not for clinical use)")
+        if args.show_phi:
+            shown = [e for e in study.header if e.is_phi and e.depth == 0 and e.keyword in
+                     ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "StudyDate")]
+            for e in shown:
+                print(f"  {e.keyword + ':':<13}{e.value}")
+        if args.tags:
+            print("  header:")
+            for tag in info.get("tags", []):
+                indent = "  " * tag["depth"]
+                phi = " [PHI]" if tag["phi"] else ""
+                print(f"    {indent}{tag['tag']:<11} {tag['keyword']:<36} {tag['vr']:<2} {tag['value']}{phi}")
+    if failures:
+        print()
+        print("Files not read:")
+        for f in failures:
+            print(f"  {f['file']}: {f['reason']}")

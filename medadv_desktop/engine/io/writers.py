@@ -1,0 +1,314 @@
+"""Writers for derived images (adversarial examples, perturbation maps, previews).
+
+:func:`write_study_like` writes an image of the same shape as ``study.pixels``
+in the input's own format, so the user can open the adversarial study in the
+same viewer/PACS as the original:
+
+* DICOM: a copy of each source data set with a new SOP Instance UID, one new
+  Series Instance UID for the derived series, ImageType ``DERIVED\\SECONDARY``,
+  the given SeriesDescription, and pixel values re-encoded through the inverse
+  Modality LUT, ``stored = round((value - intercept) / slope)`` (MONOCHROME1
+  reflected back first), clipped to the stored range of the original integer
+  type; uncompressed Explicit VR Little Endian. Colour images are written as RGB.
+  The derived files keep the source's other header fields (they are the user's
+  own images); their file names use ``stem`` only, which callers build from the
+  pseudonym, never from patient data.
+* NIfTI: float32 in the source orientation with the source affine (.nii.gz).
+* PNG / JPEG / TIFF sources: lossless PNG, 8- or 16-bit like the source (JPEG
+  would blur the perturbation away, so derived images are never written as JPEG).
+
+No writer ever overwrites an existing file: every target is checked first and
+:class:`OutputExistsError` is raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from medadv_desktop.errors import OutputExistsError, UnsupportedStudyError
+from medadv_desktop.engine.io.study import Study
+from medadv_desktop.engine.serialization import atomic_write_bytes
+
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+_PALETTE_KEYWORDS = (
+    "RedPaletteColorLookupTableDescriptor", "GreenPaletteColorLookupTableDescriptor",
+    "BluePaletteColorLookupTableDescriptor", "RedPaletteColorLookupTableData",
+    "GreenPaletteColorLookupTableData", "BluePaletteColorLookupTableData",
+    "SegmentedRedPaletteColorLookupTableData", "SegmentedGreenPaletteColorLookupTableData",
+    "SegmentedBluePaletteColorLookupTableData", "PaletteColorLookupTableUID",
+    "AlphaPaletteColorLookupTableDescriptor", "AlphaPaletteColorLookupTableData",
+)
+_STALE_KEYWORDS = ("SmallestImagePixelValue", "LargestImagePixelValue",
+                   "SmallestPixelValueInSeries", "LargestPixelValueInSeries")
+
+
+def _refuse_existing(paths: Sequence[Path]) -> None:
+    for p in paths:
+        if Path(p).exists():
+            raise OutputExistsError(p)
+
+
+def _check_stem(stem: str) -> str:
+    if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
+        raise ValueError(f"invalid file stem {stem!r}: use a plain name such as the study pseudonym")
+    return stem
+
+
+def write_study_like(study: Study, native_pixels: np.ndarray, out_dir: str | Path, *,
+                     stem: str, description: str) -> list[Path]:
+    """Write ``native_pixels`` (same shape and units as ``study.pixels``) like the source study.
+
+    Returns the written paths. Raises :class:`OutputExistsError` if any target exists.
+    """
+    pixels = np.asarray(native_pixels, dtype=np.float32)
+    if pixels.shape != study.pixels.shape:
+        raise ValueError(f"pixels have shape {pixels.shape}, the study has {study.pixels.shape}")
+    out_dir = Path(out_dir)
+    stem = _check_stem(stem)
+    if study.source_format == "dicom":
+        return _write_dicom(study, pixels, out_dir, stem, description)
+    if study.source_format == "nifti":
+        return [_write_nifti(study, pixels, out_dir / f"{stem}.nii.gz", description)]
+    return _write_raster(study, pixels, out_dir, stem)
+
+
+# --------------------------------------------------------------------------- DICOM
+
+def _stored_dtype(ds) -> tuple[np.dtype, int, int]:
+    bits_alloc = int(ds.get("BitsAllocated", 16) or 16)
+    bits_stored = int(ds.get("BitsStored", bits_alloc) or bits_alloc)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    size = {8: 1, 16: 2, 32: 4}.get(bits_alloc)
+    if size is None:
+        raise UnsupportedStudyError(Path("derived image"), f"{bits_alloc}-bit pixels cannot be written")
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{size}")
+    lo, hi = (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (0, (1 << bits_stored) - 1)
+    return dtype, lo, hi
+
+
+def _inverse_modality(values: np.ndarray, native, frame_offset: int) -> np.ndarray:
+    """Native units -> stored values (before rounding/clipping)."""
+    if native.modality_lut is not None:
+        first, lut = native.modality_lut
+        stored = np.arange(first, first + lut.size, dtype=np.float64)
+        order = np.argsort(lut, kind="stable")
+        return np.interp(values, lut[order], stored[order])
+    out = np.empty(values.shape, dtype=np.float64)
+    for f in range(values.shape[0]):
+        slope, intercept = native.frame_rescale[frame_offset + f] if native.frame_rescale else (1.0, 0.0)
+        out[f] = (values[f].astype(np.float64) - intercept) / (slope or 1.0)
+    return out
+
+
+def _write_dicom(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, description: str) -> list[Path]:
+    import pydicom  # noqa: PLC0415
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    native = study.native
+    if native is None or not getattr(native, "datasets", None):
+        raise UnsupportedStudyError(study.source_paths[0] if study.source_paths else Path("study"),
+                                    "the study was not opened from DICOM files, so it cannot be written as DICOM")
+    if native.float_pixels:
+        raise UnsupportedStudyError(study.source_paths[0], "float-valued DICOM pixel data cannot be written back")
+    n_files = len(native.datasets)
+    fpd = native.frames_per_dataset
+    targets = [out_dir / (f"{stem}.dcm" if n_files == 1 else f"{stem}_{i + 1:04d}.dcm") for i in range(n_files)]
+    _refuse_existing(targets)
+    series_uid = generate_uid()
+    written: list[Path] = []
+    for i, (src, target) in enumerate(zip(native.datasets, targets)):
+        ds = copy.deepcopy(src)
+        frames = pixels[i * fpd:(i + 1) * fpd]
+        if native.colour:
+            bits = int(ds.get("BitsAllocated", 8) or 8) if native.colour == "RGB" else 8
+            dtype = np.dtype("u1") if bits == 8 else np.dtype("<u2")
+            top = 255 if bits == 8 else 65535
+            stored = np.clip(np.rint(frames), 0, top).astype(dtype)
+            for key in _PALETTE_KEYWORDS:
+                if key in ds:
+                    del ds[key]
+            ds.PhotometricInterpretation = "RGB"
+            ds.SamplesPerPixel = 3
+            ds.PlanarConfiguration = 0
+            ds.BitsAllocated = bits
+            ds.BitsStored = bits
+            ds.HighBit = bits - 1
+            ds.PixelRepresentation = 0
+        else:
+            values = frames.astype(np.float64)
+            if native.mono1_reflect is not None:
+                values = native.mono1_reflect - values
+            dtype, lo, hi = _stored_dtype(ds)
+            stored = np.clip(np.rint(_inverse_modality(values, native, i * fpd)), lo, hi).astype(dtype)
+        if fpd == 1:
+            stored = stored[0]
+        for key in _STALE_KEYWORDS:
+            if key in ds:
+                del ds[key]
+        ds.PixelData = stored.tobytes()
+        ds["PixelData"].VR = "OB" if stored.dtype.itemsize == 1 else "OW"
+        if fpd > 1:
+            ds.NumberOfFrames = fpd
+        sop_class = str(ds.get("SOPClassUID", "") or "") or SECONDARY_CAPTURE
+        ds.SOPClassUID = sop_class
+        ds.SOPInstanceUID = generate_uid()
+        ds.SeriesInstanceUID = series_uid
+        image_type = list(ds.get("ImageType", []) or [])
+        ds.ImageType = ["DERIVED", "SECONDARY"] + [str(v) for v in image_type[2:]]
+        ds.SeriesDescription = description[:64]
+        ds.DerivationDescription = description[:1024]
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = sop_class
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta = meta
+        ds.preamble = b"\x00" * 128
+        buf = io.BytesIO()
+        pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+        written.append(atomic_write_bytes(target, buf.getvalue()))
+    return written
+
+
+# --------------------------------------------------------------------------- NIfTI
+
+def _write_nifti(study: Study, pixels: np.ndarray, target: Path, description: str) -> Path:
+    import nibabel as nib  # noqa: PLC0415
+
+    from medadv_desktop.engine.io.nifti import display_to_canonical, from_canonical
+
+    _refuse_existing([target])
+    native = study.native
+    canonical = display_to_canonical(pixels)
+    if native is not None:
+        data = from_canonical(canonical, native.source_affine)
+        affine = native.source_affine
+        header = native.source_header.copy() if isinstance(native.source_header, nib.Nifti1Header) else None
+    else:  # a study built in memory: write it in canonical orientation
+        data = canonical
+        affine = np.diag([study.spacing[2], study.spacing[1], study.spacing[0], 1.0])
+        header = None
+    img = nib.Nifti1Image(np.ascontiguousarray(data, dtype=np.float32), affine, header=header)
+    img.header.set_data_dtype(np.float32)
+    img.header.set_slope_inter(1.0, 0.0)
+    img.header["descrip"] = description.encode("latin-1", "replace")[:79]
+    payload = gzip.compress(img.to_bytes(), compresslevel=6, mtime=0)
+    return atomic_write_bytes(target, payload)
+
+
+# --------------------------------------------------------------------------- PNG
+
+def _png_bytes(array: np.ndarray, bits: int) -> bytes:
+    from PIL import Image  # noqa: PLC0415
+
+    if bits == 16:
+        img = Image.fromarray(np.ascontiguousarray(array.astype(np.uint16)))
+    else:
+        img = Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _write_raster(study: Study, pixels: np.ndarray, out_dir: Path, stem: str) -> list[Path]:
+    depth = int(getattr(study.native, "bit_depth", 8) or 8)
+    n = pixels.shape[0]
+    targets = [out_dir / (f"{stem}.png" if n == 1 else f"{stem}_{i + 1:04d}.png") for i in range(n)]
+    _refuse_existing(targets)
+    bits = 8 if depth == 8 or pixels.ndim == 4 else 16
+    top = 255 if bits == 8 else 65535
+    written = []
+    for i, target in enumerate(targets):
+        arr = np.clip(np.rint(pixels[i]), 0, top)
+        written.append(atomic_write_bytes(target, _png_bytes(arr, bits)))
+    return written
+
+
+def write_png_preview(image_2d_unit: np.ndarray, path: str | Path) -> Path:
+    """An 8-bit PNG of an image scaled to [0, 1] (values outside are clipped).
+
+    Accepts (H, W), (H, W, 3), (1, H, W) or (3, H, W) arrays; pixel = round(255 * v).
+    """
+    arr = np.asarray(image_2d_unit, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"a preview needs a 2-D image, got shape {arr.shape}")
+    arr = np.nan_to_num(arr, nan=0.0)
+    path = Path(path)
+    _refuse_existing([path])
+    return atomic_write_bytes(path, _png_bytes(np.rint(np.clip(arr, 0.0, 1.0) * 255.0), 8))
+
+
+def write_float_map(values: np.ndarray, path: str | Path, *,
+                    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                    units: str = "", description: str = "") -> list[Path]:
+    """Write a float map (e.g. a perturbation ``x_adv - x``) losslessly enough to measure.
+
+    ``path`` ending in ``.nii``/``.nii.gz``: float32 NIfTI; ``values`` of shape
+    (H, W) or (slices, H, W) in the display convention of
+    :mod:`medadv_desktop.engine.io.nifti` (so re-opening gives the same array),
+    ``spacing`` (slice, row, col) in mm.
+    ``path`` ending in ``.png``: a 16-bit PNG of a 2-D map plus a JSON side-car
+    ``<name>.json`` with ``value = offset + scale * pixel`` where
+    ``offset = min`` and ``scale = (max - min) / 65535`` (quantisation error
+    at most scale / 2). Returns the written paths.
+    """
+    path = Path(path)
+    arr = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        import nibabel as nib  # noqa: PLC0415
+
+        from medadv_desktop.engine.io.nifti import display_to_canonical
+
+        _refuse_existing([path])
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise ValueError(f"a NIfTI map needs (H, W) or (slices, H, W), got shape {arr.shape}")
+        affine = np.diag([float(spacing[2]), float(spacing[1]), float(spacing[0]), 1.0])
+        img = nib.Nifti1Image(np.ascontiguousarray(display_to_canonical(arr)), affine)
+        img.header.set_data_dtype(np.float32)
+        img.header["descrip"] = (description or units).encode("latin-1", "replace")[:79]
+        payload = img.to_bytes()
+        if name.endswith(".gz"):
+            payload = gzip.compress(payload, compresslevel=6, mtime=0)
+        return [atomic_write_bytes(path, payload)]
+    if name.endswith(".png"):
+        if arr.ndim == 3 and arr.shape[0] == 1:
+            arr = arr[0]
+        if arr.ndim != 2:
+            raise ValueError(f"a PNG map needs a 2-D array, got shape {arr.shape}; use .nii.gz for volumes")
+        sidecar = path.with_suffix(".json")
+        _refuse_existing([path, sidecar])
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        scale = (hi - lo) / 65535.0 if hi > lo else 1.0
+        pixel = np.clip(np.rint((arr - lo) / scale), 0, 65535)
+        meta = {"formula": "value = offset + scale * pixel", "offset": lo, "scale": scale,
+                "units": units, "description": description, "shape": list(arr.shape),
+                "spacing_mm": [float(s) for s in spacing[1:]]}
+        png = atomic_write_bytes(path, _png_bytes(pixel, 16))
+        side = atomic_write_bytes(sidecar, json.dumps(meta, indent=2).encode("utf-8"))
+        return [png, side]
+    raise ValueError(f"unknown map format for '{path.name}': use .nii, .nii.gz or .png")
+
+
+def read_float_map_png(path: str | Path) -> np.ndarray:
+    """Read a map written by :func:`write_float_map` as PNG + JSON back to float32 values."""
+    from PIL import Image  # noqa: PLC0415
+
+    path = Path(path)
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    with Image.open(path) as img:
+        pixel = np.asarray(img).astype(np.float64)
+    return (meta["offset"] + meta["scale"] * pixel).astype(np.float32)
