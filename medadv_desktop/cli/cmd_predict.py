@@ -109,7 +109,7 @@ def predict_path(card_path: str | Path, path: str | Path, *, device: str | None 
     names = list(model.class_names)
     run = PredictionRun(model={"name": card.name, "format": card.format, "architecture": card.architecture,
                                "sha256": card.sha256, "input_size": list(card.input_size),
-                               "intensity": card.intensity.describe()},
+                               "intensity": card.intensity.describe(), "intended_use": card.intended_use},
                         device=str(model.device), class_names=names)
     path = Path(path)
     if not path.exists():
@@ -170,6 +170,9 @@ def format_text(run: PredictionRun) -> str:
     lines = [f"model: {run.model['name']} ({run.model['format']}"
              + (f" {run.model['architecture']}" if run.model.get("architecture") else "")
              + f", {len(names)} classes) on {run.device}"]
+    use = (run.model.get("intended_use") or "").strip().splitlines()
+    if use:
+        lines.append(f"intended use: {use[0][:160]}")
     if run.synthetic:
         lines.append("note: synthetic demo data, not for clinical use")
     for p in run.predictions:

@@ -111,3 +111,17 @@ def test_predict_errors_are_one_clear_line(tmp_path, timm_card, capsys):
     timm_card.write_text(json.dumps(bad))
     assert main(["predict", "--model", str(timm_card), str(CT)]) == 2
     assert "field 'input_size'" in capsys.readouterr().err
+
+
+def test_predict_multiframe_prints_every_slice(timm_card, capsys):
+    card = json.loads(timm_card.read_text())
+    card["intended_use"] = "Synthetic demo task, not for clinical use."
+    card["intensity"] = {"mode": "percentile", "low": 1, "high": 99}
+    timm_card.write_text(json.dumps(card))
+    emri = get_testdata_file("emri_small.dcm")          # real 10-frame MR
+    assert main(["predict", "--model", str(timm_card), emri, "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "intended use: Synthetic demo task, not for clinical use." in out
+    slices = re.findall(r"^(STUDY-\w+/slice-\d{3}) ", out, flags=re.M)
+    assert len(slices) == 10 and len({s.split("/")[0] for s in slices}) == 1
+    assert "overall: 10 image(s) in 1 study" in out
