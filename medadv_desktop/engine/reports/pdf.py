@@ -36,6 +36,8 @@ from medadv_desktop.engine.serialization import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 TITLE = "Adversarial robustness report"
+VERSION_KEYS = ("versions", "software", "software_versions")   # provenance keys holding {package: version}
+DATE_KEYS = ("date_utc", "date", "created")
 SYNTHETIC_BANNER = "Synthetic demo task, not for clinical use"
 
 #: One-line descriptions of the built-in attacks for the threat-model section.
@@ -240,11 +242,15 @@ def _versions(result: EvaluationResult) -> list[tuple[str, str]]:
     """Software versions: those recorded in the result, completed from this install."""
     from importlib import metadata
 
-    recorded = result.provenance.get("versions") if isinstance(result.provenance, dict) else None
+    prov = result.provenance if isinstance(result.provenance, dict) else {}
     out: dict[str, str] = {}
-    if isinstance(recorded, dict):
-        out.update({str(k): str(v) for k, v in recorded.items()})
-    out.setdefault("medadv-desktop", __version__)
+    for key in VERSION_KEYS:
+        if isinstance(prov.get(key), dict):
+            out.update({str(k): str(v) for k, v in prov[key].items()})
+    if "medadv" not in out and "medadv-desktop" not in out:
+        out["medadv"] = __version__
+    if out.get("medadv", out.get("medadv-desktop")) != __version__:
+        out["medadv (this report)"] = __version__
     out.setdefault("python", platform.python_version())
     for dist in ("torch", "timm", "numpy", "pydicom", "reportlab"):
         if dist not in out:
@@ -329,7 +335,8 @@ def _title_block(ctx: _Context, width: float) -> list:
 
     r = ctx.result
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    evaluated = r.provenance.get("date") if isinstance(r.provenance, dict) else None
+    prov = r.provenance if isinstance(r.provenance, dict) else {}
+    evaluated = next((prov[k] for k in DATE_KEYS if prov.get(k)), None)
     story = [ctx.p(TITLE, "title"),
              ctx.p(f"Model: {r.model.get('name', 'unnamed model')}", "subtitle"),
              Spacer(1, 2 * mm)]
@@ -405,7 +412,7 @@ def _model_section(ctx: _Context, width: float) -> list:
     if "sha256" not in m:
         pairs.append(("Weights SHA-256", "not recorded"))
     pairs.append(("Classes", ", ".join(f"{i}: {c}" for i, c in enumerate(ctx.result.class_names))))
-    shown = {k for k, _ in known} | {"class_names", "num_classes", "provenance"}
+    shown = {k for k, _ in known} | {"class_names", "num_classes", "provenance", "intensity_description"}
     for key, value in flatten({k: v for k, v in scrub(m, include_phi=ctx.include_phi).items()
                                if k not in shown}):
         pairs.append((key, value))
@@ -835,7 +842,7 @@ def _how_to_read(ctx: _Context, width: float) -> list:
 
 def _appendix(ctx: _Context, width: float) -> list:
     prov = scrub(ctx.result.provenance or {}, include_phi=ctx.include_phi)
-    prov = {k: v for k, v in prov.items() if k != "versions"}
+    prov = {k: v for k, v in prov.items() if k not in VERSION_KEYS}
     if not prov:
         return []
     story = [ctx.heading("Appendix: run parameters")]

@@ -1,0 +1,66 @@
+"""`medadv report RESULT.json --pdf OUT.pdf [--csv OUT.csv] [--summary-csv OUT.csv] [--json OUT.json]`
+
+Rebuilds the reports from a saved result: the JSON written by
+``medadv evaluate --json`` or by a report export (which may also hold the
+adversarial-training before/after table). De-identified unless
+``--include-phi``; never overwrites a file unless ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report", help="write PDF/CSV/JSON reports from a saved evaluation result",
+        description="Rebuild de-identified robustness reports (PDF, per-sample CSV, summary CSV, JSON) "
+                    "from the JSON of an evaluation ('medadv evaluate --json') or of an earlier export.")
+    p.add_argument("result", type=Path, metavar="RESULT.json", help="saved evaluation result or report JSON")
+    p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the PDF report here")
+    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="per-sample CSV (sample x attack x eps)")
+    p.add_argument("--summary-csv", type=Path, metavar="OUT.csv", help="summary CSV (attack x eps)")
+    p.add_argument("--json", type=Path, metavar="OUT.json", help="report JSON (result + before/after)")
+    p.add_argument("--before-after", type=Path, metavar="BEFORE_AFTER.json",
+                   help="adversarial training before/after JSON (e.g. the training output's before_after.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--include-phi", action="store_true",
+                   help="do NOT de-identify (the reports may then contain patient identifiers)")
+    p.set_defaults(func=run)
+
+
+def _load_before_after(path: Path):
+    import json
+
+    from medadv_desktop.engine.reports import normalise_before_after
+    from medadv_desktop.errors import ReportError
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"'{path.name}' does not exist.", hint="Give the before_after.json of a training run.") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"'{path.name}' is not a readable JSON file ({exc.__class__.__name__}).",
+                          hint="Give the before_after.json of a training run.") from None
+    return normalise_before_after(doc)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medadv_desktop.engine.jobs import run_job
+    from medadv_desktop.engine.reports import export_reports_job, load_report_json
+    from medadv_desktop.errors import ReportError
+
+    if not any((args.pdf, args.csv, args.summary_csv, args.json)):
+        raise ReportError("No output was requested.",
+                          hint="Add at least one of --pdf OUT.pdf, --csv OUT.csv, --summary-csv OUT.csv, --json OUT.json.")
+    result, before_after = load_report_json(args.result)
+    if args.before_after is not None:
+        before_after = _load_before_after(args.before_after)
+    job = export_reports_job(result, pdf=args.pdf, csv=args.csv, summary_csv=args.summary_csv, json=args.json,
+                             before_after=before_after, overwrite=args.overwrite, include_phi=args.include_phi)
+    written = run_job(job, lambda ev: print(ev.message, file=sys.stderr) if ev.message.startswith("Wrote") else None)
+    for path in written:
+        print(path)
+    return 0
