@@ -1,7 +1,6 @@
 """The differentiable Classifier wrapper and the study <-> [0, 1] mapping."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pydicom
