@@ -202,8 +202,9 @@ def no_image_error(path: Path, ds) -> StudyError:
                                  hint="The file is truncated; copy it again from its source.")
     if "Rows" in ds or "Image Storage" in sop:
         return CorruptStudyError(
-            path, "the file ends before its pixel data: it describes an image but contains none",
-            hint="The file is truncated or damaged; copy it again from its source.")
+            path, "it describes an image but holds no pixel data: the file is truncated, "
+                  "or it was saved without its pixels",
+            hint="Copy the file again from its source, or export it again with its pixel data.")
     kind = f" (it is a {sop})" if sop else ""
     return UnsupportedStudyError(
         path, f"contains no image (e.g. a structured report){kind}",
