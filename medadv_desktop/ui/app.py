@@ -1,0 +1,185 @@
+"""`medadv-desktop`: start the GUI.
+
+    medadv-desktop [PATH ...] [--demo] [--model CARD]
+                   [--run-attack NAME [--eps 2/255]] [--screenshot FILE]
+
+The window is on screen before torch and timm are imported: the attack
+registry and the model load on the worker thread after the first paint.
+With ``--screenshot FILE`` the main window is rendered to a PNG once loading
+(and, with ``--run-attack``, that attack on the current slice) is done, and
+the program exits 0, or non-zero with a message when something failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+_T0 = time.perf_counter()
+
+EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT = 0, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medadv-desktop",
+                                     description="MedAdv Desktop: adversarial robustness testing of medical image classifiers.")
+    parser.add_argument("paths", nargs="*", help="files or folders to open (DICOM, NIfTI, PNG/JPEG/TIFF)")
+    parser.add_argument("--demo", action="store_true", help="open the bundled synthetic demo study and model")
+    parser.add_argument("--model", metavar="CARD", help="model card (JSON) to load")
+    parser.add_argument("--run-attack", metavar="NAME", help="run this attack on the current slice once loaded")
+    parser.add_argument("--eps", default=None, help="budget for --run-attack, e.g. 2/255, 0.01 or 6HU")
+    parser.add_argument("--screenshot", metavar="FILE", help="save the main window as PNG when done, then exit")
+    parser.add_argument("--size", default=None, metavar="WxH", help="window size, e.g. 1600x1000")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds before --screenshot gives up")
+    parser.add_argument("--no-restore", action="store_true", help="ignore the saved window layout")
+    from medadv_desktop import __version__
+    parser.add_argument("--version", action="version", version=f"medadv-desktop {__version__}")
+    return parser
+
+
+class StartupScript:
+    """Drives the command-line requests (demo, paths, attack, screenshot) through the window's signals."""
+
+    def __init__(self, window, args, app) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.window, self.args, self.app = window, args, app
+        self.exit_code: int | None = None
+        self.errors: list[str] = []
+        self.attack_submitted = False
+        self.attack_done = not args.run_attack
+        self.settle = QTimer()
+        self.settle.setSingleShot(True)
+        self.settle.setInterval(400)
+        self.settle.timeout.connect(self._on_settled)
+        window.sig_idle.connect(self.settle.start)
+        window.sig_error_shown.connect(self.errors.append)
+        window.sig_attack_finished.connect(self._on_attack_finished)
+        if args.screenshot:
+            self.deadline = QTimer()
+            self.deadline.setSingleShot(True)
+            self.deadline.timeout.connect(self._on_timeout)
+            self.deadline.start(int(args.timeout * 1000))
+
+    def start(self) -> None:
+        w, args = self.window, self.args
+        w.prepare_engine()
+        if args.demo:
+            w.open_demo()
+        if args.paths:
+            w.open_paths(args.paths)
+        if args.model:
+            w.load_model(args.model)
+
+    def _on_attack_finished(self, _result) -> None:
+        self.attack_done = True
+
+    def _on_settled(self) -> None:
+        w = self.window
+        if w.worker.busy or w._predict_timer.isActive():
+            return
+        if self.args.run_attack and not self.attack_submitted:
+            self.attack_submitted = True
+            try:
+                self._submit_attack()
+            except Exception as exc:  # noqa: BLE001 - report and stop
+                message = exc.user_message() if hasattr(exc, "user_message") else str(exc)
+                self.errors.append(message)
+                w.show_error(message, title="--run-attack")
+                self.attack_done = True
+                self._on_settled()
+            return
+        if self.args.screenshot and self.attack_done:
+            self._screenshot()
+
+    def _submit_attack(self) -> None:
+        from medadv_desktop.errors import MedAdvError
+        from medadv_desktop.ui.attack_dock import SCOPE_SLICE
+
+        w = self.window
+        if w.classifier is None or w.study is None:
+            raise MedAdvError("--run-attack needs a study and a model (use --demo, or PATH and --model).")
+        panel = w.attack_panel
+        form = panel.select_attack(self.args.run_attack)
+        if self.args.eps:
+            from medadv_desktop.engine.attacks.base import parse_budget
+
+            npu = form.widgets["eps"].native_per_unit if "eps" in form.widgets else None
+            form.set_value("eps", parse_budget(self.args.eps, npu, w.study.units))
+        panel.set_scope(SCOPE_SLICE)
+        request = panel.build_request()
+        if w.run_attack(request) is None:
+            raise MedAdvError("The attack could not be started.")
+
+    def _screenshot(self) -> None:
+        w = self.window
+        self.app.processEvents()
+        path = Path(self.args.screenshot)
+        ok = w.grab().save(str(path), "PNG")
+        if not ok:
+            print(f"medadv-desktop: error: could not write the screenshot '{path}'", file=sys.stderr)
+            self.finish(EXIT_FAILED)
+            return
+        if self.errors:
+            print("medadv-desktop: error: " + self.errors[0], file=sys.stderr)
+            self.finish(EXIT_FAILED)
+            return
+        print(f"screenshot saved: {path}")
+        self.finish(EXIT_OK)
+
+    def _on_timeout(self) -> None:
+        print(f"medadv-desktop: error: loading did not finish within {self.args.timeout:g} s", file=sys.stderr)
+        self.finish(EXIT_TIMEOUT)
+
+    def finish(self, code: int) -> None:
+        self.exit_code = code
+        self.window.close()
+        self.app.exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("MEDADV_LOG", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from medadv_desktop.ui import theme
+
+    QCoreApplication.setOrganizationName("MedAdv")
+    QCoreApplication.setApplicationName("MedAdv Desktop")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    theme.apply_theme(app)
+    theme.configure_pyqtgraph()
+
+    from medadv_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(restore=not args.no_restore and not args.screenshot)
+    if args.size:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        window.resize(width, height)
+    elif args.screenshot or window.settings.value("window/geometry") is None:
+        window.resize(1600, 1000)
+    if args.demo:
+        window.demo_mode = True
+        window._update_title()
+    window.show()
+    app.processEvents()
+    window.startup_seconds = time.perf_counter() - _T0
+    window.torch_loaded_at_show = "torch" in sys.modules
+    script = StartupScript(window, args, app)
+    QTimer.singleShot(0, script.start)
+    code = app.exec()
+    if script.exit_code is not None:
+        code = script.exit_code
+    window.worker.shutdown()
+    return int(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

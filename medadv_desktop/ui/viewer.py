@@ -1,0 +1,500 @@
+"""The image viewer, built from pyqtgraph parts (ViewBox + ImageItem + HistogramLUTItem).
+
+Interaction (radiology conventions):
+
+- mouse wheel / PgUp / PgDown / slider: change slice; Ctrl+wheel: zoom;
+- left drag: pan; right drag: window/level (horizontal = width, vertical = level);
+- presets combo: the study's window presets (native units, e.g. HU for CT);
+- the histogram on the right also sets the window.
+
+Views: original, adversarial, difference (adversarial − original, in native
+units, diverging colour map), and side by side (all three with linked pan,
+zoom and slice). The perturbation heatmap overlay shows |adversarial − original|
+in native units with a colour scale bar and an opacity slider.
+
+Every array here is in the study's native units; the viewer never converts
+to [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider,
+    QToolButton, QVBoxLayout, QWidget,
+)
+
+from medadv_desktop.ui import theme
+
+if TYPE_CHECKING:  # pragma: no cover
+    from medadv_desktop.engine.io.study import Study
+
+ORIGINAL, ADVERSARIAL, DIFFERENCE, SIDE_BY_SIDE = "original", "adversarial", "difference", "side_by_side"
+VIEW_MODES = (ORIGINAL, ADVERSARIAL, DIFFERENCE, SIDE_BY_SIDE)
+MODE_TITLES = {ORIGINAL: "Original", ADVERSARIAL: "Adversarial", DIFFERENCE: "Difference",
+               SIDE_BY_SIDE: "Side by side"}
+
+
+def heatmap_colormap() -> pg.ColorMap:
+    """'inferno' with a transparent zero so the overlay shows only where pixels changed."""
+    base = pg.colormap.get("inferno")
+    pos = np.linspace(0.0, 1.0, 9)
+    colors = base.map(pos, mode="byte").astype(np.ubyte)
+    colors[:, 3] = np.array([0, 170, 215, 240, 255, 255, 255, 255, 255], dtype=np.ubyte)
+    return pg.ColorMap(pos, colors)
+
+
+def perturbation_magnitude(clean: np.ndarray, adv: np.ndarray) -> np.ndarray:
+    """|adv − clean| per pixel in native units; the maximum over channels for colour images."""
+    diff = np.abs(adv.astype(np.float32) - clean.astype(np.float32))
+    return diff.max(axis=-1) if diff.ndim == 3 else diff
+
+
+class SliceViewBox(pg.ViewBox):
+    """A ViewBox whose right drag sets window/level and whose wheel changes slice."""
+
+    sig_window_drag = Signal(float, float)   # dx, dy in screen pixels
+    sig_wheel_slice = Signal(int)            # +1 / -1
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.01)
+        self.setBackgroundColor(theme.VIEWER_BACKGROUND)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        if ev.button() == Qt.RightButton:
+            ev.accept()
+            delta = ev.screenPos() - ev.lastScreenPos()
+            self.sig_window_drag.emit(float(delta.x()), float(delta.y()))
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802
+        if ev.modifiers() & Qt.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        ev.accept()
+        self.sig_wheel_slice.emit(-1 if ev.delta() > 0 else 1)
+
+
+class ImagePanel(pg.GraphicsLayoutWidget):
+    """One image with title, orientation labels, optional heatmap overlay and colour bar."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground(theme.VIEWER_BACKGROUND)
+        self.setMinimumSize(160, 160)
+        self.ci.setContentsMargins(2, 2, 2, 2)
+        self.ci.setSpacing(0)
+        self.kind = ORIGINAL
+        self.title = self.addLabel(title, row=0, col=0, colspan=3, color=theme.TEXT, size="9pt", bold=True)
+        self.label_top = self.addLabel("", row=1, col=1, color=theme.WARNING, size="9pt")
+        self.label_left = self.addLabel("", row=2, col=0, color=theme.WARNING, size="9pt")
+        self.view = SliceViewBox()
+        self.addItem(self.view, row=2, col=1)
+        self.label_right = self.addLabel("", row=2, col=2, color=theme.WARNING, size="9pt")
+        self.label_bottom = self.addLabel("", row=3, col=1, color=theme.WARNING, size="9pt")
+        for label in (self.label_left, self.label_right):
+            label.setMaximumWidth(18)
+        for label in (self.label_top, self.label_bottom):
+            label.setMaximumHeight(18)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.overlay = pg.ImageItem(axisOrder="row-major")
+        self.overlay.setZValue(10)
+        self.view.addItem(self.image)
+        self.view.addItem(self.overlay)
+        self.colorbar: pg.ColorBarItem | None = None
+        self.data: np.ndarray | None = None        # native values of what is displayed
+
+    def set_title(self, text: str) -> None:
+        self.title.setText(text)
+
+    def set_orientation(self, labels: tuple[str, str, str, str] | None) -> None:
+        left, right, top, bottom = labels or ("", "", "", "")
+        self.label_left.setText(left)
+        self.label_right.setText(right)
+        self.label_top.setText(top)
+        self.label_bottom.setText(bottom)
+
+    def add_colorbar(self, cmap: pg.ColorMap, label: str) -> pg.ColorBarItem:
+        bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False,
+                              width=12, colorMapMenu=False)
+        self.addItem(bar, row=2, col=3)
+        self.colorbar = bar
+        return bar
+
+    def pixel_at(self, scene_pos: QPointF, scale: tuple[float, float]) -> tuple[int, int] | None:
+        """(row, col) of the data pixel under a scene position, or None outside."""
+        if self.data is None or not self.view.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.view.mapSceneToView(scene_pos)
+        col, row = int(math.floor(p.x() / scale[1])), int(math.floor(p.y() / scale[0]))
+        if 0 <= row < self.data.shape[0] and 0 <= col < self.data.shape[1]:
+            return row, col
+        return None
+
+
+class ViewerWidget(QWidget):
+    """Slice viewer with original / adversarial / difference views and a heatmap overlay.
+
+    Public API (used by the main window and tests):
+    ``set_study(study)``, ``set_adversarial(slices: dict[int, ndarray])`` (native
+    adversarial slices, same shape as the study's slices), ``clear_adversarial()``,
+    ``set_slice(i)``, ``set_mode(mode)``, ``set_window(center, width)``,
+    ``set_heatmap_visible(bool)``, ``set_heatmap_opacity(0..1)``,
+    ``heatmap_array()`` (the |perturbation| of the current slice, native units).
+    """
+
+    sig_slice_changed = Signal(int)
+    sig_cursor_text = Signal(str)
+    sig_mode_changed = Signal(str)
+    sig_window_changed = Signal(float, float)    # center, width (native units)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("viewer")
+        self.study: Study | None = None
+        self.adversarial: dict[int, np.ndarray] = {}
+        self.current = 0
+        self.mode = ORIGINAL
+        self.center, self.width = 40.0, 400.0
+        self._scale = (1.0, 1.0)            # (row, col) mm per pixel
+        self._updating_levels = False
+        self._heat_max = 0.0
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        outer.addLayout(self._build_controls())
+
+        images = QHBoxLayout()
+        images.setSpacing(2)
+        self.panels = [ImagePanel("Original"), ImagePanel("Adversarial"), ImagePanel("Difference")]
+        self.panels[1].kind, self.panels[2].kind = ADVERSARIAL, DIFFERENCE
+        for panel in self.panels:
+            images.addWidget(panel, 1)
+            panel.view.sig_window_drag.connect(self._on_window_drag)
+            panel.view.sig_wheel_slice.connect(lambda step: self.set_slice(self.current + step))
+            panel.scene().sigMouseMoved.connect(lambda pos, p=panel: self._on_mouse_moved(p, pos))
+        for panel in self.panels[1:]:
+            panel.view.setXLink(self.panels[0].view)
+            panel.view.setYLink(self.panels[0].view)
+        self.heat_cmap = heatmap_colormap()
+        self.diff_cmap = pg.colormap.get("CET-D1")
+        self.heat_bar = self.panels[0].add_colorbar(self.heat_cmap, "|Δ|")
+        self.heat_bar.setImageItem([p.overlay for p in self.panels[:2]])
+        self.diff_bar = self.panels[2].add_colorbar(self.diff_cmap, "Δ")
+        self.diff_bar.setImageItem(self.panels[2].image)
+        self.heat_bar.setVisible(False)
+
+        # Histogram: a window control driven by the original slice.
+        self._hist_source = pg.ImageItem(axisOrder="row-major")
+        self.histogram_widget = pg.GraphicsLayoutWidget()
+        self.histogram_widget.setBackground(theme.PANEL)
+        self.histogram_widget.setFixedWidth(110)
+        self.histogram = pg.HistogramLUTItem(image=self._hist_source, fillHistogram=True)
+        self.histogram.gradient.hide() if hasattr(self.histogram, "gradient") else None
+        self.histogram_widget.addItem(self.histogram)
+        self.histogram.sigLevelsChanged.connect(self._on_histogram_levels)
+        images.addWidget(self.histogram_widget)
+        outer.addLayout(images, 1)
+        outer.addLayout(self._build_slice_bar())
+        self._apply_mode()
+        self.set_heatmap_opacity(self.opacity_slider.value() / 100)
+        self._show_placeholder()
+
+    # -- construction -------------------------------------------------------
+    def _build_controls(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 0)
+        self.mode_group = QButtonGroup(self)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        for mode in VIEW_MODES:
+            button = QToolButton()
+            button.setText(MODE_TITLES[mode])
+            button.setCheckable(True)
+            button.setObjectName(f"mode_{mode}")
+            button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
+            self.mode_group.addButton(button)
+            self.mode_buttons[mode] = button
+            row.addWidget(button)
+        self.mode_buttons[ORIGINAL].setChecked(True)
+        row.addSpacing(12)
+        row.addWidget(QLabel("W/L"))
+        self.preset_combo = QComboBox()
+        self.preset_combo.setObjectName("preset_combo")
+        self.preset_combo.setMinimumWidth(110)
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(12)
+        self.preset_combo.activated.connect(self._on_preset)
+        row.addWidget(self.preset_combo)
+        row.addStretch(1)
+        self.heatmap_check = QCheckBox("Heatmap")
+        self.heatmap_check.setObjectName("heatmap_check")
+        self.heatmap_check.setToolTip("Overlay |adversarial − original| in native units")
+        self.heatmap_check.toggled.connect(self.set_heatmap_visible)
+        row.addWidget(self.heatmap_check)
+        row.addWidget(QLabel("Opacity"))
+        self.opacity_slider = QSlider(Qt.Horizontal)
+        self.opacity_slider.setObjectName("opacity_slider")
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(60)
+        self.opacity_slider.setFixedWidth(80)
+        self.opacity_slider.valueChanged.connect(lambda v: self.set_heatmap_opacity(v / 100))
+        row.addWidget(self.opacity_slider)
+        fit = QToolButton()
+        fit.setText("Fit")
+        fit.setToolTip("Reset zoom and pan (F)")
+        fit.clicked.connect(self.reset_view)
+        row.addWidget(fit)
+        return row
+
+    def _build_slice_bar(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 0, 4, 2)
+        self.slice_label = QLabel("Slice –")
+        self.slice_label.setMinimumWidth(90)
+        row.addWidget(self.slice_label)
+        self.slice_slider = QSlider(Qt.Horizontal)
+        self.slice_slider.setObjectName("slice_slider")
+        self.slice_slider.setRange(0, 0)
+        self.slice_slider.valueChanged.connect(self.set_slice)
+        row.addWidget(self.slice_slider, 1)
+        self.window_label = QLabel("")
+        self.window_label.setObjectName("dim")
+        row.addWidget(self.window_label)
+        self.cursor_label = QLabel("")
+        self.cursor_label.setObjectName("cursor_label")
+        self.cursor_label.setMinimumWidth(230)
+        self.cursor_label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        row.addWidget(self.cursor_label)
+        return row
+
+    def _show_placeholder(self) -> None:
+        self.panels[0].set_title("No study loaded — File ▸ Open, drag a file here, or File ▸ Open Demo")
+
+    # -- study --------------------------------------------------------------
+    def set_study(self, study: "Study | None") -> None:
+        self.study = study
+        self.adversarial = {}
+        self.preset_combo.clear()
+        if study is None:
+            for panel in self.panels:
+                panel.image.clear()
+                panel.overlay.clear()
+                panel.data = None
+            self.slice_slider.setRange(0, 0)
+            self._show_placeholder()
+            return
+        row_mm, col_mm = float(study.spacing[1] or 1.0), float(study.spacing[2] or 1.0)
+        self._scale = (row_mm, col_mm)
+        presets = list(study.presets) or [study.default_preset()]
+        for p in presets:
+            self.preset_combo.addItem(f"{p.name} ({p.center:g}/{p.width:g})", (p.center, p.width))
+        for panel in self.panels:
+            panel.set_orientation(study.orientation)
+        self.slice_slider.blockSignals(True)
+        self.slice_slider.setRange(0, study.n_slices - 1)
+        self.current = study.n_slices // 2
+        self.slice_slider.setValue(self.current)
+        self.slice_slider.blockSignals(False)
+        self.set_window(presets[0].center, presets[0].width)
+        self._refresh()
+        self.reset_view()
+        self.sig_slice_changed.emit(self.current)
+
+    def set_adversarial(self, slices: dict[int, np.ndarray], *, show: bool = True) -> None:
+        """Native adversarial slices by index; switches to side-by-side with the heatmap on."""
+        self.adversarial = {int(k): np.asarray(v, dtype=np.float32) for k, v in slices.items()}
+        if self.adversarial and self.current not in self.adversarial:
+            self.set_slice(min(self.adversarial))
+        self._refresh()
+        if show and self.adversarial:
+            self.set_mode(SIDE_BY_SIDE)
+            self.heatmap_check.setChecked(True)
+
+    def clear_adversarial(self) -> None:
+        self.adversarial = {}
+        self.heatmap_check.setChecked(False)
+        self.set_mode(ORIGINAL)
+        self._refresh()
+
+    @property
+    def has_adversarial(self) -> bool:
+        return self.current in self.adversarial
+
+    def original_slice(self) -> np.ndarray | None:
+        if self.study is None:
+            return None
+        return np.asarray(self.study.pixels[self.current], dtype=np.float32)
+
+    def adversarial_slice(self) -> np.ndarray | None:
+        return self.adversarial.get(self.current)
+
+    def heatmap_array(self) -> np.ndarray | None:
+        """|adversarial − original| of the current slice (native units), or None."""
+        clean, adv = self.original_slice(), self.adversarial_slice()
+        if clean is None or adv is None:
+            return None
+        return perturbation_magnitude(clean, adv)
+
+    # -- slice --------------------------------------------------------------
+    def set_slice(self, index: int) -> None:
+        if self.study is None:
+            return
+        index = max(0, min(int(index), self.study.n_slices - 1))
+        if index == self.current and self.slice_slider.value() == index and self.panels[0].data is not None:
+            return
+        self.current = index
+        self.slice_slider.blockSignals(True)
+        self.slice_slider.setValue(index)
+        self.slice_slider.blockSignals(False)
+        self._refresh()
+        self.sig_slice_changed.emit(index)
+
+    # -- window / level -----------------------------------------------------
+    def set_window(self, center: float, width: float) -> None:
+        width = max(float(width), 1e-6)
+        self.center, self.width = float(center), width
+        low, high = center - width / 2, center + width / 2
+        for panel in self.panels:
+            if panel.kind in (ORIGINAL, ADVERSARIAL) and panel.data is not None:
+                panel.image.setLevels((low, high))
+        self._updating_levels = True
+        try:
+            self.histogram.setLevels(low, high)
+        finally:
+            self._updating_levels = False
+        unit = f" {self.study.units}" if self.study is not None and self.study.units else ""
+        self.window_label.setText(f"C {center:.0f} / W {width:.0f}{unit}")
+        self.sig_window_changed.emit(self.center, self.width)
+
+    def _on_preset(self, index: int) -> None:
+        data = self.preset_combo.itemData(index)
+        if data:
+            self.set_window(*data)
+
+    def _on_histogram_levels(self, *_args) -> None:
+        if self._updating_levels:
+            return
+        low, high = self.histogram.getLevels()
+        if high > low:
+            self.set_window((low + high) / 2, high - low)
+
+    def _on_window_drag(self, dx: float, dy: float) -> None:
+        step = max(self.width, 1.0) / 250.0
+        self.set_window(self.center - dy * step, max(1.0, self.width + dx * step))
+
+    # -- view modes ---------------------------------------------------------
+    def set_mode(self, mode: str) -> None:
+        if mode not in VIEW_MODES:
+            raise ValueError(f"unknown view mode {mode!r}")
+        self.mode = mode
+        self.mode_buttons[mode].setChecked(True)
+        self._apply_mode()
+        self._refresh()
+        self.sig_mode_changed.emit(mode)
+
+    def _apply_mode(self) -> None:
+        if self.mode == SIDE_BY_SIDE:
+            kinds = (ORIGINAL, ADVERSARIAL, DIFFERENCE)
+        else:
+            kinds = (self.mode,)
+        for panel, kind in zip(self.panels, kinds + (None,) * (3 - len(kinds))):
+            panel.setVisible(kind is not None)
+            if kind is not None:
+                panel.kind = kind
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        if self.heatmap_check.isChecked() != bool(visible):
+            self.heatmap_check.setChecked(bool(visible))
+            return
+        self._refresh()
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        opacity = min(1.0, max(0.0, float(opacity)))
+        if abs(self.opacity_slider.value() - round(opacity * 100)) >= 1:
+            self.opacity_slider.setValue(round(opacity * 100))
+        for panel in self.panels:
+            panel.overlay.setOpacity(opacity)
+
+    def reset_view(self) -> None:
+        self.panels[0].view.autoRange(padding=0.01)
+
+    # -- rendering ----------------------------------------------------------
+    def _refresh(self) -> None:
+        if self.study is None:
+            return
+        clean = self.original_slice()
+        adv = self.adversarial_slice()
+        units = self.study.units or "a.u."
+        rect = QRectF(0, 0, clean.shape[1] * self._scale[1], clean.shape[0] * self._scale[0])
+        n = self.study.n_slices
+        self.slice_label.setText(f"Slice {self.current + 1} / {n}")
+        self._hist_source.setImage(clean if clean.ndim == 2 else clean.mean(axis=-1), autoLevels=False)
+        heat = perturbation_magnitude(clean, adv) if adv is not None else None
+        heat_on = self.heatmap_check.isChecked() and heat is not None
+        if heat is not None:
+            self._heat_max = float(heat.max()) if heat.size else 0.0
+        vmax = max(self._heat_max, 1e-6)
+        low, high = self.center - self.width / 2, self.center + self.width / 2
+        for panel in self.panels:
+            if panel.isHidden():
+                continue
+            kind = panel.kind
+            if kind == ORIGINAL or (kind in (ADVERSARIAL, DIFFERENCE) and adv is None):
+                data = clean
+                title = "Original" if kind == ORIGINAL else f"{MODE_TITLES[kind]} — run an attack first (showing original)"
+                panel.image.setImage(data, levels=(low, high), autoLevels=False)
+                panel.image.setLookupTable(None)
+            elif kind == ADVERSARIAL:
+                data = adv
+                title = "Adversarial"
+                panel.image.setImage(data, levels=(low, high), autoLevels=False)
+                panel.image.setLookupTable(None)
+            else:
+                signed = adv - clean
+                data = signed if signed.ndim == 2 else signed.mean(axis=-1)
+                title = f"Difference (adv − orig, {units})"
+                panel.image.setImage(data, autoLevels=False)
+                self.diff_bar.setLevels((-vmax, vmax))
+            panel.data = data
+            panel.image.setRect(rect)
+            if panel.title.text != title:
+                panel.set_title(title)
+            show_overlay = heat_on and kind in (ORIGINAL, ADVERSARIAL)
+            if show_overlay:
+                panel.overlay.setImage(heat, autoLevels=False)
+                panel.overlay.setRect(rect)
+            panel.overlay.setVisible(show_overlay)
+        has_diff = adv is not None and any(not p.isHidden() and p.kind == DIFFERENCE for p in self.panels)
+        self.diff_bar.setVisible(has_diff)
+        self.heat_bar.setVisible(heat_on)
+        if heat_on:
+            self.heat_bar.setLevels((0.0, vmax))
+            self.heat_bar.axis.setLabel(f"|Δ| {units}")
+        if has_diff:
+            self.diff_bar.axis.setLabel(f"Δ {units}")
+
+    def _on_mouse_moved(self, panel: ImagePanel, pos: QPointF) -> None:
+        hit = panel.pixel_at(pos, self._scale)
+        if hit is None or self.study is None:
+            return
+        row, col = hit
+        value = panel.data[row, col]
+        units = self.study.units or ""
+        if np.ndim(value):
+            text_value = "(" + ", ".join(f"{v:.0f}" for v in np.ravel(value)) + ")"
+        else:
+            text_value = f"{float(value):.1f}"
+        label = {ORIGINAL: "orig", ADVERSARIAL: "adv", DIFFERENCE: "Δ"}[panel.kind]
+        text = f"x {col}  y {row}   {label} {text_value} {units}".rstrip()
+        heat = self.heatmap_array()
+        if heat is not None and panel.kind != DIFFERENCE:
+            text += f"   |Δ| {heat[row, col]:.2f} {units}".rstrip()
+        self.cursor_label.setText(text)
+        self.sig_cursor_text.emit(text)
