@@ -123,6 +123,8 @@ def create_card_from_weights(
     weights is recorded when ``compute_sha256``. Nothing is written: pass the
     result to :func:`save_card`.
     """
+    if not str(weights).strip():
+        raise ModelLoadError("No weights file was chosen.", hint="Choose the .safetensors, .pt/.pth or TorchScript file of the model.")
     weights = Path(weights)
     if not weights.is_file():
         raise ModelLoadError(f"The weights file '{weights.name}' does not exist.", path=weights,
@@ -136,6 +138,7 @@ def create_card_from_weights(
         format = "timm" if architecture else "torchscript"
     if num_classes is None:
         num_classes = 1 if output == "sigmoid" else len(class_names)
+    default_chans = in_chans if in_chans in (1, 3) and not isinstance(in_chans, bool) else 1
     if isinstance(intensity, IntensityMapping):
         intensity = intensity.to_dict()
     data: dict[str, Any] = {
@@ -143,8 +146,8 @@ def create_card_from_weights(
         "in_chans": in_chans, "num_classes": num_classes, "class_names": list(class_names),
         "input_size": list(input_size), "output": output,
         "intensity": dict(intensity) if intensity is not None else {"mode": "minmax"},
-        "mean": list(mean) if mean is not None else [0.5] * in_chans if isinstance(in_chans, int) and in_chans in (1, 3) else [0.5],
-        "std": list(std) if std is not None else [0.5] * in_chans if isinstance(in_chans, int) and in_chans in (1, 3) else [0.5],
+        "mean": list(mean) if mean else [0.5] * default_chans,   # empty or None: 0.5 per channel
+        "std": list(std) if std else [0.5] * default_chans,
         "sha256": sha256_file(weights) if compute_sha256 else None,
         "intended_use": intended_use,
     }

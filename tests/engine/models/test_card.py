@@ -133,5 +133,10 @@ def test_create_card_from_weights(tmp_path):
     with pytest.raises(ModelCardError) as info:
         create_card_from_weights(w, name="x", architecture="resnet18", class_names=["a"], input_size=[64, 64])
     assert info.value.field == "num_classes"
+    rgb = create_card_from_weights(str(w), name="rgb", architecture="resnet18", class_names=["a", "b"],
+                                   input_size=[64, 64], in_chans=3, mean=[], std=[])
+    assert rgb.mean == [0.5, 0.5, 0.5] and rgb.std == [0.5, 0.5, 0.5]
+    with pytest.raises(ModelLoadError, match="No weights file"):
+        create_card_from_weights("", name="x", class_names=["a", "b"], input_size=[64, 64])
     with pytest.raises(ModelLoadError, match="does not exist"):
         create_card_from_weights(tmp_path / "missing.pt", name="x", class_names=["a", "b"], input_size=[64, 64])
