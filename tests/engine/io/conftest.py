@@ -18,7 +18,7 @@ from pydicom.uid import generate_uid
 NIBABEL_DATA = Path(nibabel.__file__).parent / "tests" / "data"
 
 
-def testdata(name: str) -> Path:
+def pydicom_file(name: str) -> Path:
     path = get_testdata_file(name)
     assert path is not None, f"pydicom test file {name} is missing"
     return Path(path)
@@ -31,7 +31,7 @@ def write_series(folder: Path, *, n: int, series_uid: str, study_uid: str, orien
 
     Returns, per slice in anatomical order, {"path", "offset_hu"}.
     """
-    src = pydicom.dcmread(testdata("CT_small.dcm"))
+    src = pydicom.dcmread(pydicom_file("CT_small.dcm"))
     raw = src.pixel_array.astype(np.int16)
     out = []
     order = list(range(n))
@@ -77,7 +77,7 @@ def series_folder(tmp_path: Path) -> dict:
     corrupt.write_bytes(good[: len(good) - 5000])   # cut inside the pixel data
     (folder / "notes.txt").write_text("not an image\n")
     return {"folder": folder, "axial": axial, "sagittal": sagittal, "corrupt": corrupt,
-            "raw": pydicom.dcmread(testdata("CT_small.dcm")).pixel_array.astype(np.float32)}
+            "raw": pydicom.dcmread(pydicom_file("CT_small.dcm")).pixel_array.astype(np.float32)}
 
 
 @pytest.fixture(autouse=True)
