@@ -129,8 +129,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     dev = model_device(classifier)
     torch.manual_seed(seed)
 
-    # ---- clean pass
-    total = float(n)
+    # ---- clean pass (total: an upper bound until the clean-correct samples are known)
+    total = float(n + len(grid) * len(attacks) * n)
     done = 0.0
 
     def event(message: str, **data: Any) -> Progress:

@@ -1,0 +1,55 @@
+"""`medadv evaluate` on a tiny real DICOM data set (the synthetic demo generator) and a tiny model."""
+import json
+
+import pytest
+
+from medadv_desktop.cli.main import main
+
+from .test_attack import make_card
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from medadv_desktop.engine.demo import write_demo_dataset
+
+    root = tmp_path_factory.mktemp("demo") / "data"
+    write_demo_dataset(root, n_train=2, n_test=8)
+    card = make_card(tmp_path_factory.mktemp("model"))
+    return root / "test", card
+
+
+def test_evaluate_writes_json_table_and_reports(demo, tmp_path, capsys):
+    data, card = demo
+    out = tmp_path / "r.json"
+    rc = main(["evaluate", "--model", str(card), "--data", str(data), "--attacks", "fgsm,pgd",
+               "--eps", "1/255,8HU", "--steps", "2", "--json", str(out), "--csv", str(tmp_path / "r.csv"),
+               "--report", str(tmp_path / "r.pdf")])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    doc = json.loads(out.read_text())
+    assert doc["n_samples"] == 8 and 0 <= doc["clean_accuracy"] <= 1
+    keys = {"attack", "eps", "robust_accuracy", "attack_success_rate", "mean_linf", "mean_l2", "mean_ssim",
+            "mean_queries"}
+    assert all(keys <= set(r) for r in doc["rows"])
+    assert [r["attack"] for r in doc["rows"]] == ["fgsm", "pgd", "worst-case"] * 2
+    assert doc["rows"][3]["eps"] == pytest.approx(8 / 400) and doc["eps_native"][1] == pytest.approx(8.0)
+    assert doc["units"] == "HU" and doc["dataset"]["synthetic"] is True
+    # the table: clean first, one line per attack, worst case last, per eps
+    assert "Clean accuracy" in cap.out and cap.out.count("worst-case") == 2
+    assert "1/255" in cap.out and "8 HU" in cap.out and "SYNTHETIC" in cap.out
+    assert "%]" in cap.err                         # plain progress lines when not a TTY
+    assert (tmp_path / "r.csv").stat().st_size > 0 and (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
+    # never overwrite
+    rc = main(["evaluate", "--model", str(card), "--data", str(data), "--attacks", "fgsm", "--json", str(out)])
+    assert rc == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_evaluate_rejects_unknown_attack_and_stray_option(demo, tmp_path, capsys):
+    data, card = demo
+    rc = main(["evaluate", "--model", str(card), "--data", str(data), "--attacks", "fgsm,nope",
+               "--json", str(tmp_path / "a.json")])
+    assert rc == 2 and "nope" in capsys.readouterr().err
+    rc = main(["evaluate", "--model", str(card), "--data", str(data), "--attacks", "fgsm", "--steps", "3",
+               "--json", str(tmp_path / "b.json")])
+    assert rc == 2 and "steps" in capsys.readouterr().err
+    assert not (tmp_path / "a.json").exists() and not (tmp_path / "b.json").exists()
