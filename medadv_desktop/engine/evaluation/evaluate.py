@@ -102,7 +102,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     if not attacks:
         raise AttackConfigError("choose at least one attack", parameter="attack")
     labels = _attack_labels(attacks)
-    black_box = {lab: bool(get_attack(name).black_box) for lab, (name, _) in zip(labels, attacks)}
+    black_box = {lab: bool(get_attack(name).black_box) or params.get("variant") == "black_box"
+                 for lab, (name, params) in zip(labels, attacks)}
     card = card_of(classifier)
     if card is not None and getattr(card, "spatial_dims", 2) == 3:
         raise ModelInputError("Data set evaluation takes 2-D models; this model classifies whole 3-D volumes.",

@@ -46,3 +46,10 @@ def mean_model():
 @pytest.fixture
 def mean_data():
     return mean_dataset()
+
+
+class MaskedMeanModel(MeanModel):
+    """Same outputs as MeanModel but the input gradient is exactly zero: gradient masking."""
+
+    def forward(self, x):
+        return super().forward(x.detach() + 0 * x)

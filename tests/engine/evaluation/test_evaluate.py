@@ -110,3 +110,15 @@ def test_cancel_mid_attack_is_prompt():
     with pytest.raises(JobCancelled):
         run_job(job)
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_black_box_beats_masked_gradients_end_to_end():
+    from .conftest import MaskedMeanModel
+
+    ds, _ = mean_dataset(n=16, size=8, wrong=0)
+    result, _ = _run(MaskedMeanModel(), ds, attacks=[("fgsm", {}), ("square", {"n_queries": 60, "p_init": 0.3})],
+                     eps=[24 / 255])
+    codes = [f.code for f in result.flags]
+    assert "zero_gradients" in codes and "black_box_beats_white_box" in codes
+    assert result.row("square", 24 / 255).robust_accuracy < result.row("fgsm", 24 / 255).robust_accuracy
+    assert result.provenance["attacks_black_box"] == {"fgsm": False, "square": True}

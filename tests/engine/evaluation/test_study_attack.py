@@ -1,0 +1,53 @@
+"""attack_study_job on real studies through a real (tiny TorchScript) model card."""
+import numpy as np
+import pytest
+
+from medadv_desktop.engine.evaluation import StudyAttackResult, attack_study_job
+from medadv_desktop.engine.jobs import CancelToken, run_job
+from medadv_desktop.errors import JobCancelled
+
+from tests.cli.test_attack import make_card
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    from medadv_desktop.engine.models import load_classifier
+    return load_classifier(make_card(tmp_path_factory.mktemp("m")), device="cpu")
+
+
+def _study(name):
+    from pydicom.data import get_testdata_file
+    from medadv_desktop.engine.io import open_study
+    return open_study(get_testdata_file(name))
+
+
+def test_ct_slice_in_hu(classifier):
+    study = _study("CT_small.dcm")
+    events = []
+    res = run_job(attack_study_job(classifier, study, None, "pgd", {"eps": "6HU", "steps": 3}), events.append)
+    assert isinstance(res, StudyAttackResult)
+    assert res.eps == pytest.approx(6 / 400) and res.eps_native == pytest.approx(6.0) and res.units == "HU"
+    assert res.clean_unit.shape == res.adv_unit.shape == (1, 1, 128, 128)
+    assert res.clean_native.shape == res.adv_native.shape == (1, 128, 128)
+    assert np.allclose(res.clean_native, study.pixels)
+    assert np.abs(res.perturbation_native).max() <= 6.0 + 1e-3
+    assert np.abs(res.perturbation_unit).max() <= res.eps + 1e-6
+    # pixels outside the 40/400 window keep their own HU values (no clipping to the window)
+    outside = study.pixels[0] < -160
+    assert outside.any() and np.abs(res.adv_native[0][outside] - study.pixels[0][outside]).max() <= 6.0 + 1e-3
+    assert res.clean_probs.shape == res.adv_probs.shape == (1, 2)
+    assert len(res.records) == 1 and res.row.n_samples == 1
+    assert res.records[0].sample_id == study.pseudonym
+    assert events[-1].fraction == 1.0
+
+
+def test_multiframe_selected_slices_and_cancel(classifier):
+    study = _study("emri_small.dcm")
+    res = run_job(attack_study_job(classifier, study, [2, 5, 7], "fgsm", {"eps": 4 / 255}, batch_size=2))
+    assert res.slices == [2, 5, 7] and res.adv_unit.shape == (3, 1, 64, 64)
+    assert res.adv_native.shape == (3, 64, 64) and res.eps_native is None or res.eps_native > 0
+    assert [r.sample_id.split("/")[-1] for r in res.records] == ["slice-002", "slice-005", "slice-007"]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(JobCancelled):
+        run_job(attack_study_job(classifier, study, None, "fgsm", {"eps": 4 / 255}, cancel=token))
