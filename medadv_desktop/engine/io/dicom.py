@@ -542,7 +542,10 @@ def window_presets(ds, native: DicomNative, modality: str) -> list[WindowPreset]
 
 
 def _is_multi(value) -> bool:
-    return not isinstance(value, (str, bytes, int, float)) and hasattr(value, "__iter__")
+    """A multi-valued element value (pydicom MultiValue or a list), not a str-like value."""
+    from pydicom.multival import MultiValue
+
+    return isinstance(value, (MultiValue, list, tuple))
 
 
 def units_for(ds, modality: str) -> str:
