@@ -9,9 +9,10 @@ volume slice by slice for a 2-D model.
 from medadv_desktop.engine.attacks.base import (ATTACKS, COMMON_PARAMS, NORMS, TARGET_MODES, Attack, AttackOutput,
                                                 ParamSpec, available, create_attack, get_attack, parse_budget,
                                                 register)
-from medadv_desktop.engine.attacks import fgsm, pgd  # noqa: E402,F401  (register)
+from medadv_desktop.engine.attacks import fgsm, pgd, smia, square, vertical  # noqa: E402,F401  (register)
+from medadv_desktop.engine.attacks.volume import attack_volume  # noqa: E402
 
 __all__ = [
     "ATTACKS", "COMMON_PARAMS", "NORMS", "TARGET_MODES", "Attack", "AttackOutput", "ParamSpec",
-    "available", "create_attack", "get_attack", "parse_budget", "register",
+    "attack_volume", "available", "create_attack", "get_attack", "parse_budget", "register",
 ]

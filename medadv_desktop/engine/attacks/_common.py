@@ -291,9 +291,14 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
         if rest.numel():
             progress.check()
             s_r = state[rest]
+            t_r = None if ts is None else ts[rest]
             with torch.no_grad():
                 adv_r = space.adv(xs[rest], s_r)
-                logits_r, obj_r = objective(adv_r, ys[rest], None if ts is None else ts[rest])
+                if runs == 1:  # the objective only ranks restarts: one plain forward is enough
+                    logits_r = attack._logits(adv_r)
+                    obj_r = gradient_objective(logits_r, ys[rest], t_r)
+                else:
+                    logits_r, obj_r = objective(adv_r, ys[rest], t_r)
             run_adv[rest] = adv_r
             run_logits = _store(run_logits, rest, logits_r, m)
             run_obj[rest] = obj_r
