@@ -36,6 +36,8 @@ from medadv_desktop.engine.serialization import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 TITLE = "Adversarial robustness report"
+DATASET_LABELS = {"n_studies": "Studies (series)", "n_failures": "Files that failed to load",
+                  "n_slices": "Slices"}
 VERSION_KEYS = ("versions", "software", "software_versions")   # provenance keys holding {package: version}
 DATE_KEYS = ("date_utc", "date", "created")
 SYNTHETIC_BANNER = "Synthetic demo task, not for clinical use"
@@ -444,7 +446,7 @@ def _dataset_section(ctx: _Context, width: float) -> list:
         pairs.append(("Synthetic", "yes - " + SYNTHETIC_BANNER if ds.get("synthetic") else "no"))
     skip = {"name", "n_samples", "synthetic", "counts", "class_counts", "counts_per_class", "per_class_counts"}
     for key, value in flatten({k: v for k, v in ds.items() if k not in skip}):
-        pairs.append((key, value))
+        pairs.append((DATASET_LABELS.get(key, key.replace("_", " ").capitalize()), value))
     story.append(ctx.kv_table(pairs, width))
     story.append(Spacer(1, 2 * mm))
     counts = _class_counts(r)
@@ -597,7 +599,10 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
     use_255 = all(abs(e * 255 - round(e * 255)) < 1e-6 for e in eps)
     xs = (lambda e: e * 255.0) if use_255 else (lambda e: e)
     series, names = [], []
-    for name in _attack_order(result):
+    order = _attack_order(result)
+    if WORST_CASE in order:   # drawn first (thick, black) so attack lines that coincide stay visible on top
+        order = [WORST_CASE] + [a for a in order if a != WORST_CASE]
+    for name in order:
         pts = [(0.0, 100.0 * result.clean_accuracy)]
         for e in eps:
             row = result.row(name, e)
@@ -630,15 +635,25 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
     lp.yValueAxis.gridStrokeColor = colors.HexColor("#dddddd")
     lp.yValueAxis.gridStrokeWidth = 0.4
     pairs = []
+    markers = ["FilledCircle", "FilledTriangle", "FilledDiamond", "Cross", "FilledStarFive", "FilledPentagon"]
+    dashes = [None, [4, 2], [1, 2], [6, 2, 1, 2]]
+    k = 0
     for i, name in enumerate(names):
         if name == WORST_CASE:
-            color, w, marker = colors.black, 2.2, "FilledSquare"
+            color, w, marker, dash = colors.black, 3.0, "FilledSquare", None
+            size = 5
         else:
-            color, w, marker = colors.HexColor(_SERIES[i % len(_SERIES)]), 1.2, "FilledCircle"
+            color, w = colors.HexColor(_SERIES[k % len(_SERIES)]), 1.3
+            marker, dash, size = markers[k % len(markers)], dashes[k % len(dashes)], 4
+            k += 1
         lp.lines[i].strokeColor = color
         lp.lines[i].strokeWidth = w
-        lp.lines[i].symbol = makeMarker(marker, size=3.5, fillColor=color, strokeColor=color)
+        if dash:
+            lp.lines[i].strokeDashArray = dash
+        lp.lines[i].symbol = makeMarker(marker, size=size, fillColor=color, strokeColor=color)
         pairs.append((color, _attack_label(name)))
+    if names and names[0] == WORST_CASE:      # legend: attacks first, worst case last
+        pairs = pairs[1:] + pairs[:1]
     d.add(lp)
     units_note = ""
     per255 = None
@@ -691,8 +706,7 @@ def _before_after_section(ctx: _Context, width: float) -> list:
     if table.training:
         story.append(Spacer(1, 2 * mm))
         story.append(ctx.p("Training run", "h2"))
-        pairs = [(k, fmt.num(v, 4) if fmt.is_number(v) and isinstance(v, float) else v)
-                 for k, v in flatten(scrub(table.training, include_phi=ctx.include_phi))]
+        pairs = flatten(scrub(table.training, include_phi=ctx.include_phi))
         story.append(ctx.kv_table(pairs[:40], width, key_width=55))
     return story
 
@@ -821,8 +835,6 @@ def _flags_section(ctx: _Context, width: float) -> list:
         text = flag.explanation or FLAG_DOCS.get(flag.code, "")
         body = [ctx.p(f"<b>{escape(ctx.t(flag.title))}</b> <font color='#666666'>({escape(ctx.t(flag.code))})</font>",
                       "body", markup=True), ctx.p(text)]
-        if flag.explanation and flag.code in FLAG_DOCS and FLAG_DOCS[flag.code] not in flag.explanation:
-            body.append(ctx.p(FLAG_DOCS[flag.code], "small"))
         tbl = Table([[badge, body]], colWidths=[22 * mm, width - 22 * mm], hAlign="LEFT")
         tbl.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                  ("LINEBEFORE", (0, 0), (0, -1), 2.5, ctx.colors.HexColor(colour)),
