@@ -624,6 +624,17 @@ def _display_value(elem, vr: str) -> str:
 
 # --------------------------------------------------------------------------- studies
 
+def is_synthetic_demo(ds) -> bool:
+    """True for MedAdv's own demo DICOM (its descriptions carry the "synthetic demo data" notice)."""
+    for key in ("SeriesDescription", "ImageComments", "StudyDescription"):
+        try:
+            if "synthetic demo data" in str(ds.get(key, "") or "").lower():
+                return True
+        except Exception:
+            continue
+    return False
+
+
 def _modality(ds) -> str:
     m = str(ds.get("Modality", "") or "").strip().upper()
     return m or "OT"
@@ -691,6 +702,7 @@ def _load_dicom_file(path: Path, ds=None) -> Study:
         pseudonym=_pseudonym_for(ds, path, instance=True),
         header=header,
         orientation=orientation_labels(ds),
+        synthetic=is_synthetic_demo(ds),
         native=native,
     )
 
@@ -790,6 +802,7 @@ def _load_dicom_series(paths: list[Path], headers: list | None) -> tuple[Study |
         pseudonym=_pseudonym_for(first, kept_paths[0], instance=len(kept_paths) == 1),
         header=header,
         orientation=orientation_labels(first),
+        synthetic=is_synthetic_demo(first),
         native=native,
     ), failures
 

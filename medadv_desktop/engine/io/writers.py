@@ -37,6 +37,7 @@ from medadv_desktop.engine.io.study import Study
 from medadv_desktop.engine.serialization import atomic_write_bytes
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+SYNTHETIC_NOTICE = "MedAdv synthetic demo data - not for clinical use"
 _PALETTE_KEYWORDS = (
     "RedPaletteColorLookupTableDescriptor", "GreenPaletteColorLookupTableDescriptor",
     "BluePaletteColorLookupTableDescriptor", "RedPaletteColorLookupTableData",
@@ -165,6 +166,8 @@ def _write_dicom(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, des
         ds.ImageType = ["DERIVED", "SECONDARY"] + [str(v) for v in image_type[2:]]
         ds.SeriesDescription = description[:64]
         ds.DerivationDescription = description[:1024]
+        if study.synthetic and "synthetic demo data" not in str(ds.get("ImageComments", "")).lower():
+            ds.ImageComments = SYNTHETIC_NOTICE   # derived from demo data: stays marked as such
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = sop_class
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID

@@ -142,3 +142,13 @@ def test_png_preview_and_float_maps(tmp_path: Path):
     assert s.spacing == pytest.approx((2.0, 0.5, 0.7))
     with pytest.raises(OutputExistsError):
         write_float_map(vol, tmp_path / "delta.nii.gz")
+
+
+def test_synthetic_demo_flag_is_read_and_kept_by_the_writer(tmp_path: Path):
+    ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    ds.SeriesDescription = "MedAdv synthetic demo data - not for clinical use"
+    ds.save_as(tmp_path / "demo.dcm")
+    study = open_study(tmp_path / "demo.dcm")
+    assert study.synthetic and not open_study(pydicom_file("CT_small.dcm")).synthetic
+    out = write_study_like(study, study.pixels, tmp_path / "out", stem="d", description="FGSM")
+    assert open_study(out[0]).synthetic
