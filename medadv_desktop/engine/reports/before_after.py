@@ -119,6 +119,10 @@ def flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
                 out.extend(flatten(v, key))
             elif isinstance(v, list) and v and isinstance(v[0], (dict, list)):
                 out.append((key, f"[{len(v)} items]"))
+            elif isinstance(v, list) and len(v) > 8:
+                out.append((key, f"[{len(v)} values]"))
+            elif isinstance(v, str) and len(v) > 300:
+                out.append((key, v[:297] + "..."))
             else:
                 out.append((key, v))
     return out

@@ -651,7 +651,7 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
         if dash:
             lp.lines[i].strokeDashArray = dash
         lp.lines[i].symbol = makeMarker(marker, size=size, fillColor=color, strokeColor=color)
-        pairs.append((color, _attack_label(name)))
+        pairs.append((color, scrub_text(_attack_label(name))))
     if names and names[0] == WORST_CASE:      # legend: attacks first, worst case last
         pairs = pairs[1:] + pairs[:1]
     d.add(lp)

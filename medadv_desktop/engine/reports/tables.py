@@ -83,9 +83,9 @@ def write_csv(result: EvaluationResult, path: str | Path, *, overwrite: bool = F
         values = {name: getattr(s, name) for name in SAMPLE_FIELDS}
         values["sample_id"] = _text(s.sample_id, include_phi)
         values["attack"] = _text(s.attack, include_phi)
-        values["true_class"] = class_name(result, s.true_label)
-        values["clean_pred_class"] = class_name(result, s.clean_pred)
-        values["adv_pred_class"] = class_name(result, s.adv_pred)
+        values["true_class"] = _text(class_name(result, s.true_label), include_phi)
+        values["clean_pred_class"] = _text(class_name(result, s.clean_pred), include_phi)
+        values["adv_pred_class"] = _text(class_name(result, s.adv_pred), include_phi)
         values["eps_fraction"] = eps_fraction(s.eps)
         try:
             values["conf_drop"] = float(s.clean_conf_true) - float(s.adv_conf_true)
@@ -164,7 +164,11 @@ def load_report_json(path: str | Path) -> tuple[EvaluationResult, BeforeAfterTab
         result_dict, before_after = doc.get("result"), doc.get("before_after")
     else:
         result_dict, before_after = doc, doc.get("before_after")
-        # a BeforeAfterResult JSON saved by the training job is not an evaluation result
+        if "clean_accuracy" not in doc and _looks_like_before_after(doc):
+            # a before/after JSON of the training job: report the trained model, with the table
+            nested = next((doc[k] for k in _NESTED_RESULT_KEYS if _looks_like_result(doc.get(k))), None)
+            if nested is not None:
+                result_dict, before_after = nested, doc
     if not isinstance(result_dict, dict) or "rows" not in result_dict or "clean_accuracy" not in result_dict:
         raise ReportError(f"'{path.name}' does not hold an evaluation result (no 'rows' / 'clean_accuracy').",
                           hint="Give the JSON written by 'medadv evaluate --json' or by a report export.")
@@ -174,3 +178,16 @@ def load_report_json(path: str | Path) -> tuple[EvaluationResult, BeforeAfterTab
         raise ReportError(f"'{path.name}' is missing fields of an evaluation result: {exc}",
                           hint="Re-run the evaluation to write a complete JSON.") from None
     return result, normalise_before_after(before_after)
+
+
+_NESTED_RESULT_KEYS = ("after", "result_after", "after_result", "hardened", "evaluation_after",
+                       "before", "result_before", "before_result", "original", "evaluation_before")
+
+
+def _looks_like_result(d: Any) -> bool:
+    return isinstance(d, dict) and "rows" in d and "clean_accuracy" in d
+
+
+def _looks_like_before_after(d: dict) -> bool:
+    rows = d.get("rows")
+    return isinstance(rows, list) and bool(rows) and isinstance(rows[0], dict) and "accuracy_before" in rows[0]

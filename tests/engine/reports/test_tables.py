@@ -109,3 +109,16 @@ def test_before_after_shapes(result):
                                     "accuracy_after": None}]).rows[0].change is None
     with pytest.raises(ReportError):
         normalise_before_after({"no_rows": 1})
+
+
+def test_load_training_before_after_json(result, tmp_path):
+    """A before/after JSON of the training job (rows + the two evaluations) rebuilds a report."""
+    from medadv_desktop.engine.serialization import write_json as dump
+
+    doc = make_before_after(result)
+    doc["before"] = result
+    doc["after"] = result
+    path = dump(tmp_path / "before_after.json", doc)
+    loaded, ba = load_report_json(path)
+    assert loaded.clean_accuracy == pytest.approx(result.clean_accuracy)
+    assert ba.rows[0].attack == "clean" and len(ba.rows) == len(result.rows) + 1
