@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from medadv_desktop.errors import AttackConfigError, MedAdvError, OutputExistsError
+from medadv_desktop.errors import AttackConfigError, OutputExistsError
 
 _COMMON = {"eps", "norm", "targeted", "target_class", "seed", "early_stop"}
 _FRACTION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]*\.?[0-9]+)\s*$")
@@ -50,8 +50,10 @@ def _attack_specs() -> dict[str, tuple[Any, list[str]]]:
     return specs
 
 
-def add_attack_options(p: argparse.ArgumentParser, *, with_eps: bool = True) -> dict[str, Any]:
-    """Common attack options plus one option per attack-specific parameter (from the schemas)."""
+def add_attack_options(p: argparse.ArgumentParser, *, with_eps: bool = True) -> None:
+    """Common attack options now; one option per attack-specific parameter (from the attack
+    schemas) when the sub-command is actually parsed, so that ``medadv --help`` and the other
+    sub-commands do not pay for importing torch and the attacks."""
     if with_eps:
         p.add_argument("--eps", default="2/255", metavar="EPS",
                        help="budget: [0, 1] units (0.01, 4/255) or native units through the card's window (6HU)")
@@ -60,12 +62,31 @@ def add_attack_options(p: argparse.ArgumentParser, *, with_eps: bool = True) -> 
                    help="none: any wrong class; class: --target-class K; least_likely: the clean least-likely class")
     p.add_argument("--target-class", type=int, default=0, metavar="K", help="class index for --targeted class")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.__class__ = _SchemaOptionsParser
+
+
+class _SchemaOptionsParser(argparse.ArgumentParser):
+    """A sub-command parser that adds the attack-specific options on first use."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not getattr(self, "_medadv_specs_added", False):
+            self._medadv_specs_added = True
+            self.set_defaults(_specs=_add_specific_options(self))
+        return super().parse_known_args(args, namespace)
+
+
+def _add_specific_options(p: argparse.ArgumentParser) -> dict[str, Any]:
     specs = _attack_specs()
     group = p.add_argument_group("attack-specific options (from each attack's parameter schema)")
     for pname, (spec, users) in sorted(specs.items()):
         flag = "--" + pname.replace("_", "-")
         unit = f" [{spec.unit}]" if spec.unit else ""
-        text = f"{spec.help}{unit} (attacks: {', '.join(users)}; default {spec.default})"
+        defaults = {u: _default_of(u, pname) for u in users}
+        if len({repr(v) for v in defaults.values()}) == 1:
+            default_text = f"default {spec.default}"
+        else:
+            default_text = "defaults " + ", ".join(f"{u} {v}" for u, v in defaults.items())
+        text = f"{spec.help}{unit} (attacks: {', '.join(users)}; {default_text})".replace("%", "%%")
         if spec.kind == "bool":
             group.add_argument(flag, dest=f"ap_{pname}", action=argparse.BooleanOptionalAction, default=None,
                                help=text)
@@ -74,6 +95,12 @@ def add_attack_options(p: argparse.ArgumentParser, *, with_eps: bool = True) -> 
         else:
             group.add_argument(flag, dest=f"ap_{pname}", default=None, metavar=spec.kind.upper(), help=text)
     return specs
+
+
+def _default_of(attack: str, pname: str) -> Any:
+    from medadv_desktop.engine.attacks import get_attack
+
+    return next((sp.default for sp in get_attack(attack).params if sp.name == pname), None)
 
 
 def _number(text: str, spec, native_per_unit: float | None, units: str) -> Any:
@@ -121,7 +148,8 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=16, metavar="N", help="slices per attack batch (default 16)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files are never overwritten)")
     p.add_argument("path", metavar="PATH", help="the study: a DICOM file or series folder, NIfTI file, or image")
-    p.set_defaults(func=run, _specs=add_attack_options(p))
+    add_attack_options(p)
+    p.set_defaults(func=run)
 
 
 def _parse_slices(text: str, n: int) -> list[int] | None:

@@ -51,7 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--json", required=True, metavar="OUT", help="write the whole result as JSON")
     p.add_argument("--csv", default=None, metavar="OUT", help="also write the per-sample CSV (reports module)")
     p.add_argument("--report", default=None, metavar="OUT.pdf", help="also write the PDF report (reports module)")
-    p.set_defaults(func=run, _specs=add_attack_options(p, with_eps=False))
+    add_attack_options(p, with_eps=False)
+    p.set_defaults(func=run)
 
 
 def _fmt_eps(eps: float) -> str:

@@ -44,7 +44,6 @@ import time
 from dataclasses import replace
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 
 from medadv_desktop.engine.evaluation.common import (
