@@ -5,12 +5,13 @@ Public API::
     from medadv_desktop.engine.io import open_path, open_study, Study, LoadReport
     report = open_path("/data/ct_series")        # LoadReport(studies, failures)
     study = open_study("CT_small.dcm")           # first study, or a StudyError
+    report = run_job(open_path_job(folder, cancel=token), on_progress)   # GUI worker form
 
 pydicom, nibabel and Pillow are imported only when a file is opened.
 """
 
-from medadv_desktop.engine.io.reader import classify, load_file, open_path, open_study
+from medadv_desktop.engine.io.reader import classify, load_file, open_path, open_path_job, open_study
 from medadv_desktop.engine.io.study import HeaderElement, LoadReport, Study, WindowPreset
 
 __all__ = ["HeaderElement", "LoadReport", "Study", "WindowPreset", "classify", "load_file",
-           "open_path", "open_study"]
+           "open_path", "open_path_job", "open_study"]

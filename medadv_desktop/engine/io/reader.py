@@ -16,6 +16,7 @@ import os
 import warnings
 from pathlib import Path
 
+from medadv_desktop.engine.jobs import CancelToken, Job, Progress, run_job
 from medadv_desktop.errors import CorruptStudyError, StudyError, UnsupportedStudyError
 from medadv_desktop.engine.io.study import LoadReport, Study
 
@@ -78,6 +79,14 @@ def load_file(path: Path, *, volume_index: int | None = None) -> Study:
     return load_dicom_file(path)
 
 
+def open_path_job(path: str | os.PathLike, *, volume_index: int | None = None,
+                  cancel: CancelToken | None = None) -> Job[LoadReport]:
+    """:func:`open_path` as a cancellable job: yields ``Progress("open", files_done, files_total)``
+    (messages never name files: names may hold PHI) and returns the LoadReport."""
+    report, _ = yield from _open_job(Path(path), volume_index, cancel or CancelToken())
+    return report
+
+
 def open_path(path: str | os.PathLike, *, volume_index: int | None = None) -> LoadReport:
     """Open a file or a folder; never raises for bad files, lists them instead.
 
@@ -86,7 +95,7 @@ def open_path(path: str | os.PathLike, *, volume_index: int | None = None) -> Lo
     every file that did not. Raises :class:`StudyError` only when ``path``
     itself does not exist or cannot be listed.
     """
-    report, _ = _open(Path(path), volume_index)
+    report, _ = run_job(_open_job(Path(path), volume_index, CancelToken()))
     return report
 
 
@@ -95,7 +104,7 @@ def open_study(path: str | os.PathLike, **kw) -> Study:
     path = Path(path)
     if path.is_file():
         return load_file(path, **kw)
-    report, errors = _open(path, kw.get("volume_index"))
+    report, errors = run_job(_open_job(path, kw.get("volume_index"), CancelToken()))
     if report.studies:
         return report.studies[0]
     if len(errors) == 1:
@@ -110,7 +119,7 @@ def open_study(path: str | os.PathLike, **kw) -> Study:
         hint="Run 'medadv info' on the folder to see the reason for every file.")
 
 
-def _open(path: Path, volume_index: int | None) -> tuple[LoadReport, list[StudyError]]:
+def _open_job(path: Path, volume_index: int | None, cancel: CancelToken):
     if not path.exists():
         raise StudyError(path, "it does not exist", hint="Check the path and try again.")
     if path.is_file():
@@ -120,9 +129,7 @@ def _open(path: Path, volume_index: int | None) -> tuple[LoadReport, list[StudyE
             return LoadReport(failures=[(path, exc.reason)]), [exc]
     if not path.is_dir():
         raise StudyError(path, "it is neither a file nor a folder")
-    with warnings.catch_warnings():   # reader warnings may quote header values (PHI)
-        warnings.simplefilter("ignore")
-        return _open_folder(path, volume_index)
+    return (yield from _open_folder(path, volume_index, cancel))
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -149,10 +156,13 @@ def _is_pair_data_file(path: Path, present: set[Path]) -> bool:
     return False
 
 
-def _open_folder(folder: Path, volume_index: int | None) -> tuple[LoadReport, list[StudyError]]:
+def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken):
+    """Generator job: yields Progress per file, returns (LoadReport, errors)."""
     from medadv_desktop.engine.io import dicom
 
     files = _walk(folder)
+    total = len(files)
+    yield Progress("open", 0, total, "Reading file headers")
     present = set(files)
     report = LoadReport()
     errors: list[StudyError] = []
@@ -164,33 +174,46 @@ def _open_folder(folder: Path, volume_index: int | None) -> tuple[LoadReport, li
         errors.append(exc)
         report.failures.append((where, exc.reason))
 
-    for f in files:
-        try:
-            head = _head(f)
-            if not head:
-                raise CorruptStudyError(f, "the file is empty (0 bytes)")
-            kind = classify(f, head)
-            if kind == "nifti" and _is_pair_data_file(f, present):
-                continue  # loaded through its header file
-            if kind in ("image", "nifti", "gzip"):
-                other_studies.append(load_file(f, volume_index=volume_index))
-                continue
-            ds = dicom.read_dataset(f, header_only=True)
-            if not dicom.has_pixels(ds):
-                raise dicom.no_image_error(f, ds)
-            if dicom._n_frames(ds) > 1:
-                other_studies.append(dicom.load_dicom_file(f))
-                continue
-            sop = str(ds.get("SOPInstanceUID", "") or "")
-            if sop and sop in seen_instances:
-                raise UnsupportedStudyError(
-                    f, f"it is a copy of '{seen_instances[sop].name}' (same SOP Instance UID); skipped")
-            if sop:
-                seen_instances[sop] = f
-            series_items.append((f, ds))
-        except StudyError as exc:
-            fail(exc, f)
-    for group in dicom.iter_series_groups(series_items):
+    def _read_folder_file(f: Path) -> None:
+        head = _head(f)
+        if not head:
+            raise CorruptStudyError(f, "the file is empty (0 bytes)")
+        kind = classify(f, head)
+        if kind == "nifti" and _is_pair_data_file(f, present):
+            return  # loaded through its header file
+        if kind in ("image", "nifti", "gzip"):
+            other_studies.append(load_file(f, volume_index=volume_index))
+            return
+        ds = dicom.read_dataset(f, header_only=True)
+        if not dicom.has_pixels(ds):
+            raise dicom.no_image_error(f, ds)
+        if dicom._n_frames(ds) > 1:
+            other_studies.append(dicom.load_dicom_file(f))
+            return
+        sop = str(ds.get("SOPInstanceUID", "") or "")
+        if sop and sop in seen_instances:
+            raise UnsupportedStudyError(
+                f, f"it is a copy of '{seen_instances[sop].name}' (same SOP Instance UID); skipped")
+        if sop:
+            seen_instances[sop] = f
+        series_items.append((f, ds))
+
+    for index, f in enumerate(files):
+        cancel.raise_if_cancelled()
+        if index and index % 16 == 0:
+            yield Progress("open", index, total, f"Read {index} of {total} files")
+        with warnings.catch_warnings():   # reader warnings may quote header values (PHI)
+            warnings.simplefilter("ignore")
+            try:
+                _read_folder_file(f)
+            except StudyError as exc:
+                fail(exc, f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        groups = dicom.iter_series_groups(series_items)
+    for group in groups:
+        cancel.raise_if_cancelled()
+        yield Progress("open", total, total, f"Loading a series of {len(group)} file(s)")
         paths = [p for p, _ in group]
         headers = [h for _, h in group]
         study, failures = dicom.load_dicom_series(paths, headers)

@@ -196,3 +196,18 @@ def test_duplicate_instances_are_skipped(series_folder):
     report = open_path(folder)
     assert report.studies[0].n_slices == 5
     assert any("copy" in r for _, r in report.failures)
+
+
+def test_open_path_job_reports_progress_and_cancels(series_folder):
+    from medadv_desktop.engine.io import open_path_job
+    from medadv_desktop.engine.jobs import CancelToken, run_job
+    from medadv_desktop.errors import JobCancelled
+
+    events = []
+    report = run_job(open_path_job(series_folder["folder"]), events.append)
+    assert len(report.studies) == 2 and events
+    assert all(e.stage == "open" and "img" not in e.message for e in events)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(JobCancelled):
+        run_job(open_path_job(series_folder["folder"], cancel=token))
