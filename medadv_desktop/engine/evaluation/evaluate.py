@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -83,7 +83,8 @@ def _check_eps_grid(eps_grid: Sequence[float]) -> list[float]:
 def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[str, dict]],
                  eps_grid: Sequence[float], *, norm: str = "linf", batch_size: int = 32, seed: int = 0,
                  cascade: bool = True, full_rows: bool = True, n_examples: int = 6,
-                 max_samples: int | None = None, cancel: CancelToken | None = None) -> Job[EvaluationResult]:
+                 max_samples: int | None = None, cancel: CancelToken | None = None,
+                 on_attack_progress: Callable[[Progress], None] | None = None) -> Job[EvaluationResult]:
     """Evaluate ``classifier`` on ``dataset`` against ``attacks`` over ``eps_grid`` (see module doc).
 
     ``dataset``: a :class:`~medadv_desktop.engine.datasets.LabelledDataset`.
@@ -91,7 +92,9 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     the params are set from the grid / arguments. ``max_samples`` keeps a
     seeded, class-balanced subset. Yields :class:`Progress` (stage
     ``"evaluate"``; ``data`` has ``elapsed_s``, ``eta_s``, ``attack``, ``eps``)
-    and returns an :class:`EvaluationResult`.
+    and returns an :class:`EvaluationResult`. The generator can only yield between
+    batches; ``on_attack_progress`` (optional, e.g. a GUI signal's ``emit``) receives the
+    attacks' own throttled events (stage ``"attack"``) *during* a batch, from the job's thread.
     """
     from medadv_desktop.engine.attacks.base import create_attack, get_attack
 
@@ -188,7 +191,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
                 idx = todo[b:b + batch_size]
                 xb = x[idx].to(dev)
                 yb = y[idx].to(dev)
-                out = attack.perturb(xb, yb, progress=ProgressCallback(cancel=cancel))
+                out = attack.perturb(xb, yb, progress=ProgressCallback(cancel=cancel, callback=on_attack_progress))
                 cancel.raise_if_cancelled()
                 recs = make_records(
                     sample_ids=[ids[i] for i in idx], y=y[idx], attack=lab, eps=eps, clean=xb, adv=out.adv,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -93,12 +93,14 @@ def _resolve_eps(params: dict[str, Any], card, npu_window: float | None, units: 
 
 def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] | None, attack: str,
                      params: dict[str, Any], *, batch_size: int = DEFAULT_BATCH,
-                     cancel: CancelToken | None = None) -> Job[StudyAttackResult]:
+                     cancel: CancelToken | None = None,
+                     on_attack_progress: Callable[[Progress], None] | None = None) -> Job[StudyAttackResult]:
     """Attack ``slices`` of ``study`` (all when None) with ``attack`` and ``params``.
 
     The label of each slice for the attack is the model's clean prediction
     (a study has no ground truth): an untargeted attack tries to change the
-    prediction; ``success`` means it did. Yields Progress (stage ``"attack"``).
+    prediction; ``success`` means it did. Yields Progress (stage ``"attack"``) between
+    batches; ``on_attack_progress`` (optional) gets the attack's own events during a batch.
     """
     from medadv_desktop.engine.attacks.base import create_attack
     from medadv_desktop.engine.models.wrapper import study_to_unit, study_to_unit_volume
@@ -142,7 +144,7 @@ def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] |
         finally:
             classifier.train(was_training)
         yb = clean_logits.argmax(dim=1)
-        out = attack_obj.perturb(xb, yb, progress=ProgressCallback(cancel=cancel))
+        out = attack_obj.perturb(xb, yb, progress=ProgressCallback(cancel=cancel, callback=on_attack_progress))
         cancel.raise_if_cancelled()
         adv_logits = as_two_class_logits(out.adv_logits.detach()).float()
         records.extend(make_records(

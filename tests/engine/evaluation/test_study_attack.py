@@ -23,8 +23,10 @@ def _study(name):
 
 def test_ct_slice_in_hu(classifier):
     study = _study("CT_small.dcm")
-    events = []
-    res = run_job(attack_study_job(classifier, study, None, "pgd", {"eps": "6HU", "steps": 3}), events.append)
+    events, inner = [], []
+    res = run_job(attack_study_job(classifier, study, None, "pgd", {"eps": "6HU", "steps": 3},
+                                   on_attack_progress=inner.append), events.append)
+    assert inner and all(e.stage == "attack" for e in inner)
     assert isinstance(res, StudyAttackResult)
     assert res.eps == pytest.approx(6 / 400) and res.eps_native == pytest.approx(6.0) and res.units == "HU"
     assert res.clean_unit.shape == res.adv_unit.shape == (1, 1, 128, 128)
