@@ -142,6 +142,12 @@ class StartupScript:
         self.app.exit(code)
 
 
+def _settings_factory():
+    from medadv_desktop.ui.main_window import make_settings
+
+    return make_settings()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("MEDADV_LOG", "WARNING"),
@@ -159,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from medadv_desktop.ui.main_window import MainWindow
 
-    window = MainWindow(restore=not args.no_restore and not args.screenshot)
+    window = MainWindow(settings=_settings_factory(), restore=not args.no_restore and not args.screenshot)
     if args.size:
         width, height = (int(v) for v in args.size.lower().split("x"))
         window.resize(width, height)
@@ -172,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.processEvents()
     window.startup_seconds = time.perf_counter() - _T0
     window.torch_loaded_at_show = "torch" in sys.modules
+    if args.screenshot:
+        print(f"window shown after {window.startup_seconds:.2f} s; torch imported before show: "
+              f"{'yes' if window.torch_loaded_at_show else 'no'}", flush=True)
     script = StartupScript(window, args, app)
     QTimer.singleShot(0, script.start)
     code = app.exec()

@@ -277,6 +277,7 @@ class MainWindow(QMainWindow):
         self.model_panel.sig_create_requested.connect(self.create_card_dialog)
         self.attack_panel.sig_run_requested.connect(self.run_attack)
         self.attack_panel.sig_cancel_requested.connect(self.cancel_current_job)
+        self.attack_panel.scope.currentIndexChanged.connect(lambda _i: self.update_actions())
         self.jobs_panel.sig_cancel_requested.connect(lambda _id: self.cancel_current_job())
         self.viewer.sig_slice_changed.connect(self._on_slice_changed)
         self.viewer.sig_cursor_text.connect(self.status_cursor.setText)

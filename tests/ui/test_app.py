@@ -1,0 +1,48 @@
+"""`medadv-desktop` start-up: --screenshot smoke test, window before torch, bad arguments."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _run(args, tmp_path, timeout=240):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               HOME=str(tmp_path))
+    return subprocess.run([sys.executable, "-m", "medadv_desktop.ui.app", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_screenshot_after_attack_window_before_torch(tmp_path, ct_small, tiny_card):
+    shot = tmp_path / "shot.png"
+    proc = _run([str(ct_small), "--model", str(tiny_card), "--run-attack", "fgsm", "--eps", "6HU",
+                 "--screenshot", str(shot), "--size", "1280x800"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "torch imported before show: no" in proc.stdout
+    assert "screenshot saved" in proc.stdout
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert (image.width(), image.height()) == (1280, 800)
+
+
+def test_screenshot_fails_with_message_on_bad_attack(qapp, tmp_path, ct_small, tiny_card, capsys, monkeypatch):
+    """In process (saves a cold torch import): an unknown attack exits non-zero with a message."""
+    from PySide6.QtCore import QSettings
+
+    from medadv_desktop.ui import app
+
+    monkeypatch.setattr(app, "_settings_factory", lambda: QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    code = app.main([str(ct_small), "--model", str(tiny_card), "--run-attack", "no-such-attack",
+                     "--screenshot", str(tmp_path / "shot.png"), "--timeout", "120"])
+    err = capsys.readouterr().err
+    assert code == app.EXIT_FAILED
+    assert "no-such-attack" in err and "Traceback" not in err
+
+
+def test_module_import_does_not_import_torch():
+    code = ("import sys; import medadv_desktop.ui.app, medadv_desktop.ui.main_window; "
+            "assert 'torch' not in sys.modules and 'timm' not in sys.modules, 'torch imported at start-up'")
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
