@@ -788,9 +788,10 @@ def _example_section(ctx: _Context, width: float) -> list:
         images = [Image(io.BytesIO(gray_png(orig)), cell_w, img_h),
                   Image(io.BytesIO(gray_png(adv)), cell_w, img_h),
                   Image(io.BytesIO(heat_png(scaled)), cell_w, img_h)]
+        bar_h = max(img_h - 8 * mm, 14 * mm)     # short, wide images still get a readable scale
         bar = Table([[ctx.p(top_label, "small")],
-                     [Image(io.BytesIO(colorbar_png()), 4 * mm, img_h - 8 * mm)],
-                     [ctx.p("0", "small")]], colWidths=[20 * mm], rowHeights=[4 * mm, img_h - 8 * mm, 4 * mm])
+                     [Image(io.BytesIO(colorbar_png()), 4 * mm, bar_h)],
+                     [ctx.p("0", "small")]], colWidths=[20 * mm], rowHeights=[4 * mm, bar_h, 4 * mm])
         bar.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 1), ("TOPPADDING", (0, 0), (-1, -1), 0),
                                  ("BOTTOMPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
         names = r.class_names
