@@ -21,6 +21,7 @@ With ``include_phi=True`` (an explicit user opt-in) the pass is skipped.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Iterable
 
@@ -49,17 +50,26 @@ def _norm_key(key: str) -> str:
     return re.sub(r"[\s_\-]", "", str(key)).lower()
 
 
-def is_phi_key(key: str) -> bool:
-    """True when a mapping key names an identifying field (``PatientName``, ``*_uid``...)."""
-    k = _norm_key(key)
-    if k in _PHI_KEYS or k.endswith("uid") or k.endswith("uids"):
-        return True
-    try:  # the io helper's list, when present, is the reference
+@functools.lru_cache(maxsize=1)
+def _io_phi_keys() -> frozenset[str]:
+    """Normalised PHI keywords of the io helper's list (the reference), when present."""
+    try:
         from medadv_desktop.engine.io import deid as io_deid  # type: ignore
-    except Exception:  # noqa: BLE001 - optional dependency inside the package
-        return False
-    keywords = getattr(io_deid, "PHI_KEYWORDS", ())
-    return any(_norm_key(w) == k for w in keywords)
+    except Exception:  # noqa: BLE001 - optional inside the package
+        return frozenset()
+    return frozenset(_norm_key(w) for w in getattr(io_deid, "PHI_KEYWORDS", ()))
+
+
+_UID_KEY = re.compile(r"(?:UID|Uid)s?$|(?:^|[_\-\s])uids?$")   # StudyInstanceUID, study_uid; not "fluid"
+
+
+@functools.lru_cache(maxsize=4096)
+def is_phi_key(key: str) -> bool:
+    """True when a mapping key names an identifying field (``PatientName``, ``StudyInstanceUID``,
+    ``study_uid``...)."""
+    key = str(key)
+    k = _norm_key(key)
+    return k in _PHI_KEYS or bool(_UID_KEY.search(key)) or k in _io_phi_keys()
 
 
 def is_path_key(key: str) -> bool:
