@@ -118,3 +118,22 @@ def test_attack_option_of_another_attack_is_refused(card, tmp_path, capsys):
                get_testdata_file("CT_small.dcm"), "--out", str(tmp_path / "o")])
     assert rc == 2 and "steps" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_attack_outputs_carry_no_phi(card, tmp_path, capsys):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PatientName = "MARKER^PHI^12345"
+    ds.PatientID = "PHI-ID-98765"
+    src = tmp_path / "MARKER_PHI.dcm"
+    ds.save_as(src)
+    out = tmp_path / "out"
+    assert main(["attack", "--model", str(card), "--attack", "fgsm", "--eps", "2/255", str(src),
+                 "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    text = cap.out + cap.err + "".join(p.name for p in out.iterdir())
+    text += next(out.glob("*_summary.json")).read_text()
+    for secret in ("MARKER", "PHI-ID", "12345", str(ds.SOPInstanceUID), str(ds.StudyInstanceUID)):
+        assert secret not in text

@@ -116,6 +116,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
         return create_attack(name, classifier, **{**params, "eps": eps, "norm": norm, "seed": seed})
 
     configs = {lab: dict(build(i, grid[0]).config) for i, lab in enumerate(labels)}  # validates early
+    for c in configs.values():
+        c.pop("eps", None)                       # the eps grid is recorded separately
 
     t0 = time.perf_counter()
     yield Progress("evaluate", 0, 0, "Reading the data set")
@@ -229,20 +231,21 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     if card is not None and card.intensity.mode == "window":
         study_units = {getattr(s, "units", "") for s in getattr(dataset, "studies", [])}
         units = study_units.pop() if len(study_units) == 1 and "" not in study_units else "a.u."
+    model_info = model_summary(classifier)
     provenance = {
         "software": software_versions(), "device": str(dev), "seed": seed, "date_utc": utc_now_iso(),
         "attack_params": configs, "attacks_black_box": black_box, "norm": norm, "batch_size": batch_size,
         "cascade": cascade, "full_rows": full_rows, "elapsed_s": time.perf_counter() - t0,
         "torch_threads": torch.get_num_threads(),
         "model_name": (card.name if card is not None else type(classifier).__name__),
-        "model_sha256": model_summary(classifier).get("sha256"),
+        "model_sha256": model_info.get("sha256"),
         "threat_model": ("perturbations of the [0, 1] image after the model card's intensity mapping, "
                          "at the study's resolution; adversarial images clipped to [0, 1]"),
     }
     ds_summary = dataset.summary() if hasattr(dataset, "summary") else {"name": "dataset", "n_samples": n}
     ds_summary["n_samples"] = n
     result = EvaluationResult(
-        model=model_summary(classifier), dataset=ds_summary, class_names=class_names, norm=norm,
+        model=model_info, dataset=ds_summary, class_names=class_names, norm=norm,
         eps_grid=grid, eps_native=eps_native, units=units, attacks=labels, n_samples=n,
         clean_accuracy=summary.accuracy, balanced_accuracy=summary.balanced_accuracy,
         per_class=summary.per_class, rows=rows, samples=samples, flags=flags, examples=examples,
