@@ -38,8 +38,9 @@ class StudyAttackResult:
     ``clean_native``/``adv_native`` shaped like the study's slices, (S, H, W)
     or (S, H, W, C), float32 in the study's units; ``bounds`` the native
     (low, high) mapped to 0 and 1 per slice; ``clean_probs``/``adv_probs``
-    (S, K) softmax probabilities (one row per slice; a 3-D model gives one row
-    for the whole volume). ``eps`` in [0, 1] units, ``eps_native`` in the
+    (S, K) softmax probabilities, one row per slice (a 3-D model's single
+    prediction of the whole volume is repeated on every slice; ``records``
+    then holds one record for the volume). ``eps`` in [0, 1] units, ``eps_native`` in the
     study's units (None when the mapping is per image and slices differ).
     """
 
@@ -164,9 +165,11 @@ def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] |
     adv_all = torch.cat(adv_parts)
     clean_probs = torch.softmax(torch.cat(clean_logit_parts), dim=1).numpy()
     adv_probs = torch.softmax(torch.cat(adv_logit_parts), dim=1).numpy()
-    if volume:   # (1, C, D, H, W) -> (D, C, H, W)
+    if volume:   # (1, C, D, H, W) -> (D, C, H, W); the volume's prediction repeated per slice
         clean_unit = x_all[0].permute(1, 0, 2, 3).numpy()
         adv_unit = adv_all[0].permute(1, 0, 2, 3).numpy()
+        clean_probs = np.repeat(clean_probs, len(index), axis=0)
+        adv_probs = np.repeat(adv_probs, len(index), axis=0)
     else:
         clean_unit, adv_unit = x_all.numpy(), adv_all.numpy()
     clean_native = np.stack([study.pixels[i] for i in index]).astype(np.float32)

@@ -53,3 +53,34 @@ def test_multiframe_selected_slices_and_cancel(classifier):
     token.cancel()
     with pytest.raises(JobCancelled):
         run_job(attack_study_job(classifier, study, None, "fgsm", {"eps": 4 / 255}, cancel=token))
+
+
+def test_volume_model_attacks_the_whole_volume(tmp_path):
+    import warnings
+
+    import torch
+    from torch import nn
+
+    from medadv_desktop.engine.models import create_card_from_weights, load_classifier, save_card
+
+    class Tiny3D(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(1, 2, 3, padding=1)
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3, 4)))
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.trace(Tiny3D().eval(), torch.rand(1, 1, 8, 16, 16)).save(str(tmp_path / "model.pt"))
+    card = create_card_from_weights(tmp_path / "model.pt", name="tiny 3-D", class_names=["a", "b"],
+                                    input_size=[8, 16, 16])
+    save_card(card, tmp_path / "model_card.json")
+    clf = load_classifier(tmp_path / "model_card.json", device="cpu")
+    res = run_job(attack_study_job(clf, _study("emri_small.dcm"), None, "pgd", {"eps": 8 / 255, "steps": 2}))
+    assert res.adv_unit.shape == (10, 1, 64, 64) and res.adv_native.shape == (10, 64, 64)
+    assert res.clean_probs.shape == (10, 2) and np.allclose(res.clean_probs, res.clean_probs[0])
+    assert len(res.records) == 1 and np.abs(res.perturbation_unit).max() <= 8 / 255 + 1e-6
