@@ -1,0 +1,216 @@
+"""Before/after adversarial training: the seed paper's Table 1 with an "after" column.
+
+:func:`before_after_job` evaluates the original and the hardened model with
+the same attacks, eps grid, samples and seed (``evaluate_job`` of
+``engine/evaluation``) and pairs their accuracies in one table of
+:class:`BeforeAfterRow`:
+
+* ``attack == "clean"``, ``eps == 0``: clean accuracy;
+* one row per attack and eps (the training eps is always in the grid):
+  robust accuracy = fraction of samples still classified correctly;
+* ``attack == "worst-case"``: a sample counts as robust only if every attack
+  fails on it.
+
+Accuracies are fractions in [0, 1]; eps in [0, 1] image units (L-inf unless
+``norm`` says otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+from medadv_desktop.engine.evaluation.result import WORST_CASE, EvaluationResult
+from medadv_desktop.engine.jobs import CancelToken, Job, Progress
+from medadv_desktop.engine.serialization import dumps, to_jsonable, write_json
+
+CLEAN = "clean"
+
+
+@dataclass
+class BeforeAfterRow:
+    """Accuracy of the original (before) and the hardened (after) model at one attack and eps."""
+
+    attack: str
+    eps: float
+    accuracy_before: float | None
+    accuracy_after: float | None
+    eps_native: float | None = None
+    at_training_eps: bool = False
+
+    @property
+    def change(self) -> float | None:
+        """accuracy_after - accuracy_before (fraction; +0.25 = 25 points better)."""
+        if self.accuracy_before is None or self.accuracy_after is None:
+            return None
+        return self.accuracy_after - self.accuracy_before
+
+
+@dataclass
+class BeforeAfterResult:
+    """The before/after table, both evaluations and the training summary."""
+
+    rows: list[BeforeAfterRow]
+    train_eps: float
+    eps_grid: list[float]
+    attacks: list[str]
+    norm: str = "linf"
+    units: str = ""
+    n_samples: int = 0
+    training: dict[str, Any] = field(default_factory=dict)
+    before: EvaluationResult | None = None
+    after: EvaluationResult | None = None
+
+    def row(self, attack: str, eps: float) -> BeforeAfterRow | None:
+        for r in self.rows:
+            if r.attack == attack and abs(r.eps - eps) < 1e-12:
+                return r
+        return None
+
+    @property
+    def clean(self) -> BeforeAfterRow | None:
+        return next((r for r in self.rows if r.attack == CLEAN), None)
+
+    def table_dict(self) -> dict[str, Any]:
+        """What ``before_after.json`` holds: rows (attack, eps, accuracy_before, accuracy_after) and training."""
+        return {"rows": [{"attack": r.attack, "eps": r.eps, "accuracy_before": r.accuracy_before,
+                          "accuracy_after": r.accuracy_after, "eps_native": r.eps_native,
+                          "at_training_eps": r.at_training_eps} for r in self.rows],
+                "train_eps": self.train_eps, "eps_grid": self.eps_grid, "attacks": self.attacks,
+                "norm": self.norm, "units": self.units, "n_samples": self.n_samples,
+                "training": to_jsonable(self.training)}
+
+    def to_json(self) -> str:
+        return dumps(self)
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the full result (table + both evaluations) as JSON; never overwrites unless asked."""
+        return write_json(path, self, overwrite=overwrite)
+
+    def save_table(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the table only (:meth:`table_dict`)."""
+        return write_json(path, self.table_dict(), overwrite=overwrite)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BeforeAfterResult":
+        d = dict(d)
+        d["rows"] = [BeforeAfterRow(**_known(BeforeAfterRow, r)) for r in d.get("rows", [])]
+        for key in ("before", "after"):
+            if isinstance(d.get(key), dict):
+                d[key] = EvaluationResult.from_dict(d[key])
+        return cls(**_known(cls, d))
+
+    @classmethod
+    def from_json(cls, text: str) -> "BeforeAfterResult":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BeforeAfterResult":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def _known(cls, d: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+def merge_eps_grid(train_eps: float, eps_grid: Sequence[float] | None) -> list[float]:
+    """The grid with the training eps added, sorted, without duplicates (to 1e-9)."""
+    values = sorted({float(e) for e in (eps_grid or [])} | {float(train_eps)})
+    out: list[float] = []
+    for v in values:
+        if not out or abs(v - out[-1]) > 1e-9:
+            out.append(v)
+    return out
+
+
+def pair_results(before: EvaluationResult, after: EvaluationResult, train_eps: float, *,
+                 training: dict[str, Any] | None = None) -> BeforeAfterResult:
+    """Pair two evaluations (same attacks and grid) into a :class:`BeforeAfterResult`."""
+    rows = [BeforeAfterRow(CLEAN, 0.0, before.clean_accuracy, after.clean_accuracy)]
+    attacks = list(before.attacks)
+    order = attacks + [WORST_CASE]
+    for attack in order:
+        for i, eps in enumerate(before.eps_grid):
+            rb, ra = before.row(attack, eps), after.row(attack, eps)
+            if rb is None and ra is None:
+                continue
+            native = before.eps_native[i] if i < len(before.eps_native) else None
+            rows.append(BeforeAfterRow(attack, float(eps), rb.robust_accuracy if rb else None,
+                                       ra.robust_accuracy if ra else None, native,
+                                       abs(eps - train_eps) < 1e-9))
+    return BeforeAfterResult(rows=rows, train_eps=float(train_eps), eps_grid=list(before.eps_grid),
+                             attacks=attacks, norm=before.norm, units=before.units, n_samples=before.n_samples,
+                             training=dict(training or {}), before=before, after=after)
+
+
+def before_after_job(original, hardened, dataset, attacks: Sequence[str | tuple[str, dict]], train_eps: float,
+                     eps_grid: Sequence[float] | None = None, *, training: Any = None, norm: str = "linf",
+                     batch_size: int = 32, seed: int = 0, max_samples: int | None = None, n_examples: int = 0,
+                     device: str | None = None, cancel: CancelToken | None = None) -> Job[BeforeAfterResult]:
+    """Evaluate the original and the hardened model against every attack; pair the results.
+
+    ``original`` / ``hardened``: loaded classifiers or model card paths.
+    ``dataset``: a ``LabelledDataset`` or a data folder (its ``test/``
+    sub-folder when it has ``train/`` and ``test/``). ``attacks``: names
+    (``"fgsm"``) or ``(name, params)`` pairs. The grid always includes
+    ``train_eps``. ``training``: a ``TrainingResult`` (its summary is stored)
+    or a dict. Progress events come from ``evaluate_job`` with
+    ``data["model"]`` = ``"before"`` / ``"after"``; ``done`` runs from 0 to
+    ``total`` = 2 (one unit per model).
+    """
+    from medadv_desktop.engine.evaluation import evaluate_job
+
+    cancel = cancel or CancelToken()
+    grid = merge_eps_grid(train_eps, eps_grid)
+    specs = [(a, {}) if isinstance(a, str) else (str(a[0]), dict(a[1] or {})) for a in attacks]
+    models = []
+    for m in (original, hardened):
+        if isinstance(m, (str, Path)):
+            from medadv_desktop.engine.models import load_classifier
+
+            m = load_classifier(m, device=device)
+        models.append(m)
+    if isinstance(dataset, (str, Path)):
+        from medadv_desktop.engine.datasets import LabelledDataset
+
+        folder = Path(dataset)
+        if (folder / "train").is_dir() and (folder / "test").is_dir():
+            folder = folder / "test"
+        dataset = LabelledDataset.from_folder(folder, list(models[0].card.class_names))
+    if max_samples is not None and len(dataset) > max_samples:
+        dataset = dataset.head(int(max_samples), seed=seed)
+
+    results = []
+    for k, (label, model) in enumerate(zip(("before", "after"), models)):
+        job = evaluate_job(model, dataset, specs, grid, norm=norm, batch_size=batch_size, seed=seed,
+                           n_examples=n_examples, cancel=cancel)
+        while True:
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                results.append(stop.value)
+                break
+            yield Progress("evaluate", k + event.fraction, 2.0,
+                           f"{'original' if label == 'before' else 'hardened'} model: {event.message}",
+                           {**event.data, "model": label})
+    summary = training.summary() if hasattr(training, "summary") else dict(training or {})
+    return pair_results(results[0], results[1], train_eps, training=summary)
+
+
+def format_table(result: BeforeAfterResult) -> str:
+    """The table as plain text (what the CLI prints); '*' marks the training eps."""
+    units = result.units or ""
+    lines = [f"{'attack':<12} {'eps':>10} {'native':>10} {'before':>8} {'after':>8} {'change':>8}"]
+    for r in result.rows:
+        eps = "-" if r.attack == CLEAN else f"{r.eps * 255:.3g}/255"
+        native = "-" if r.eps_native is None or r.attack == CLEAN else f"{r.eps_native:.3g}{(' ' + units) if units else ''}"
+        mark = "*" if r.at_training_eps and r.attack != CLEAN else " "
+        before = "n/a" if r.accuracy_before is None else f"{100 * r.accuracy_before:.1f}%"
+        after = "n/a" if r.accuracy_after is None else f"{100 * r.accuracy_after:.1f}%"
+        change = "" if r.change is None else f"{100 * r.change:+.1f}"
+        lines.append(f"{r.attack:<12} {eps:>9}{mark} {native:>10} {before:>8} {after:>8} {change:>8}")
+    lines.append(f"(* training eps; accuracies on {result.n_samples} samples; worst-case = every attack must fail)")
+    return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""Training checkpoints without pickle: safetensors for tensors, JSON for the rest.
+
+After epoch N the job writes, each atomically (temporary file + rename) and
+never over an existing file:
+
+* ``checkpoint-epoch-NNN.safetensors``: the network's weights under ``model.``
+  and the optimizer's tensor state under ``optim.<param index>.<name>``;
+* ``checkpoint-epoch-NNN.json``: epoch, run fingerprint, optimizer
+  hyper-parameters and scalar state, metric history, and the SHA-256 of the
+  tensor file. It is written second, so it marks a checkpoint as complete.
+
+A checkpoint whose JSON is missing or whose tensor file does not match the
+recorded hash is ignored when a run resumes (it was interrupted mid-write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from medadv_desktop.engine.serialization import atomic_write_bytes, write_json
+from medadv_desktop.errors import ModelLoadError
+
+CHECKPOINT_FORMAT = "medadv-training-checkpoint"
+CHECKPOINT_VERSION = 1
+_NAME = re.compile(r"^checkpoint-epoch-(\d{3,})\.json$")
+
+
+def checkpoint_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
+    """(tensor file, JSON state file) of the checkpoint after ``epoch`` (1-based)."""
+    out_dir = Path(out_dir)
+    stem = f"checkpoint-epoch-{epoch:03d}"
+    return out_dir / f"{stem}.safetensors", out_dir / f"{stem}.json"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def state_dict_tensors(module: nn.Module, prefix: str = "", dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """A module's state as contiguous CPU tensors safe for safetensors (no shared storage)."""
+    out = {}
+    for k, v in module.state_dict().items():
+        t = v.detach().to("cpu")
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        out[prefix + k] = t.contiguous().clone()
+    return out
+
+
+def _split_optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in sd["state"].items():
+        for name, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{idx}.{name}"] = value.detach().to("cpu").contiguous().clone()
+            else:
+                scalars.setdefault(str(idx), {})[name] = value
+    groups = json.loads(json.dumps(sd["param_groups"], default=lambda o: None))
+    return tensors, {"param_groups": groups, "state_scalars": scalars}
+
+
+@dataclass
+class Checkpoint:
+    """A complete checkpoint read back from disk."""
+
+    epoch: int
+    tensor_path: Path
+    state_path: Path
+    state: dict[str, Any]
+    model_state: dict[str, torch.Tensor] = field(repr=False, default_factory=dict)
+    optimizer_tensors: dict[str, torch.Tensor] = field(repr=False, default_factory=dict)
+
+    def restore_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Load the saved optimizer state into an optimizer over the same parameters."""
+        saved = self.state["optimizer"]
+        state: dict[int, dict[str, Any]] = {}
+        for key, tensor in self.optimizer_tensors.items():
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = tensor
+        for idx, values in saved.get("state_scalars", {}).items():
+            state.setdefault(int(idx), {}).update(values)
+        optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+
+
+def save_checkpoint(out_dir: str | Path, epoch: int, network: nn.Module, optimizer: torch.optim.Optimizer,
+                    state: dict[str, Any]) -> tuple[Path, Path]:
+    """Write the checkpoint after ``epoch`` atomically; refuses to overwrite."""
+    from safetensors.torch import save as st_save
+
+    tensor_path, state_path = checkpoint_paths(out_dir, epoch)
+    tensors = state_dict_tensors(network, prefix="model.")
+    opt_tensors, opt_json = _split_optimizer_state(optimizer)
+    tensors.update(opt_tensors)
+    blob = st_save(tensors, metadata={"format": CHECKPOINT_FORMAT, "epoch": str(epoch)})
+    atomic_write_bytes(tensor_path, blob)
+    record = dict(state)
+    record.update({
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "epoch": int(epoch),
+        "tensors": tensor_path.name, "tensors_sha256": sha256_bytes(blob), "optimizer": opt_json,
+    })
+    write_json(state_path, record)
+    return tensor_path, state_path
+
+
+def list_checkpoints(out_dir: str | Path) -> list[int]:
+    """Epochs that have a checkpoint state file in ``out_dir`` (sorted)."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    epochs = []
+    for p in out_dir.iterdir():
+        m = _NAME.match(p.name)
+        if m:
+            epochs.append(int(m.group(1)))
+    return sorted(epochs)
+
+
+def load_checkpoint(out_dir: str | Path, epoch: int) -> Checkpoint:
+    """Read and verify one checkpoint. Raises ModelLoadError if it is incomplete or damaged."""
+    from safetensors.torch import load as st_load
+
+    tensor_path, state_path = checkpoint_paths(out_dir, epoch)
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        blob = tensor_path.read_bytes()
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"checkpoint of epoch {epoch} is incomplete ({exc.__class__.__name__})",
+                             path=state_path) from None
+    if state.get("format") != CHECKPOINT_FORMAT or state.get("epoch") != epoch:
+        raise ModelLoadError(f"'{state_path.name}' is not a MedAdv training checkpoint", path=state_path)
+    if sha256_bytes(blob) != state.get("tensors_sha256"):
+        raise ModelLoadError(f"'{tensor_path.name}' does not match its recorded hash (damaged or partly written)",
+                             path=tensor_path, hint="Delete this checkpoint pair to resume from the one before.")
+    tensors = st_load(blob)
+    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    opt = {k: v for k, v in tensors.items() if k.startswith("optim.")}
+    return Checkpoint(epoch, tensor_path, state_path, state, model_state, opt)
+
+
+def latest_checkpoint(out_dir: str | Path) -> Checkpoint | None:
+    """The newest complete, verified checkpoint in ``out_dir`` (None if there is none)."""
+    for epoch in reversed(list_checkpoints(out_dir)):
+        try:
+            return load_checkpoint(out_dir, epoch)
+        except ModelLoadError:
+            continue
+    return None
