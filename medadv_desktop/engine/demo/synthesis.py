@@ -5,13 +5,15 @@ Task: binary "synthetic lesion" detection on 64x64 CT patches in HU, classes
 :mod:`.sources`) with a random flip / 90-degree rotation and a mild intensity
 jitter; a "lesion" patch additionally holds one synthetic finding:
 
-* an ellipse with semi-axes ``a`` in [3, 9] px and ``b = a * U(0.65, 1)``
+* an ellipse with semi-axes ``a`` in [4, 9] px and ``b = a * U(0.65, 1)``
   (at least 2.5 px), at a random angle, centred on soft tissue
   ([-100, 150] HU over a 21x21 px box around the centre);
 * soft edges: weight ``w(d) = 1 / (1 + exp(-(1 - d) * r_mean / 0.8 px))``
   where ``d`` is the normalised elliptical distance from the centre;
-* contrast ``delta`` of +-[20, 60] HU (hyper- or hypodense, 50/50) *added*
-  to the local tissue, so the tissue texture stays visible underneath;
+* contrast ``delta`` of +-[40, 90] HU (hyper- or hypodense, 50/50) *added*
+  to the local tissue, so the tissue texture stays visible underneath
+  (the abdominal and neck sources have 10-20 HU of texture: weaker findings
+  are not reliably learnable from a few thousand patches);
 * texture: ``delta * w * (1 + 0.25 * n)`` with ``n`` smoothed Gaussian noise.
 
 Crop acceptance (both classes alike, so the classes differ only by the
@@ -50,15 +52,15 @@ MIN_LESION_CENTRES = 20
 SOURCE_WEIGHT_CAP = 2000            # crop positions at which a source reaches full weight
 SPLIT_COLUMN_FRACTION = 0.68         # train crops left of 0.68 * width, test crops right of it
 
-LESION_RADIUS_PX = (3.0, 9.0)
+LESION_RADIUS_PX = (4.0, 9.0)
 LESION_ASPECT = (0.65, 1.0)
-LESION_DELTA_HU = (20.0, 60.0)
+LESION_DELTA_HU = (40.0, 90.0)
 LESION_EDGE_PX = 0.8
 LESION_TEXTURE = 0.25
 
 JITTER_SCALE = (0.97, 1.03)          # contrast scale around 40 HU
 JITTER_OFFSET_HU = (-8.0, 8.0)
-JITTER_NOISE_HU = (0.0, 4.0)         # std of added Gaussian noise
+JITTER_NOISE_HU = (0.0, 3.0)         # std of added Gaussian noise
 
 
 @dataclass(frozen=True)
