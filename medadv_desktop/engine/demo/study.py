@@ -38,7 +38,7 @@ STUDY_SOURCE = "693_UNCR.dcm"
 N_SLICES = 14
 SLICE_SPACING_MM = 5.0
 ROW0, COL0, ROW_STEP = 150, 300, 4
-STUDY_DESCRIPTION = "MedAdv synthetic demo study - not for clinical use"
+STUDY_DESCRIPTION = "MedAdv synthetic demo data (demo study) - not for clinical use"
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,11 @@ def demo_study_slices(seed: int = 0) -> list[tuple[np.ndarray, DemoStudySlice, t
 
 
 def write_demo_study(out_dir: str | Path, *, seed: int = 0) -> DemoStudyInfo:
-    """Write the demo CT series (DICOM) plus ``labels.csv`` and ``README.txt`` into a new or empty folder."""
+    """Write the demo CT series (DICOM) plus ``labels.csv`` into a new or empty folder.
+
+    No README is written into the folder: every file there except labels.csv
+    is a slice, so the study reader lists nothing else as unreadable.
+    """
     out_dir = Path(out_dir)
     scan = {s.name: s for s in load_source_scans()}[STUDY_SOURCE]
     ps = scan.pixel_spacing
@@ -142,12 +146,4 @@ def write_demo_study(out_dir: str | Path, *, seed: int = 0) -> DemoStudyInfo:
             w.writerow((s.path, s.label, s.slice_index, s.instance_number, f"{s.lesion_radius_px:g}",
                         f"{s.lesion_delta_hu:g}"))
         (stage / "labels.csv").write_text(buf.getvalue(), encoding="utf-8")
-        (stage / "README.txt").write_text(
-            f"{SYNTHETIC_NOTICE.upper()}\n\n"
-            f"MedAdv Desktop demo study: {N_SLICES} axial CT slices, 64x64 px, {SLICE_SPACING_MM:g} mm apart,\n"
-            f"cut from consecutive regions of the real head CT {STUDY_SOURCE} (pydicom-data), with\n"
-            "two synthetic findings inserted (one hyperdense, one hypodense). labels.csv gives the\n"
-            "ground truth per slice. Synthetic demo task, not for clinical use.\n"
-            "Regenerate: python -c \"from medadv_desktop.engine.demo.study import write_demo_study; "
-            "write_demo_study('DIR')\"\n", encoding="utf-8")
     return info
