@@ -97,7 +97,14 @@ class Checkpoint:
             state.setdefault(int(idx), {})[name] = tensor
         for idx, values in saved.get("state_scalars", {}).items():
             state.setdefault(int(idx), {}).update(values)
-        optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+        groups = []
+        for saved_group, current in zip(saved["param_groups"], optimizer.param_groups):
+            group = dict(saved_group)
+            for key, value in group.items():   # JSON turned tuples (AdamW betas) into lists
+                if isinstance(value, list) and isinstance(current.get(key), tuple):
+                    group[key] = tuple(value)
+            groups.append(group)
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
 def save_checkpoint(out_dir: str | Path, epoch: int, network: nn.Module, optimizer: torch.optim.Optimizer,

@@ -421,34 +421,55 @@ def _train_step(student, mode: _Mode, optimizer, x, y, config: TrainingConfig, g
     return float(loss.item()), acc
 
 
+def robust_accuracy(classifier, x, y, eps: float, *, steps: int = 10, batch_size: int = 64, seed: int = 0,
+                    cancel: CancelToken | None = None, partial=None, autocast=None) -> tuple[float, float]:
+    """(clean accuracy, L-inf PGD robust accuracy) of ``classifier`` on [0, 1] images ``x`` with labels ``y``.
+
+    Eval mode (restored afterwards). PGD: ``steps`` steps of 2.5 eps / steps
+    from a uniform random start (seeded), cross-entropy loss. A sample is
+    robust if it is classified correctly both clean and after the attack.
+    """
+    import torch
+
+    from medadv_desktop.engine.training import adversary as adv
+
+    cancel = cancel or CancelToken()
+    autocast = autocast or contextlib.nullcontext
+    device = next(iter(classifier.parameters())).device
+    was_training = classifier.training
+    classifier.eval()
+    g = torch.Generator(device=device).manual_seed(int(seed))
+    alpha = 2.5 * eps / steps
+    n_clean = n_robust = 0
+    try:
+        for start in range(0, len(y), max(1, batch_size)):
+            cancel.raise_if_cancelled(partial=partial)
+            xb = x[start:start + batch_size].to(device)
+            yb = y[start:start + batch_size].to(device)
+            with torch.no_grad(), autocast():
+                pred = adv.class_logits(classifier(xb)).argmax(1)
+            x_adv = adv.pgd(classifier, xb, yb, eps, alpha, steps, generator=g, autocast=autocast)
+            with torch.no_grad(), autocast():
+                pred_adv = adv.class_logits(classifier(x_adv)).argmax(1)
+            n_clean += int((pred == yb).sum())
+            n_robust += int(((pred == yb) & (pred_adv == yb)).sum())
+    finally:
+        classifier.train(was_training)
+    return n_clean / len(y), n_robust / len(y)
+
+
 def _validate(student, mode: _Mode, data: TrainingData, idx: list[int], config: TrainingConfig, device,
               cancel: CancelToken, autocast, partial) -> tuple[float | None, float | None]:
     """(clean accuracy, PGD robust accuracy) on the validation examples, eval mode."""
     import torch
 
-    from medadv_desktop.engine.training import adversary as adv
-
     if not idx:
         return None, None
     mode.eval()
-    g = torch.Generator(device=device).manual_seed(config.seed + 7919)
-    steps = config.val_pgd_steps
-    alpha = 2.5 * config.eps / steps
-    n_clean = n_robust = 0
-    bs = max(1, config.batch_size * 2)
-    for start in range(0, len(idx), bs):
-        cancel.raise_if_cancelled(partial=partial)
-        sel = torch.as_tensor(idx[start:start + bs])
-        x = data.x[sel].to(device)
-        y = data.y[sel].to(device)
-        with torch.no_grad(), autocast():
-            pred = adv.class_logits(student(x)).argmax(1)
-        x_adv = adv.pgd(student, x, y, config.eps, alpha, steps, generator=g, autocast=autocast)
-        with torch.no_grad(), autocast():
-            pred_adv = adv.class_logits(student(x_adv)).argmax(1)
-        n_clean += int((pred == y).sum())
-        n_robust += int(((pred == y) & (pred_adv == y)).sum())
-    return n_clean / len(idx), n_robust / len(idx)
+    sel = torch.as_tensor(idx)
+    return robust_accuracy(student, data.x[sel], data.y[sel], config.eps, steps=config.val_pgd_steps,
+                           batch_size=max(1, config.batch_size * 2), seed=config.seed + 7919, cancel=cancel,
+                           partial=partial, autocast=autocast)
 
 
 def _software() -> dict[str, str]:
