@@ -36,6 +36,7 @@ echo "[installer] running PyInstaller (a few minutes)"
 # shellcheck disable=SC2086
 .venv/bin/pyinstaller --noconfirm $CLEAN --log-level WARN \
   --distpath dist --workpath build/pyinstaller installer/medadv_desktop.spec
+cp installer/install-desktop-entry.sh dist/MedAdvDesktop/
 t1=$(date +%s)
 echo "[installer] bundle: dist/MedAdvDesktop ($(du -sh dist/MedAdvDesktop | cut -f1)), built in $((t1 - t0)) s"
 if [ "$SELFTEST" = 1 ]; then

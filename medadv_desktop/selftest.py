@@ -98,8 +98,9 @@ def read_slice_labels(study, labels_csv: Path, class_names: Sequence[str]) -> li
 
     Accepted columns (header row, case-insensitive): a file column (``path``,
     ``file`` or ``filename``: matched by file name against the study's source
-    files, in the study's slice order) or a slice column (``slice``,
-    ``slice_index``, ``index``: 0-based slice number), and a label column
+    files, in the study's slice order) and/or a slice column (``slice``,
+    ``slice_index``, ``index``: 0-based slice number, used when the file is
+    not one of the study's), and a label column
     (``label``, ``class`` or ``class_name``: a class name or a 0-based index).
     """
     if not labels_csv.is_file():
@@ -133,10 +134,9 @@ def read_slice_labels(study, labels_csv: Path, class_names: Sequence[str]) -> li
             label = int(text)
         else:
             raise SelfTestError(f"{labels_csv.name}: label '{text}' is not one of {', '.join(names)}.")
-        if c_slice is not None and row[c_slice].strip().isdigit():
+        index = by_name.get(Path(row[c_path].strip()).name, -1) if c_path is not None else -1
+        if index < 0 and c_slice is not None and row[c_slice].strip().isdigit():
             index = int(row[c_slice])
-        else:
-            index = by_name.get(Path(row[c_path].strip()).name, -1)
         if not 0 <= index < study.n_slices:
             continue
         labels[index] = label
