@@ -152,10 +152,12 @@ def p_selection(p_init: float, it: int, n_iters: int) -> float:
 
 
 def report(progress: ProgressCallback, name: str, done: int, total: int, active: int, n: int) -> None:
-    """Throttled progress event plus the cancellation check (once per step)."""
+    """Progress event (throttled, except the first and the last) plus the
+    cancellation check (called once per step)."""
     progress.check()
     progress.report(Progress("attack", done, total, f"{name}: step {done}/{total}, {n - active}/{n} samples fooled",
-                             {"fooled": n - active, "samples": n}), throttle_s=PROGRESS_THROTTLE_S)
+                             {"fooled": n - active, "samples": n}),
+                    throttle_s=0.0 if done in (0, total) else PROGRESS_THROTTLE_S)
 
 
 def auto_alpha(alpha: float, eps: float, steps: int) -> float:

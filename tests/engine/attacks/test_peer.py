@@ -1,0 +1,88 @@
+"""Our attacks against the peer library torchattacks (test-only dependency)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from medadv_desktop.engine._torch_compat import import_timm
+from medadv_desktop.engine.attacks import create_attack
+
+from .conftest import TinyCNN, correct_labels
+
+import_timm()  # the torchvision fix must be in place before torchattacks imports torchvision
+torchattacks = pytest.importorskip("torchattacks", reason="torchattacks is a test dependency: pip install --no-deps torchattacks")
+
+
+@pytest.fixture(scope="module")
+def timm_rgb():
+    timm = import_timm()
+    torch.manual_seed(0)
+    model = timm.create_model("test_resnet", pretrained=False, num_classes=3, in_chans=3).eval()
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    return model, x, torch.tensor([0, 1, 2, 0, 1, 2])
+
+
+@pytest.mark.parametrize("eps", [2 / 255, 8 / 255])
+def test_fgsm_equals_torchattacks(timm_rgb, eps):
+    model, x, y = timm_rgb
+    theirs = torchattacks.FGSM(model, eps=eps)(x, y)
+    ours = create_attack("fgsm", model, eps=eps, early_stop=False).perturb(x, y)
+    assert torch.equal(ours.adv, theirs)
+
+
+def test_fgsm_equals_torchattacks_targeted(gray_batch, gray_model):
+    x, y = gray_batch
+    target = (y + 1) % 3
+    peer = torchattacks.FGSM(gray_model, eps=4 / 255)
+    peer.set_mode_targeted_by_label(quiet=True)
+    theirs = peer(x, target)
+    ours = create_attack("fgsm", gray_model, eps=4 / 255, early_stop=False, targeted="class", target_class=0)
+    # class mode targets one class for all; compare on the samples whose target is that class
+    out = ours.perturb(x, y)
+    sel = target == 0
+    assert sel.any()
+    assert torch.equal(out.adv[sel], theirs[sel])
+
+
+@pytest.mark.parametrize("eps,alpha,steps", [(4 / 255, 1 / 255, 7), (8 / 255, 2 / 255, 10)])
+def test_pgd_equals_torchattacks_without_random_start(timm_rgb, eps, alpha, steps):
+    model, x, y = timm_rgb
+    theirs = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=False)(x, y)
+    ours = create_attack("pgd", model, eps=eps, alpha=alpha, steps=steps, random_start=False,
+                         early_stop=False).perturb(x, y)
+    assert torch.equal(ours.adv, theirs)
+    assert ours.queries.tolist() == [steps + 1] * len(y)
+
+
+def test_pgd_l2_equals_torchattacks_pgdl2(gray_batch, gray_model):
+    x, y = gray_batch
+    theirs = torchattacks.PGDL2(gray_model, eps=0.5, alpha=0.1, steps=5, random_start=False)(x, y)
+    ours = create_attack("pgd", gray_model, norm="l2", eps=0.5, alpha=0.1, steps=5, random_start=False,
+                         early_stop=False).perturb(x, y)
+    assert torch.equal(ours.adv, theirs)
+
+
+def _fooled(model, adv, y):
+    with torch.no_grad():
+        return int((model(adv).argmax(1) != y).sum())
+
+
+@pytest.mark.parametrize("p_init", [0.8, 0.05])
+def test_square_linf_at_least_as_strong_as_torchattacks(p_init):
+    """Same model, samples, eps, p_init and query budget (ours counts the first
+    evaluation, so torchattacks gets n_queries - 1 iterations + its init),
+    summed over two seeds."""
+    model = TinyCNN(1, 3, seed=7).eval()
+    x = torch.rand(48, 1, 16, 16, generator=torch.Generator().manual_seed(3))
+    y = correct_labels(model, x)
+    ours_total = theirs_total = 0
+    for seed in (0, 1):
+        out = create_attack("square", model, eps=0.03, n_queries=60, p_init=p_init, seed=seed).perturb(x, y)
+        assert int(out.queries.max()) <= 60
+        assert _fooled(model, out.adv, y) == int(out.success.sum())
+        ours_total += int(out.success.sum())
+        peer = torchattacks.Square(model, norm="Linf", eps=0.03, n_queries=59, p_init=p_init, seed=seed)
+        theirs_total += _fooled(model, peer(x, y), y)
+    assert theirs_total > 0
+    assert ours_total >= theirs_total, (ours_total, theirs_total)
