@@ -45,10 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 class StartupScript:
     """Drives the command-line requests (demo, paths, attack, screenshot) through the window's signals."""
 
-    def __init__(self, window, args, app) -> None:
+    def __init__(self, window, args, on_finish) -> None:
+        """``on_finish(exit_code)`` ends the run (``QApplication.exit`` in :func:`main`)."""
         from PySide6.QtCore import QTimer
 
-        self.window, self.args, self.app = window, args, app
+        self.window, self.args, self.on_finish = window, args, on_finish
         self.exit_code: int | None = None
         self.errors: list[str] = []
         self.attack_submitted = False
@@ -118,7 +119,6 @@ class StartupScript:
 
     def _screenshot(self) -> None:
         w = self.window
-        self.app.processEvents()
         path = Path(self.args.screenshot)
         ok = w.grab().save(str(path), "PNG")
         if not ok:
@@ -137,9 +137,11 @@ class StartupScript:
         self.finish(EXIT_TIMEOUT)
 
     def finish(self, code: int) -> None:
+        if self.exit_code is not None:
+            return
         self.exit_code = code
         self.window.close()
-        self.app.exit(code)
+        self.on_finish(code)
 
 
 def _settings_factory():
@@ -181,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
         print(f"window shown after {window.startup_seconds:.2f} s; torch imported before show: "
               f"{'yes' if window.torch_loaded_at_show else 'no'}", flush=True)
-    script = StartupScript(window, args, app)
+    script = StartupScript(window, args, app.exit)
     QTimer.singleShot(0, script.start)
     code = app.exec()
     if script.exit_code is not None:

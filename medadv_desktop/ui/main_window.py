@@ -37,7 +37,9 @@ from medadv_desktop.ui.results import ResultsPanel, SampleEntry, SummaryRow
 from medadv_desktop.ui.viewer import (
     ADVERSARIAL, DIFFERENCE, ORIGINAL, SIDE_BY_SIDE, ViewerWidget,
 )
-from medadv_desktop.ui.worker import CANCELLED, DONE, FAILED, JobFailure, JobRequest, JobWorker
+from medadv_desktop.ui.worker import (
+    CANCELLED, DONE, FAILED, JobFailure, JobRequest, JobWorker, report_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,14 @@ def make_settings() -> QSettings:
     return QSettings(SETTINGS_ORG, SETTINGS_APP)
 
 
-def _open_path(path: str | Path):
+def _open_path_job(path: str | Path, cancel: CancelToken):
+    """The engine's cancellable loader job (progress per file), or plain open_path."""
     try:
-        from medadv_desktop.engine.io import open_path
+        from medadv_desktop.engine.io.reader import open_path_job
     except ImportError:
-        from medadv_desktop.engine.io.reader import open_path
-    return open_path(path)
+        from medadv_desktop.engine.io import open_path
+        return open_path(path)
+    return open_path_job(path, cancel=cancel)
 
 
 class MainWindow(QMainWindow):
@@ -462,7 +466,7 @@ class MainWindow(QMainWindow):
             path = Path(path)
             if remember:
                 self.add_recent(path)
-            requests.append(self.submit(f"Open {path.name}", lambda cancel, p=path: _open_path(p),
+            requests.append(self.submit(f"Open {path.name}", lambda cancel, p=path: _open_path_job(p, cancel),
                                         kind="load", path=str(path)))
         return requests
 
@@ -667,7 +671,7 @@ class MainWindow(QMainWindow):
                 results = []
                 for n, (index, study, slices) in enumerate(targets):
                     result = yield from attack_study_job(classifier, study, slices, request.attack, params,
-                                                         cancel=cancel)
+                                                         cancel=cancel, on_attack_progress=report_progress)
                     results.append((index, result))
                 return results
             return job()

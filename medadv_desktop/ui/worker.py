@@ -21,6 +21,7 @@ import itertools
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -62,6 +63,21 @@ class JobFailure:
     details: str = ""
 
 
+_local = threading.local()
+
+
+def report_progress(event: Progress) -> None:
+    """Forward a progress event from inside a running job (e.g. an attack's per-step events).
+
+    Pass it as a callback to engine code that reports during a long step
+    (``attack_study_job(..., on_attack_progress=report_progress)``). It is a
+    no-op outside a job; events are throttled like the job's own.
+    """
+    sink = getattr(_local, "sink", None)
+    if sink is not None:
+        sink(event)
+
+
 def configure_torch_threads() -> int:
     """Leave one core to the UI thread: ``torch.set_num_threads(max(1, cpus - 1))``."""
     import torch
@@ -96,6 +112,15 @@ class JobRunner(QObject):
             return
         self.sig_started.emit(request)
         status = DONE
+        last = [0.0]
+
+        def sink(event: Progress) -> None:
+            now = time.monotonic()
+            if now - last[0] >= self.progress_interval_s:
+                last[0] = now
+                self.sig_progress.emit(request, event)
+
+        _local.sink = sink
         try:
             outcome = request.factory(request.cancel)
             self._set_threads()
@@ -115,6 +140,8 @@ class JobRunner(QObject):
             self.sig_error.emit(request, JobFailure(
                 f"An unexpected error stopped '{request.title}': {exc.__class__.__name__}: {exc}\n"
                 "The application keeps running; the log has the details.", exc, details))
+        finally:
+            _local.sink = None
         self.sig_finished.emit(request, status)
 
     def _drive(self, request: JobRequest, job) -> Any:

@@ -28,18 +28,20 @@ def test_screenshot_after_attack_window_before_torch(tmp_path, ct_small, tiny_ca
     assert (image.width(), image.height()) == (1280, 800)
 
 
-def test_screenshot_fails_with_message_on_bad_attack(qapp, tmp_path, ct_small, tiny_card, capsys, monkeypatch):
-    """In process (saves a cold torch import): an unknown attack exits non-zero with a message."""
-    from PySide6.QtCore import QSettings
-
+def test_startup_script_bad_attack_fails_with_message(qtbot, window, tmp_path, ct_small, tiny_card, capsys):
+    """In process (saves a cold torch import): an unknown attack ends non-zero with a message."""
     from medadv_desktop.ui import app
 
-    monkeypatch.setattr(app, "_settings_factory", lambda: QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-    code = app.main([str(ct_small), "--model", str(tiny_card), "--run-attack", "no-such-attack",
-                     "--screenshot", str(tmp_path / "shot.png"), "--timeout", "120"])
+    args = app.build_parser().parse_args([str(ct_small), "--model", str(tiny_card), "--run-attack", "no-such-attack",
+                                          "--screenshot", str(tmp_path / "shot.png"), "--timeout", "120"])
+    codes = []
+    script = app.StartupScript(window, args, codes.append)
+    script.start()
+    qtbot.waitUntil(lambda: bool(codes), timeout=120_000)
     err = capsys.readouterr().err
-    assert code == app.EXIT_FAILED
+    assert codes == [app.EXIT_FAILED]
     assert "no-such-attack" in err and "Traceback" not in err
+    assert (tmp_path / "shot.png").exists()       # the window is still rendered for the record
 
 
 def test_module_import_does_not_import_torch():
