@@ -185,11 +185,16 @@ class ViewerWidget(QWidget):
             panel.view.setYLink(self.panels[0].view)
         self.heat_cmap = heatmap_colormap()
         self.diff_cmap = pg.colormap.get("CET-D1")
-        self.heat_bar = self.panels[0].add_colorbar(self.heat_cmap, "|Δ|")
-        self.heat_bar.setImageItem([p.overlay for p in self.panels[:2]])
+        # one |Δ| colour bar beside each panel that can carry the overlay
+        self.heat_bars = []
+        for panel in self.panels[:2]:
+            bar = panel.add_colorbar(self.heat_cmap, "|Δ|")
+            bar.setImageItem(panel.overlay)
+            bar.setVisible(False)
+            self.heat_bars.append(bar)
+        self.heat_bar = self.heat_bars[0]
         self.diff_bar = self.panels[2].add_colorbar(self.diff_cmap, "Δ")
         self.diff_bar.setImageItem(self.panels[2].image)
-        self.heat_bar.setVisible(False)
 
         # Histogram: a window control driven by the original slice.
         self._hist_source = pg.ImageItem(axisOrder="row-major")
@@ -242,7 +247,7 @@ class ViewerWidget(QWidget):
         self.opacity_slider = QSlider(Qt.Horizontal)
         self.opacity_slider.setObjectName("opacity_slider")
         self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(60)
+        self.opacity_slider.setValue(50)
         self.opacity_slider.setFixedWidth(80)
         self.opacity_slider.valueChanged.connect(lambda v: self.set_heatmap_opacity(v / 100))
         row.addWidget(self.opacity_slider)
@@ -466,17 +471,23 @@ class ViewerWidget(QWidget):
             panel.image.setRect(rect)
             if panel.title.text != title:
                 panel.set_title(title)
-            show_overlay = heat_on and kind in (ORIGINAL, ADVERSARIAL)
+            # side by side keeps the original clean for comparison; single views overlay what they show
+            show_overlay = heat_on and (kind == ADVERSARIAL or (kind == ORIGINAL and self.mode != SIDE_BY_SIDE))
             if show_overlay:
                 panel.overlay.setImage(heat, autoLevels=False)
                 panel.overlay.setRect(rect)
             panel.overlay.setVisible(show_overlay)
+            if not show_overlay and panel is not self.panels[2]:
+                self.heat_bars[self.panels.index(panel)].setVisible(False)
         has_diff = adv is not None and any(not p.isHidden() and p.kind == DIFFERENCE for p in self.panels)
         self.diff_bar.setVisible(has_diff)
-        self.heat_bar.setVisible(heat_on)
-        if heat_on:
-            self.heat_bar.setLevels((0.0, vmax))
-            self.heat_bar.axis.setLabel(f"|Δ| {units}")
+        for panel, bar in zip(self.panels[:2], self.heat_bars):
+            visible = heat_on and panel.overlay.isVisible() and not panel.isHidden()
+            bar.setVisible(visible)
+            if visible:
+                bar.setLevels((0.0, vmax))
+                bar.axis.setLabel(f"|Δ| {units}")
+                self.heat_bar = bar
         if has_diff:
             self.diff_bar.axis.setLabel(f"Δ {units}")
 

@@ -83,8 +83,8 @@ def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
     assert changed.any()
     assert np.all(heat[changed] > 0) and np.all(heat[~changed] == 0)
     assert heat.max() <= 8 / 255 * 400 + 1e-3
-    assert window.viewer.panels[0].overlay.isVisible()
-    np.testing.assert_allclose(window.viewer.panels[0].overlay.image, heat)
+    assert window.viewer.panels[1].overlay.isVisible()              # on the adversarial panel
+    np.testing.assert_allclose(window.viewer.panels[1].overlay.image, heat)
     # summary table row with its robust accuracy
     table = window.results_panel.table
     assert table.proxy.rowCount() == 1

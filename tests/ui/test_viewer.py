@@ -66,8 +66,8 @@ def test_adversarial_views_heatmap_and_linked_panels(viewer, ct_study):
     assert viewer.mode == SIDE_BY_SIDE and viewer.heatmap_check.isChecked()
     heat = viewer.heatmap_array()
     assert heat[15, 35] == pytest.approx(7.5) and heat[0, 0] == 0
-    assert viewer.panels[0].overlay.isVisible()
-    np.testing.assert_allclose(viewer.panels[0].overlay.image, heat)
+    assert viewer.panels[1].overlay.isVisible() and not viewer.panels[0].overlay.isVisible()
+    np.testing.assert_allclose(viewer.panels[1].overlay.image, heat)
     assert [p.kind for p in viewer.panels] == [ORIGINAL, ADVERSARIAL, DIFFERENCE]
     np.testing.assert_allclose(viewer.panels[2].data, adv - clean)
     assert viewer.heat_bar.levels() == pytest.approx((0, 7.5))
@@ -79,6 +79,9 @@ def test_adversarial_views_heatmap_and_linked_panels(viewer, ct_study):
         assert x1 - x0 < 40
     viewer.set_heatmap_opacity(0.25)
     assert viewer.panels[0].overlay.opacity() == pytest.approx(0.25)
+    viewer.set_mode(ORIGINAL)                       # a single view overlays the heatmap on what it shows
+    assert viewer.panels[0].overlay.isVisible()
+    np.testing.assert_allclose(viewer.panels[0].overlay.image, heat)
     viewer.set_mode(DIFFERENCE)
     assert viewer.panels[0].kind == DIFFERENCE and viewer.panels[1].isHidden()
     viewer.clear_adversarial()
