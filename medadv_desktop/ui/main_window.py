@@ -466,7 +466,9 @@ class MainWindow(QMainWindow):
             path = Path(path)
             if remember:
                 self.add_recent(path)
-            requests.append(self.submit(f"Open {path.name}", lambda cancel, p=path: _open_path_job(p, cancel),
+            # job titles go to the log: no file names (they may hold patient names)
+            what = "folder" if path.is_dir() else "file"
+            requests.append(self.submit(f"Open {what}", lambda cancel, p=path: _open_path_job(p, cancel),
                                         kind="load", path=str(path)))
         return requests
 
@@ -476,8 +478,7 @@ class MainWindow(QMainWindow):
         failures = list(getattr(report, "failures", []))
         if failures:
             self.study_browser.add_failures(failures)
-            for path, reason in failures:
-                self.jobs_panel.append_log(f"not loaded: {Path(path).name}: {reason}")
+            self.jobs_panel.append_log(f"{len(failures)} file(s) not loaded; the Studies panel lists them")
         if not studies:
             reasons = "\n".join(f"• {Path(p).name}: {r}" for p, r in failures[:8]) or "No images were found."
             self.show_error(f"Nothing could be opened from '{name}'.\n{reasons}", title="Open")
@@ -486,8 +487,8 @@ class MainWindow(QMainWindow):
         self.studies.extend(studies)
         self.study_browser.set_studies(self.studies, first_new)
         self.select_study(first_new)
-        self.jobs_panel.append_log(f"opened {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} from {name}"
-                                   + (f"; {len(failures)} file(s) not loaded" if failures else ""))
+        self.jobs_panel.append_log(f"opened {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}: "
+                                   + ", ".join(f"{s.pseudonym} ({s.modality})" for s in studies[:5]))
         self.sig_studies_loaded.emit(len(self.studies))
 
     def select_study(self, index: int) -> None:
@@ -747,7 +748,7 @@ class MainWindow(QMainWindow):
                                 seed=int(request.params.get("seed", 0)), cancel=cancel)
 
         names = ", ".join(n for n, _ in request.attacks)
-        return self.submit(f"Evaluate {names} on {Path(folder).name} ({len(request.eps_grid)} eps)", factory,
+        return self.submit(f"Evaluate {names} on a labelled data set ({len(request.eps_grid)} eps)", factory,
                            kind="evaluate")
 
     def _handle_evaluate(self, request: JobRequest, result) -> None:
