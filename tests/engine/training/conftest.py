@@ -1,6 +1,14 @@
+import os
+
 import pytest
+import torch
 
 from tests.engine.training._tiny import demo_dataset, make_card
+
+# On a machine shared with other jobs, OpenMP with 2 threads can be ~10x slower
+# than 1 thread; MEDADV_TEST_THREADS=1 lets a developer run these tests there.
+if os.environ.get("MEDADV_TEST_THREADS"):
+    torch.set_num_threads(int(os.environ["MEDADV_TEST_THREADS"]))
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +29,7 @@ def pretrained_card(tmp_path_factory, demo_train):
 
     root = tmp_path_factory.mktemp("pretrained")
     card = make_card(root / "random")
-    config = TrainingConfig(method="mix", mix_ratio=0.0, epochs=8, lr=3e-3, batch_size=16, val_split=0.0,
+    config = TrainingConfig(method="mix", mix_ratio=0.0, epochs=25, lr=3e-3, batch_size=16, val_split=0.0,
                             device="cpu")
     result = run_job(adversarial_training_job(card, demo_train, config, root / "clean"))
     return result.model_card_path
