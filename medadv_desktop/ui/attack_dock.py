@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSpinBox, QStackedWidget,
+    QLineEdit, QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QStackedWidget,
     QVBoxLayout, QWidget,
 )
 
@@ -100,11 +100,11 @@ class BudgetField(QWidget):
         self.unit_edit = QLineEdit(format_budget(self.value))
         self.unit_edit.setObjectName(f"{name}_unit")
         self.unit_edit.setToolTip("In [0, 1] image units: e.g. 2/255 or 0.008")
-        self.unit_edit.setMinimumWidth(60)
+        self.unit_edit.setMinimumWidth(44)
         self.native_edit = QLineEdit()
         self.native_edit.setObjectName(f"{name}_native")
         self.native_edit.setToolTip("In the study's native units (e.g. HU); needs a model and a study")
-        self.native_edit.setMinimumWidth(60)
+        self.native_edit.setMinimumWidth(44)
         self.native_label = QLabel("")
         self.native_label.setMinimumWidth(22)
         row.addWidget(self.unit_edit, 1)
@@ -195,6 +195,12 @@ class AttackForm(QWidget):
         form.setVerticalSpacing(4)
         for spec in info.schema:
             widget = self._widget_for(spec)
+            if isinstance(widget, QComboBox):      # never let a long choice widen the dock
+                widget.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+                widget.setMinimumContentsLength(6)
+            if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                widget.setMinimumWidth(60)
+                widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
             widget.setToolTip(self._tooltip(spec))
             self.widgets[spec.name] = widget
             label = QLabel(spec.name.replace("_", " ") + ":")
@@ -309,8 +315,21 @@ class AttackPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        body = QWidget()
+        layout = QVBoxLayout(body)
         layout.setContentsMargins(6, 6, 6, 6)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        outer.addWidget(scroll, 1)
+        footer = QVBoxLayout()
+        footer.setContentsMargins(6, 4, 6, 6)
+        outer.addLayout(footer)
         self.attack_list = QListWidget()
         self.attack_list.setObjectName("attack_list")
         self.attack_list.setMaximumHeight(118)
@@ -326,6 +345,8 @@ class AttackPanel(QWidget):
         scope_form.setLabelAlignment(Qt.AlignRight)
         self.scope = QComboBox()
         self.scope.setObjectName("scope_combo")
+        self.scope.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.scope.setMinimumContentsLength(10)
         for key, text in SCOPES:
             self.scope.addItem(text, key)
         self.scope.currentIndexChanged.connect(self._on_scope)
@@ -351,11 +372,12 @@ class AttackPanel(QWidget):
         self.eval_note.setObjectName("dim")
         scope_form.addRow(self.eval_note)
         layout.addLayout(scope_form)
+        layout.addStretch(1)
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         self.error.hide()
-        layout.addWidget(self.error)
+        footer.addWidget(self.error)
         buttons = QHBoxLayout()
         self.run_button = QPushButton("Run attack")
         self.run_button.setObjectName("primary")
@@ -367,8 +389,7 @@ class AttackPanel(QWidget):
         self.cancel_button.clicked.connect(self.sig_cancel_requested)
         buttons.addWidget(self.run_button, 2)
         buttons.addWidget(self.cancel_button, 1)
-        layout.addLayout(buttons)
-        layout.addStretch(1)
+        footer.addLayout(buttons)
         self.form_by_name: dict[str, AttackForm] = {}
         self.infos: list[AttackInfo] = []
         self._native = (None, "")

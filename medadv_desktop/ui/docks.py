@@ -16,7 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDockWidget,
     QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+    QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -68,12 +68,16 @@ class StudyBrowser(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         self.tree = QTreeWidget()
         self.tree.setObjectName("study_tree")
-        self.tree.setHeaderLabels(["Study", "Modality", "Size", "Slices"])
+        self.tree.setHeaderLabels(["Study", "Mod.", "Size", "Sl."])
+        self.tree.headerItem().setToolTip(1, "Modality")
+        self.tree.headerItem().setToolTip(3, "Slices")
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
         header = self.tree.header()
+        header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setMinimumSectionSize(30)
         for col in (1, 2, 3):
             header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
         self.tree.currentItemChanged.connect(self._on_current)
@@ -152,16 +156,19 @@ class TagBrowser(QWidget):
         layout.addLayout(row)
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("tag_table")
-        self.table.setHorizontalHeaderLabels(["Tag", "Keyword", "VR", "Value"])
+        self.table.setHorizontalHeaderLabels(["Keyword", "Value", "Tag", "VR"])
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().setDefaultSectionSize(20)
         header = self.table.horizontalHeader()
-        for col in (0, 1, 2):
-            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.Stretch)
+        header.setSectionResizeMode(QHeaderView.Interactive)
+        header.resizeSection(0, 150)
+        header.resizeSection(1, 170)
+        header.resizeSection(2, 90)
+        header.resizeSection(3, 36)
+        self.table.setWordWrap(False)
         layout.addWidget(self.table)
         self.elements: list[HeaderElement] = []
 
@@ -176,12 +183,13 @@ class TagBrowser(QWidget):
         for row, el in enumerate(self.elements):
             indent = "  " * el.depth
             value = el.value if (reveal or not el.is_phi) else PHI_HIDDEN
-            cells = [_item(el.tag), _item(indent + el.keyword), _item(el.vr), _item(value, tip=value)]
+            cells = [_item(indent + el.keyword, tip=f"{el.tag} {el.keyword}"), _item(value, tip=value),
+                     _item(el.tag), _item(el.vr)]
             if el.is_phi:
-                cells[1].setText(indent + el.keyword + "  [PHI]")
+                cells[0].setText(indent + el.keyword + "  [PHI]")
                 for cell in cells:
                     cell.setForeground(phi_brush)
-                cells[1].setToolTip("Protected health information: hidden unless 'Show PHI' is on")
+                cells[0].setToolTip("Protected health information: hidden unless 'Show PHI' is on")
             for col, cell in enumerate(cells):
                 self.table.setItem(row, col, cell)
         self._apply_filter(self.filter_edit.text())
@@ -193,7 +201,7 @@ class TagBrowser(QWidget):
             self.table.setRowHidden(row, bool(text) and text not in hay)
 
     def displayed_values(self) -> list[str]:
-        return [self.table.item(r, 3).text() for r in range(self.table.rowCount())]
+        return [self.table.item(r, 1).text() for r in range(self.table.rowCount())]
 
 
 # --------------------------------------------------------------------------- model
@@ -210,10 +218,13 @@ class ModelPanel(QWidget):
         buttons = QHBoxLayout()
         self.load_button = QPushButton("Load card…")
         self.load_button.clicked.connect(self.sig_load_requested)
-        self.create_button = QPushButton("Create from weights…")
+        self.create_button = QPushButton("From weights…")
+        self.create_button.setToolTip("Create a model card for a weights file")
         self.create_button.clicked.connect(self.sig_create_requested)
-        buttons.addWidget(self.load_button)
-        buttons.addWidget(self.create_button)
+        for button in (self.load_button, self.create_button):
+            button.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+            button.setMinimumWidth(80)
+            buttons.addWidget(button)
         layout.addLayout(buttons)
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
@@ -294,6 +305,8 @@ class ModelPanel(QWidget):
                 if values is None:
                     continue
                 bar = QProgressBar()
+                bar.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+                bar.setMinimumWidth(50)
                 bar.setRange(0, 1000)
                 bar.setValue(int(round(float(values[i]) * 1000)))
                 bar.setFormat(f"{float(values[i]) * 100:.1f} %")

@@ -126,11 +126,11 @@ class MainWindow(QMainWindow):
             DOCK_STUDIES: make_dock("Studies", DOCK_STUDIES, self.study_browser, self),
             DOCK_TAGS: make_dock("DICOM Tags", DOCK_TAGS, self.tag_browser, self),
             DOCK_MODEL: make_dock("Model", DOCK_MODEL, self.model_panel, self, scroll=True),
-            DOCK_ATTACK: make_dock("Attack", DOCK_ATTACK, self.attack_panel, self, scroll=True),
+            DOCK_ATTACK: make_dock("Attack", DOCK_ATTACK, self.attack_panel, self),
             DOCK_JOBS: make_dock("Jobs", DOCK_JOBS, self.jobs_panel, self),
             DOCK_RESULTS: make_dock("Results", DOCK_RESULTS, self.results_panel, self),
         }
-        for key, width in ((DOCK_STUDIES, 210), (DOCK_TAGS, 210), (DOCK_MODEL, 290), (DOCK_ATTACK, 290)):
+        for key, width in ((DOCK_STUDIES, 210), (DOCK_TAGS, 210), (DOCK_MODEL, 300), (DOCK_ATTACK, 300)):
             self.docks[key].setMinimumWidth(width)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AllowNestedDocks)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         """Dock sizes as fractions of the window, so 1280x800 and 1600x1000 both look right."""
         d = self.docks
         w, h = max(self.width(), 1000), max(self.height(), 700)
-        side_left, side_right = int(w * 0.17), int(w * 0.22)
+        side_left, side_right = max(230, int(w * 0.18)), max(305, int(w * 0.22))
         self.resizeDocks([d[DOCK_STUDIES], d[DOCK_MODEL]], [side_left, side_right], Qt.Horizontal)
         self.resizeDocks([d[DOCK_STUDIES], d[DOCK_TAGS]], [int(h * 0.3), int(h * 0.5)], Qt.Vertical)
         self.resizeDocks([d[DOCK_MODEL], d[DOCK_ATTACK]], [int(h * 0.34), int(h * 0.6)], Qt.Vertical)

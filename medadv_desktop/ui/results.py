@@ -168,7 +168,7 @@ class PredictionChart(pg.PlotWidget):
         self.showGrid(y=True, alpha=0.2)
         self.setYRange(0, 1.05, padding=0)
         self.setLabel("left", "probability")
-        self.legend = self.addLegend(offset=(-10, 10))
+        self.legend = self.addLegend(offset=(-10, 4), colCount=2)
         self.before: list[float] = []
         self.after: list[float] = []
         self.class_names: list[str] = []
@@ -196,7 +196,8 @@ class PredictionChart(pg.PlotWidget):
                 self.addItem(label)
         self.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(class_names)]])
         self.setXRange(-0.6, len(class_names) - 0.4, padding=0)
-        self.setYRange(0, 1.12, padding=0)
+        self.setYRange(0, 1.4, padding=0)     # headroom above 100 % for the labels and legend
+        self.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         self.setTitle(title, color=theme.TEXT, size="9pt")
 
 

@@ -200,7 +200,7 @@ class ViewerWidget(QWidget):
         self._hist_source = pg.ImageItem(axisOrder="row-major")
         self.histogram_widget = pg.GraphicsLayoutWidget()
         self.histogram_widget.setBackground(theme.PANEL)
-        self.histogram_widget.setFixedWidth(110)
+        self.histogram_widget.setFixedWidth(96)
         self.histogram = pg.HistogramLUTItem(image=self._hist_source, fillHistogram=True)
         self.histogram.gradient.hide() if hasattr(self.histogram, "gradient") else None
         self.histogram_widget.addItem(self.histogram)

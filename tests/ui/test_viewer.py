@@ -116,7 +116,7 @@ def test_tag_browser_hides_phi_until_asked(qtbot, ct_study):
     assert phi, "CT_small has identifying fields (patient name, UIDs)"
     shown = tags.displayed_values()
     assert all(shown[i] == PHI_HIDDEN for i in phi)
-    assert "[PHI]" in tags.table.item(phi[0], 1).text()
+    assert "[PHI]" in tags.table.item(phi[0], 0).text()
     tags.show_phi.setChecked(True)
     assert tags.displayed_values()[phi[0]] == ct_study.header[phi[0]].value
     tags.filter_edit.setText("PatientName")
