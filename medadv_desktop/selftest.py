@@ -299,8 +299,8 @@ def step_gui(ctx: SelfTestContext) -> str:
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
         raise SelfTestError(f"The GUI exited with code {proc.returncode}:\n{tail}",
-                            hint="Run 'MedAdvDesktop --demo' to see the window; check that the Qt platform "
-                                 "plugins (offscreen, xcb) are installed.")
+                            hint="The lines above are the GUI's own message. Run 'MedAdvDesktop --demo' to "
+                                 "see the window; if Qt cannot start, check its platform plugins (offscreen, xcb).")
     shown = next((ln for ln in proc.stdout.splitlines() if ln.startswith("window shown")), "")
     detail = png_is_non_trivial(png)
     return f"GUI offscreen: demo opened, FGSM run, screenshot {detail}" + (f"; {shown}" if shown else "")
