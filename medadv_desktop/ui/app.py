@@ -60,7 +60,7 @@ class StartupScript:
         self.settle.timeout.connect(self._on_settled)
         window.sig_idle.connect(self.settle.start)
         window.sig_error_shown.connect(self.errors.append)
-        window.sig_attack_finished.connect(self._on_attack_finished)
+        window.sig_job_finished.connect(self._on_job_finished)
         if args.screenshot:
             self.deadline = QTimer()
             self.deadline.setSingleShot(True)
@@ -77,8 +77,9 @@ class StartupScript:
         if args.model:
             w.load_model(args.model)
 
-    def _on_attack_finished(self, _result) -> None:
-        self.attack_done = True
+    def _on_job_finished(self, request, status: str) -> None:
+        if request.kind in ("attack", "evaluate"):
+            self.attack_done = True          # done, failed or cancelled: the screenshot shows it
 
     def _on_settled(self) -> None:
         w = self.window
