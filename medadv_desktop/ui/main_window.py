@@ -509,6 +509,9 @@ class MainWindow(QMainWindow):
         self._predict_timer.start()
 
     def _on_slice_changed(self, index: int) -> None:
+        result = self.study_results.get(self.current_study)
+        if result is not None:
+            self._show_result_chart(result)
         self._update_native_scale()
         self._show_prediction_for_slice()
         self._predict_timer.start()
@@ -633,6 +636,7 @@ class MainWindow(QMainWindow):
         note = ""
         if result is not None and self.viewer.current in result.slices:
             i = result.slices.index(self.viewer.current)
+            i = i if i < len(result.clean_probs) else 0      # a 3-D model has one row per volume
             before = [float(v) for v in result.clean_probs[i]]
             after = [float(v) for v in result.adv_probs[i]]
             note = f"after {result.attack} at eps {result.eps * 255:.3g}/255"
@@ -721,17 +725,24 @@ class MainWindow(QMainWindow):
         if self.viewer.current not in adv:
             self.viewer.set_slice(result.slices[0])
         self.viewer.set_adversarial(adv)
-        i = result.slices.index(self.viewer.current) if self.viewer.current in result.slices else 0
+        self._show_result_chart(result)
+        self._show_prediction_for_slice()
+
+    def _show_result_chart(self, result) -> None:
+        """Before/after probabilities of the current slice in the Results ▸ Prediction change tab."""
+        if self.viewer.current not in result.slices:
+            return
+        i = result.slices.index(self.viewer.current)
+        p = i if i < len(result.clean_probs) else 0        # a 3-D model has one row per volume
         names = list(result.class_names)
-        before = [float(v) for v in result.clean_probs[i]]
-        after = [float(v) for v in result.adv_probs[i]]
+        before = [float(v) for v in result.clean_probs[p]]
+        after = [float(v) for v in result.adv_probs[p]]
         b, a = max(range(len(before)), key=before.__getitem__), max(range(len(after)), key=after.__getitem__)
         eps = f"{result.eps * 255:.3g}/255" + (f" = {result.eps_native:.3g} {result.units}" if result.eps_native else "")
         verdict = "prediction CHANGED" if a != b else "prediction unchanged"
         caption = (f"{result.attack} at eps {eps} on slice {result.slices[i] + 1}: {names[b]} ({before[b] * 100:.1f} %) → "
                    f"{names[a]} ({after[a] * 100:.1f} %) — {verdict}")
         self.results_panel.show_prediction(names, before, after, caption)
-        self._show_prediction_for_slice()
 
     def _run_evaluation(self, request: AttackRequest) -> JobRequest:
         classifier = self.classifier
