@@ -63,7 +63,9 @@ def test_open_file_through_dialog_and_prediction(window, qtbot, ct_small, tiny_c
     assert [t[0] for t in texts] == ["no_finding", "lesion"]
     assert window.model_panel.fields["input"].text().startswith("64×64")
     assert "window C 40 / W 400" in window.model_panel.fields["intensity"].text()
-    assert patient not in window.jobs_panel.log.toPlainText()
+    log = window.jobs_panel.log.toPlainText()
+    assert patient not in log and "CT_small" not in log          # no PHI, not even file names
+    assert window.study.pseudonym in log
 
 
 def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
@@ -195,7 +197,7 @@ def test_settings_round_trip(qtbot, settings, tmp_path):
     second.close()
 
 
-def test_evaluation_on_labelled_folder(window, qtbot, tmp_path, tiny_card):
+def test_evaluation_on_labelled_folder(window, qtbot, tmp_path, tiny_card, monkeypatch):
     from pydicom.data import get_testdata_file
 
     data = tmp_path / "data"
@@ -225,3 +227,56 @@ def test_evaluation_on_labelled_folder(window, qtbot, tmp_path, tiny_card):
     assert window.results_panel.transitions.rowCount() == 2
     assert window.actions[ActionId.EXPORT_REPORT].isEnabled()
     wait_idle(qtbot, window)
+    # File > Export Report writes PDF + CSV + JSON through the engine's report job
+    from medadv_desktop.ui import main_window as mw
+
+    out = tmp_path / "reports"
+    out.mkdir()
+    monkeypatch.setattr(mw.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(out)))
+    with qtbot.waitSignal(window.sig_job_finished, timeout=120_000,
+                          check_params_cb=lambda r, s: r.kind == "export") as fin:
+        window.actions[ActionId.EXPORT_REPORT].trigger()
+    assert fin.args[1] == "done", window.last_error
+    suffixes = sorted(p.suffix for p in out.iterdir())
+    assert suffixes == [".csv", ".csv", ".json", ".pdf"]
+
+
+def test_create_card_dialog_values_make_a_valid_card(qtbot, tiny_card):
+    from medadv_desktop.engine.models import ModelCard, create_card_from_weights
+    from medadv_desktop.ui.docks import CreateCardDialog
+
+    original = ModelCard.load(tiny_card)
+    dialog = CreateCardDialog(weights=str(original.weights_path))
+    qtbot.addWidget(dialog)
+    dialog.name.setText("form card")
+    dialog.architecture.setText("test_resnet")
+    dialog.height.setValue(64)
+    dialog.width.setValue(64)
+    card = create_card_from_weights(**dialog.values())
+    assert card.class_names == ["no_finding", "lesion"] and card.input_size in ([64, 64], (64, 64))
+    assert card.intensity.mode == "window" and card.intensity.width == 400
+    assert card.sha256 == original.sha256
+
+
+def test_whole_volume_attack_follows_the_slice(window, qtbot, tiny_card):
+    """Whole-volume scope on the bundled demo series (real CT patches); views follow the slice."""
+    from medadv_desktop.paths import resources_dir
+    from medadv_desktop.ui.attack_dock import SCOPE_VOLUME
+
+    load(qtbot, window, study=resources_dir() / "demo_study", card=tiny_card)
+    n = window.study.n_slices
+    assert n > 1
+    window.attack_panel.select_attack("fgsm")
+    window.attack_panel.set_scope(SCOPE_VOLUME)
+    with qtbot.waitSignal(window.sig_attack_finished, timeout=60_000) as done:
+        window.attack_panel.request_run()
+    [(_, result)] = done.args[0]
+    assert result.slices == list(range(n))
+    assert len(window.results_panel.sample_entries) == n
+    window.viewer.set_slice(2)
+    assert window.viewer.has_adversarial
+    np.testing.assert_allclose(window.viewer.panels[1].data, result.adv_native[2])
+    assert window.results_panel.prediction.after == pytest.approx(list(result.adv_probs[2]), abs=1e-6)
+    assert window.model_panel.prediction_texts()[0][2] == f"{result.adv_probs[2][0] * 100:.1f} %"
+    window.results_panel.samples.selectRow(5)                   # selecting a sample shows its slice
+    assert window.viewer.current == 5
