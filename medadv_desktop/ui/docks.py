@@ -119,11 +119,15 @@ class StudyBrowser(QWidget):
         self.tree.blockSignals(False)
         self.placeholder.setVisible(not studies)
 
+    #: Side-car files next to images (labels, notes): listed dimmed, not as warnings.
+    SIDECAR_SUFFIXES = (".csv", ".txt", ".json", ".md", ".xml", ".ini", ".log")
+
     def add_failures(self, failures: Sequence[tuple[Path, str]]) -> None:
         for path, reason in failures:
             item = QTreeWidgetItem([Path(path).name, reason])
             item.setToolTip(1, reason)
-            item.setForeground(1, QBrush(QColor(theme.WARNING)))
+            sidecar = Path(path).suffix.lower() in self.SIDECAR_SUFFIXES
+            item.setForeground(1, QBrush(QColor(theme.TEXT_DIM if sidecar else theme.WARNING)))
             self.failures.addTopLevelItem(item)
         self._set_failures_visible(self.failures.topLevelItemCount() > 0)
 
