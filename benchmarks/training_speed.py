@@ -44,8 +44,10 @@ from medadv_desktop.engine.training import (  # noqa: E402
 DEMO_CARD = ROOT / "resources" / "demo_model" / "model_card.json"
 
 
-def parent_card(workdir: Path, *, need_demo: bool = False) -> tuple[Path, str]:
-    """(card path, description): the demo model, or a random efficientnet_b0 with the demo card's settings."""
+def parent_card(workdir: Path, *, need_demo: bool = False, model: str | None = None) -> tuple[Path, str]:
+    """(card path, description): ``--model``, the demo model, or a random efficientnet_b0 with the demo card's settings."""
+    if model:
+        return Path(model), f"model '{Path(model).name}' (--model)"
     if DEMO_CARD.is_file():
         return DEMO_CARD, "demo model (resources/demo_model)"
     if need_demo:
@@ -104,7 +106,7 @@ def time_epoch(card: Path, data, config: TrainingConfig, out: Path) -> float:
 def speed(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="medadv-train-bench-"))
     try:
-        card, what = parent_card(work)
+        card, what = parent_card(work, model=args.model)
         data = demo_split(card, "train", args.n)
         device = args.device
         print(f"Model: {what}; data: {len(data)} SYNTHETIC demo training patches 64x64; batch {args.batch}; "
@@ -134,7 +136,7 @@ def check(args) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="medadv-train-check-"))
     try:
-        card, what = parent_card(work, need_demo=True)
+        card, what = parent_card(work, need_demo=True, model=args.model)
         mc = ModelCard.load(card)
         eps = parse_budget(args.eps, mc.intensity.native_per_unit())
         train = demo_split(card, "train", args.n_train)
@@ -170,6 +172,8 @@ def check(args) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", action="store_true", help="run the issue-5 robustness check instead of the timing")
+    p.add_argument("--model", default=None, metavar="CARD",
+                   help="model card to use instead of resources/demo_model (same demo task and card settings)")
     p.add_argument("--n", type=int, default=256, help="training patches for the timing (default 256)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--pgd-steps", type=int, default=7)
