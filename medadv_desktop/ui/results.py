@@ -260,9 +260,11 @@ class TransitionMatrix(QTableWidget):
             for j, count in enumerate(row):
                 item = QTableWidgetItem(f"{count}  ({count / total * 100:.0f} %)")
                 item.setTextAlignment(Qt.AlignCenter)
-                shade = int(40 + 150 * count / peak)
-                colour = QColor(40, 80, shade) if i == j else QColor(shade, 60, 40)
-                item.setBackground(QBrush(colour))
+                # correct (diagonal) in blue, flips in red, intensity by count; empty cells neutral
+                if count:
+                    shade = int(60 + 140 * count / peak)
+                    colour = QColor(30, 70, shade) if i == j else QColor(shade, 50, 40)
+                    item.setBackground(QBrush(colour))
                 self.setItem(i, j, item)
 
 
