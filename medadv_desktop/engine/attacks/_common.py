@@ -14,6 +14,7 @@ Conventions used by every attack:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -151,13 +152,20 @@ def p_selection(p_init: float, it: int, n_iters: int) -> float:
     return p_init / 512
 
 
-def report(progress: ProgressCallback, name: str, done: int, total: int, active: int, n: int) -> None:
+def report(progress: ProgressCallback, name: str, done: int, total: int, active: int | torch.Tensor, n: int) -> None:
     """Progress event (throttled, except the first and the last) plus the
-    cancellation check (called once per step)."""
+    cancellation check (called once per step). ``active`` may be a bool mask
+    of the samples still being attacked; it is only counted when an event is
+    actually sent (no device synchronisation on throttled steps)."""
     progress.check()
+    now = time.monotonic()
+    if done not in (0, total) and now - getattr(progress, "_medadv_attack_last", 0.0) < PROGRESS_THROTTLE_S:
+        return
+    progress._medadv_attack_last = now
+    if isinstance(active, torch.Tensor):
+        active = int(active.sum())
     progress.report(Progress("attack", done, total, f"{name}: step {done}/{total}, {n - active}/{n} samples fooled",
-                             {"fooled": n - active, "samples": n}),
-                    throttle_s=0.0 if done in (0, total) else PROGRESS_THROTTLE_S)
+                             {"fooled": n - active, "samples": n}))
 
 
 def auto_alpha(alpha: float, eps: float, steps: int) -> float:
@@ -256,7 +264,7 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
         run_obj = torch.empty(m, device=x.device)
         run_queries = torch.zeros(m, dtype=torch.long, device=x.device)
         for step in range(steps):
-            report(progress, attack.label or attack.name, done_steps, total, int(moving.sum()), m)
+            report(progress, attack.label or attack.name, done_steps, total, moving, m)
             idx = moving.nonzero().flatten() if not bool(moving.all()) else None
             s_in = state if idx is None else state[idx]
             x_in = xs if idx is None else xs[idx]
@@ -267,7 +275,7 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
                 adv = space.adv(x_in, s_in)
                 logits, obj = objective(adv, y_in, t_in)
                 grad, = torch.autograd.grad(obj.sum(), s_in)
-            run_queries[moving] += 1
+            run_queries += moving.long()
             new_state = space.update(x_in, s_in.detach(), grad)
             if attack.early_stop:
                 fooled = attack._is_success(logits.detach(), y_in, t_in)
@@ -317,7 +325,7 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
         best_obj[sel] = run_obj[better]
         success[sel] = run_success[better]
         queries[glob] += run_queries
-    report(progress, attack.label or attack.name, total, total, int((~success).sum()), n)
+    report(progress, attack.label or attack.name, total, total, ~success, n)
     assert best_logits is not None
     return AttackOutput(adv=best_adv, adv_logits=best_logits, success=success, queries=queries,
                         extra={"steps": steps, "runs": runs})

@@ -59,5 +59,5 @@ class FGSM(Attack):
             adv_logits = torch.where(already[:, None], logits.detach(), adv_logits)
         success = self._is_success(adv_logits, y, targets)
         queries = torch.full((n,), 2, dtype=torch.long, device=x.device)
-        report(progress, self.label, 1, 1, int((~success).sum()), n)
+        report(progress, self.label, 1, 1, ~success, n)
         return AttackOutput(adv=adv, adv_logits=adv_logits, success=success, queries=queries)

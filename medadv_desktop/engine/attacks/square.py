@@ -88,7 +88,7 @@ class Square(Attack):
             best_logits = logits.clone()
             queries = torch.ones(n, dtype=torch.long, device=dev)
             for it in range(budget - 1):
-                report(progress, self.label, it + 1, budget, int((~success).sum()), n)
+                report(progress, self.label, it + 1, budget, ~success, n)
                 active = (~success).nonzero().flatten()
                 if active.numel() == 0:
                     break
@@ -109,7 +109,7 @@ class Square(Attack):
                 best_logits[active] = torch.where(improved[:, None], logits_new, best_logits[active])
                 success[active] = fooled
                 queries[active] += 1
-        report(progress, self.label, budget, budget, int((~success).sum()), n)
+        report(progress, self.label, budget, budget, ~success, n)
         return AttackOutput(adv=x_best.reshape(shape), adv_logits=best_logits, success=success, queries=queries,
                             extra={"n_queries": budget, "p_init": p_init})
 

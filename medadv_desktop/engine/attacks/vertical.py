@@ -135,7 +135,7 @@ class VerticalPerturbation(Attack):
             queries = torch.ones(n, dtype=torch.long, device=dev)
             cols = torch.arange(w, device=dev)
             for it in range(budget - 1):
-                report(progress, self.label, it + 1, budget, int((~success).sum()), n)
+                report(progress, self.label, it + 1, budget, ~success, n)
                 active = (~success).nonzero().flatten()
                 if active.numel() == 0:
                     break
@@ -163,6 +163,6 @@ class VerticalPerturbation(Attack):
                 best_logits[active] = torch.where(improved[:, None], logits_new, best_logits[active])
                 success[active] = fooled
                 queries[active] += 1
-        report(progress, self.label, budget, budget, int((~success).sum()), n)
+        report(progress, self.label, budget, budget, ~success, n)
         return AttackOutput(adv=self._unorient(x_best, shape).contiguous(), adv_logits=best_logits, success=success,
                             queries=queries, extra={"variant": "black_box", "n_queries": budget, "p_init": p_init})

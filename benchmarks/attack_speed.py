@@ -1,0 +1,246 @@
+"""Attack speed: MedAdv's attacks against torchattacks on the same model and inputs.
+
+    python benchmarks/attack_speed.py [--device cpu|cuda] [--batch 32] [--square-queries 100 | --full]
+
+Model: the demo model (resources/demo_model/model_card.json) with held-out
+synthetic demo patches (labelled SYNTHETIC); without it, a randomly
+initialised timm efficientnet_b0 (1 channel, 2 classes, 64 x 64) on seeded
+random inputs labelled with its own predictions (a notice is printed).
+
+For each attack it prints
+  * ours/s      : our images per second with ``early_stop`` off (the same work as the peer);
+  * ours+ES/s   : our images per second with the default per-sample early stop;
+  * peer/s      : torchattacks' images per second on the same inputs, *plus one forward*
+                  to score its adversarial images (our attacks return the adversarial
+                  logits and success, so the peer must be scored too to compare like with like);
+  * ratio       : ours/s / peer/s (goal: >= 1.0);
+  * limit/s     : the raw limit of the model measured in the same run:
+                  N / (k * t_fwd+bwd + t_fwd) for k gradient steps and the scoring forward
+                  (SMIA: each step runs the image and its smoothed copy, 2N);
+                  for query attacks: N / (queries * t_fwd) with the queries actually spent;
+  * share       : ours/s / limit/s (goal for FGSM and PGD: >= 90 %).
+Then the evaluation speed-up: ``evaluate_job`` with early stopping and the
+cascade over eps vs. the same job with both off (a plain loop).
+Timings: best of ``--repeat`` runs after one warm-up. Other processes on the
+machine make numbers noisy: run it on an idle machine for figures you quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from medadv_desktop.engine._torch_compat import import_timm  # noqa: E402
+from medadv_desktop.engine.attacks import create_attack  # noqa: E402
+
+DEMO_CARD = ROOT / "resources" / "demo_model" / "model_card.json"
+
+
+def load_model(device: torch.device, batch: int, size: int):
+    """(model, x, y, description)."""
+    if DEMO_CARD.is_file():
+        try:
+            from medadv_desktop.engine.models import load_classifier
+
+            model = load_classifier(DEMO_CARD, device)
+            x, y = demo_inputs(model, batch)
+            return model, x.to(device), y.to(device), f"demo model '{model.card.name}', held-out SYNTHETIC demo patches"
+        except Exception as exc:  # noqa: BLE001 - fall back, say why
+            print(f"NOTICE: demo model not usable ({type(exc).__name__}: {exc}); using the fallback model.")
+    else:
+        print(f"NOTICE: {DEMO_CARD.relative_to(ROOT)} not found; using a randomly initialised timm efficientnet_b0 "
+              f"(in_chans=1, 2 classes, {size}x{size}) on seeded random inputs.")
+    timm = import_timm()
+    torch.manual_seed(0)
+    model = timm.create_model("efficientnet_b0", pretrained=False, in_chans=1, num_classes=2).to(device).eval()
+    x = torch.rand(batch, 1, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    return model, x, y, f"fallback efficientnet_b0 (random weights) {size}x{size}, seeded random inputs"
+
+
+def demo_inputs(model, batch: int):
+    import numpy as np
+
+    from medadv_desktop.engine.demo.synthesis import CLASS_NAMES, make_patch
+
+    imgs, labels = [], []
+    for i in range(batch):
+        patch = make_patch(0, "test", i)
+        unit, _ = model.card.intensity.to_unit(np.asarray(patch.hu, dtype=np.float32))
+        imgs.append(unit[None])
+        labels.append(CLASS_NAMES.index(patch.label))
+    return torch.from_numpy(np.stack(imgs)), torch.tensor(labels)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def best_time(fn, device, repeat: int) -> tuple[float, object]:
+    out = fn()  # warm-up
+    sync(device)
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def raw_limits(model, x, y, device, repeat: int) -> tuple[float, float]:
+    """Seconds for one forward (no grad) and one forward + input-gradient backward of the batch."""
+    params = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        def fwd():
+            with torch.no_grad():
+                return model(x)
+
+        def fwd_bwd():
+            xg = x.clone().requires_grad_(True)
+            loss = torch.nn.functional.cross_entropy(model(xg), y, reduction="sum")
+            return torch.autograd.grad(loss, xg)[0]
+
+        t_f, _ = best_time(fwd, device, repeat)
+        t_fb, _ = best_time(fwd_bwd, device, repeat)
+    finally:
+        for p, flag in zip(model.parameters(), params):
+            p.requires_grad_(flag)
+    return t_f, t_fb
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ap.add_argument("--batch", type=int, default=32, help="images per batch (default 32)")
+    ap.add_argument("--size", type=int, default=64, help="side of the fallback model's inputs (default 64)")
+    ap.add_argument("--eps", default="2/255", help="L-inf budget (default 2/255)")
+    ap.add_argument("--square-queries", type=int, default=100, help="Square / black-box query budget (default 100)")
+    ap.add_argument("--full", action="store_true", help="the issue's full budget: Square with 1000 queries")
+    ap.add_argument("--repeat", type=int, default=2, help="timed runs per measurement, best kept (default 2)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--skip-eval", action="store_true", help="skip the evaluation early-stopping measurement")
+    args = ap.parse_args(argv)
+
+    from medadv_desktop.engine.attacks import parse_budget
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    eps = parse_budget(args.eps)
+    queries = 1000 if args.full else args.square_queries
+    model, x, y, what = load_model(device, args.batch, args.size)
+    n = x.shape[0]
+    print(f"Model: {what}; batch {n} x {tuple(x.shape[1:])}; device {device}; torch {torch.__version__}; "
+          f"{torch.get_num_threads()} CPU threads; eps {args.eps}; Square budget {queries} queries")
+
+    import_timm()  # the torchvision fix before torchattacks imports torchvision
+    try:
+        import torchattacks
+    except ImportError:
+        torchattacks = None
+        print("NOTICE: torchattacks is not installed (pip install --no-deps torchattacks); peer columns show n/a.")
+
+    t_f, t_fb = raw_limits(model, x, y, device, args.repeat)
+    print(f"Raw limit: forward {n / t_f:.1f} img/s, forward + input-gradient backward {n / t_fb:.1f} img/s")
+
+    def score(adv):
+        with torch.no_grad():
+            return model(adv).argmax(1)
+
+    steps = 10
+    alpha = 2.5 * eps / steps
+    plans = [
+        # label, our attack + params, peer factory, gradient steps (None: query attack), forward multiplier
+        ("FGSM", ("fgsm", {}), (lambda: torchattacks.FGSM(model, eps=eps)), 1, 1),
+        ("PGD-10", ("pgd", {"steps": steps, "alpha": alpha, "random_start": True}),
+         (lambda: torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)), steps, 1),
+        (f"Square-{queries}", ("square", {"n_queries": queries, "p_init": 0.05}),
+         (lambda: torchattacks.Square(model, eps=eps, n_queries=queries - 1, p_init=0.05, seed=0)), None, 1),
+        ("Vertical (white box)", ("vertical", {"steps": steps}), None, steps, 1),
+        (f"Vertical (black box, {queries})", ("vertical", {"variant": "black_box", "n_queries": queries}), None, None, 1),
+        ("SMIA-10", ("smia", {"steps": steps}), None, steps, 2),
+    ]
+    rows = []
+    for label, (name, params), peer, k, mult in plans:
+        off = create_attack(name, model, eps=eps, early_stop=False, **params)
+        on = create_attack(name, model, eps=eps, **params)
+        t_off, out_off = best_time(lambda: off.perturb(x, y), device, args.repeat)
+        t_on, out_on = best_time(lambda: on.perturb(x, y), device, args.repeat)
+        if peer is not None and torchattacks is not None:
+            atk = peer()
+            t_peer, adv_peer = best_time(lambda: (lambda a: (a, score(a)))(atk(x, y)), device, args.repeat)
+            peer_fooled = float((adv_peer[1] != y).float().mean())
+            peer_rate = n / t_peer
+        else:
+            t_peer, peer_fooled, peer_rate = None, None, None
+        if k is not None:
+            limit = n / (k * mult * t_fb + t_f)
+        else:
+            limit = n / (float(out_off.queries.float().mean()) * t_f)
+        ours = n / t_off
+        rows.append((label, ours, n / t_on, peer_rate, ours / peer_rate if peer_rate else None, limit, ours / limit,
+                     float(out_off.success.float().mean()), peer_fooled))
+
+    def fmt(v, spec=".1f", na="no peer"):
+        return na if v is None else format(v, spec)
+
+    head = ("attack", "ours/s", "ours+ES/s", "peer/s", "ratio", "limit/s", "share", "fooled", "peer fooled")
+    widths = (30, 9, 10, 9, 7, 9, 7, 7, 11)
+    print()
+    print(" ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    print("-" * (sum(widths) + len(widths) - 1))
+    for label, ours, ours_es, peer, ratio, limit, share, fooled, pfooled in rows:
+        cells = (label, fmt(ours), fmt(ours_es), fmt(peer), fmt(ratio, ".2f", "n/a"), fmt(limit), f"{share:.0%}",
+                 f"{fooled:.0%}", fmt(pfooled, ".0%", "n/a"))
+        print(" ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+    print("ours/s: early stop off (same work as the peer); peer/s includes one forward to score its output;"
+          " ratio = ours/s / peer/s; share = ours/s / limit/s.")
+
+    if not args.skip_eval:
+        evaluation_speedup(model, x, y, eps, queries, device)
+    return 0
+
+
+def evaluation_speedup(model, x, y, eps: float, queries: int, device) -> None:
+    """evaluate_job with early stopping + cascade vs. the same job with both off."""
+    try:
+        from medadv_desktop.engine.datasets import LabelledDataset
+        from medadv_desktop.engine.evaluation import evaluate_job
+        from medadv_desktop.engine.jobs import run_job
+    except ImportError as exc:
+        print(f"\nEvaluation speed-up: n/a (TODO: evaluate_job not available: {exc})")
+        return
+    k = int(model(x[:1]).shape[1])
+    ds = LabelledDataset.from_arrays(x.cpu().numpy(), y.cpu().tolist(), [f"class {i}" for i in range(k)],
+                                     name="benchmark", synthetic=True)
+    grid = [eps / 2, eps, 2 * eps]
+
+    def attacks(early_stop: bool):
+        return [("fgsm", {"early_stop": early_stop}), ("pgd", {"steps": 10, "early_stop": early_stop}),
+                ("square", {"n_queries": queries, "early_stop": early_stop})]
+
+    times = {}
+    for label, es in (("plain", False), ("early stop + cascade", True)):
+        t = time.perf_counter()
+        result = run_job(evaluate_job(model, ds, attacks(es), grid, batch_size=x.shape[0], cascade=es, n_examples=0))
+        times[label] = time.perf_counter() - t
+        worst = [r.robust_accuracy for r in result.rows if r.attack == "worst-case"]
+        print(f"\nEvaluation ({label}): {times[label]:.1f} s; worst-case robust accuracy per eps {worst}")
+    print(f"Evaluation speed-up from early stopping + cascade: {times['plain'] / times['early stop + cascade']:.2f}x "
+          f"(FGSM, PGD-10, Square-{queries}; eps {', '.join(f'{e * 255:g}/255' for e in grid)}; Square always stops per sample)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
