@@ -107,7 +107,7 @@ Each file is one {info.patch_size}x{info.patch_size} patch of a real CT scan shi
 pydicom / pydicom-data ({", ".join(info.sources)}), in Hounsfield units
 (int16 with RescaleSlope 1 / RescaleIntercept -1024; window 40/400).
 "lesion" patches contain an inserted synthetic finding: a soft-edged ellipse,
-4-9 px semi-axis, 40-90 HU hyper- or hypodense relative to the local tissue.
+4-9 px semi-axis, 50-100 HU hyper- or hypodense relative to the local tissue.
 Patches are random crops with flips, 90-degree rotations and mild intensity jitter.
 The held-out split (test/) is cut from image regions disjoint from train/.
 

@@ -10,15 +10,17 @@ jitter; a "lesion" patch additionally holds one synthetic finding:
   ([-100, 150] HU over a 21x21 px box around the centre);
 * soft edges: weight ``w(d) = 1 / (1 + exp(-(1 - d) * r_mean / 0.8 px))``
   where ``d`` is the normalised elliptical distance from the centre;
-* contrast ``delta`` of +-[40, 90] HU (hyper- or hypodense, 50/50) *added*
+* contrast ``delta`` of +-[50, 100] HU (hyper- or hypodense, 50/50) *added*
   to the local tissue, so the tissue texture stays visible underneath
   (the abdominal and neck sources have 10-20 HU of texture: weaker findings
   are not reliably learnable from a few thousand patches);
 * texture: ``delta * w * (1 + 0.25 * n)`` with ``n`` smoothed Gaussian noise.
 
 Crop acceptance (both classes alike, so the classes differ only by the
-finding): more than 50 % of the pixels above -500 HU (not mostly air) and at
-least 20 possible lesion centres at least 11 px inside the patch.
+finding): more than 50 % of the pixels above -500 HU (not mostly air), at
+least 60 % soft tissue ([-100, 150] HU; bone and air edges are what makes a
+small finding hard to learn from scratch), and at least 20 possible lesion
+centres at least 11 px inside the patch.
 
 Held-out split: every source scan is cut at a column ``split_col``; training
 crops lie wholly left of it, held-out crops wholly right of it, so the two
@@ -44,6 +46,7 @@ SPLIT_IDS = {"train": 1, "test": 2, "study": 3}
 PATCH_SIZE = 64                      # px, square patches
 BODY_HU = -500.0                     # "not air" threshold
 MIN_BODY_FRACTION = 0.5              # > 50 % of pixels above BODY_HU
+MIN_SOFT_FRACTION = 0.6              # >= 60 % of pixels in SOFT_TISSUE_HU
 SOFT_TISSUE_HU = (-100.0, 150.0)     # where lesions may be centred
 LESION_BOX = 21                      # px, box around a centre that must be soft tissue
 LESION_BOX_SOFT_FRACTION = 0.95
@@ -54,7 +57,7 @@ SPLIT_COLUMN_FRACTION = 0.68         # train crops left of 0.68 * width, test cr
 
 LESION_RADIUS_PX = (4.0, 9.0)
 LESION_ASPECT = (0.65, 1.0)
-LESION_DELTA_HU = (40.0, 90.0)
+LESION_DELTA_HU = (50.0, 100.0)
 LESION_EDGE_PX = 0.8
 LESION_TEXTURE = 0.25
 
@@ -136,7 +139,9 @@ def _index_source(scan: SourceScan) -> _SourceIndex:
     m = LESION_MARGIN
     n_pos_r, n_pos_c = rows - p + 1, cols - p + 1
     centres = centres[m:m + n_pos_r, m:m + n_pos_c]
-    valid = (body_frac > MIN_BODY_FRACTION) & (centres >= MIN_LESION_CENTRES)
+    soft_patch_frac = _box_sum(_integral(soft), p, p) / float(p * p)
+    valid = ((body_frac > MIN_BODY_FRACTION) & (soft_patch_frac >= MIN_SOFT_FRACTION)
+             & (centres >= MIN_LESION_CENTRES))
     split = split_column(cols)
     col_idx = np.arange(n_pos_c)[None, :]
     positions = {

@@ -99,7 +99,7 @@ def test_lesion_is_inserted_only_in_lesion_patches():
             assert patch.lesion is None and not diff.any()
             continue
         lesion = patch.lesion
-        assert 4 <= lesion.semi_axes_px[0] <= 9 and 40 <= abs(lesion.delta_hu) <= 90
+        assert 4 <= lesion.semi_axes_px[0] <= 9 and 50 <= abs(lesion.delta_hu) <= 100
         core = patch.lesion_weight > 0.5          # inside the ellipse
         outside = patch.lesion_weight < 1e-3
         a, b = lesion.semi_axes_px
