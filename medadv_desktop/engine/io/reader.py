@@ -110,7 +110,7 @@ def open_study(path: str | os.PathLike, **kw) -> Study:
     if len(errors) == 1:
         raise errors[0]
     if not report.failures:
-        raise UnsupportedStudyError(path, "the folder contains no files",
+        raise UnsupportedStudyError(path, "the folder contains no image files",
                                     hint="Choose a folder with DICOM, NIfTI or image files.")
     example_path, example_reason = report.failures[0]
     raise UnsupportedStudyError(
@@ -132,6 +132,12 @@ def _open_job(path: Path, volume_index: int | None, cancel: CancelToken):
     return (yield from _open_folder(path, volume_index, cancel))
 
 
+#: Side-car files that sit beside images in study and data-set folders (labels,
+#: notes, reports). A folder walk skips them silently; opened on their own they
+#: are still refused with a reason.
+SIDECAR_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".md", ".json", ".pdf", ".html", ".xml", ".log"})
+
+
 def _walk(folder: Path) -> list[Path]:
     files: list[Path] = []
 
@@ -140,7 +146,8 @@ def _walk(folder: Path) -> list[Path]:
 
     for root, dirs, names in os.walk(folder, onerror=onerror):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+        files.extend(Path(root) / n for n in sorted(names)
+                     if not n.startswith(".") and Path(n).suffix.lower() not in SIDECAR_SUFFIXES)
     return files
 
 

@@ -75,7 +75,8 @@ def series_folder(tmp_path: Path) -> dict:
     extra.save_as(corrupt, enforce_file_format=True)
     good = corrupt.read_bytes()
     corrupt.write_bytes(good[: len(good) - 5000])   # cut inside the pixel data
-    (folder / "notes.txt").write_text("not an image\n")
+    (folder / "notes.dat").write_text("not an image\n")
+    (folder / "labels.csv").write_text("path,label\n")  # side-car: skipped silently
     return {"folder": folder, "axial": axial, "sagittal": sagittal, "corrupt": corrupt,
             "raw": pydicom.dcmread(pydicom_file("CT_small.dcm")).pixel_array.astype(np.float32)}
 

@@ -168,9 +168,9 @@ def test_series_folder_groups_sorts_and_lists_failures(series_folder):
     assert sagittal.orientation == ("A", "P", "H", "F")
     assert axial.pseudonym != sagittal.pseudonym
     reasons = {p.name: r for p, r in report.failures}
-    assert set(reasons) == {"img999.dcm", "notes.txt"}
+    assert set(reasons) == {"img999.dcm", "notes.dat"}
     assert "pixel data is complete" in reasons["img999.dcm"]
-    assert "not a DICOM file" in reasons["notes.txt"]
+    assert "not a DICOM file" in reasons["notes.dat"]
 
 
 def test_open_study_on_a_folder_returns_the_first_series(series_folder):
@@ -184,7 +184,7 @@ def test_folder_with_only_bad_files_raises(tmp_path: Path):
         open_study(tmp_path)
     empty = tmp_path / "empty_dir"
     empty.mkdir()
-    with pytest.raises(UnsupportedStudyError, match="no files"):
+    with pytest.raises(UnsupportedStudyError, match="no image files"):
         open_study(empty)
     assert open_path(empty).studies == []
 
