@@ -21,7 +21,8 @@ For each attack it prints
   * share       : ours/s / limit/s (goal for FGSM and PGD: >= 90 %).
 Then the evaluation speed-up: ``evaluate_job`` with early stopping and the
 cascade over eps vs. the same job with both off (a plain loop).
-Timings: best of ``--repeat`` runs after one warm-up. Other processes on the
+Timings: best of ``--repeat`` rounds after one warm-up round; within a round
+ours, the peer and the raw forward / forward+backward take turns. Other processes on the
 machine make numbers noisy: run it on an idle machine for figures you quote.
 """
 
@@ -43,7 +44,7 @@ from medadv_desktop.engine.attacks import create_attack  # noqa: E402
 DEMO_CARD = ROOT / "resources" / "demo_model" / "model_card.json"
 
 
-def load_model(device: torch.device, batch: int, size: int):
+def load_model(device: torch.device, batch: int, size: int, arch: str = "efficientnet_b0"):
     """(model, x, y, description)."""
     if DEMO_CARD.is_file():
         try:
@@ -55,15 +56,15 @@ def load_model(device: torch.device, batch: int, size: int):
         except Exception as exc:  # noqa: BLE001 - fall back, say why
             print(f"NOTICE: demo model not usable ({type(exc).__name__}: {exc}); using the fallback model.")
     else:
-        print(f"NOTICE: {DEMO_CARD.relative_to(ROOT)} not found; using a randomly initialised timm efficientnet_b0 "
+        print(f"NOTICE: {DEMO_CARD.name} not found in resources/demo_model; using a randomly initialised timm {arch} "
               f"(in_chans=1, 2 classes, {size}x{size}) on seeded random inputs.")
     timm = import_timm()
     torch.manual_seed(0)
-    model = timm.create_model("efficientnet_b0", pretrained=False, in_chans=1, num_classes=2).to(device).eval()
+    model = timm.create_model(arch, pretrained=False, in_chans=1, num_classes=2).to(device).eval()
     x = torch.rand(batch, 1, size, size, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         y = model(x).argmax(1)
-    return model, x, y, f"fallback efficientnet_b0 (random weights) {size}x{size}, seeded random inputs"
+    return model, x, y, f"fallback {arch} (random weights) {size}x{size}, seeded random inputs"
 
 
 def demo_inputs(model, batch: int):
@@ -85,39 +86,42 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def best_time(fn, device, repeat: int) -> tuple[float, object]:
-    out = fn()  # warm-up
-    sync(device)
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    return best, out
+def raw_fns(model, x, y) -> dict:
+    """The raw cost of the model on the batch: one forward (no grad) and one
+    forward + input-gradient backward (parameters need no gradient)."""
 
+    def fwd():
+        with torch.no_grad():
+            return model(x)
 
-def raw_limits(model, x, y, device, repeat: int) -> tuple[float, float]:
-    """Seconds for one forward (no grad) and one forward + input-gradient backward of the batch."""
-    params = [p.requires_grad for p in model.parameters()]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        def fwd():
-            with torch.no_grad():
-                return model(x)
-
-        def fwd_bwd():
+    def fwd_bwd():
+        flags = [p.requires_grad for p in model.parameters()]
+        for p in model.parameters():
+            p.requires_grad_(False)
+        try:
             xg = x.clone().requires_grad_(True)
             loss = torch.nn.functional.cross_entropy(model(xg), y, reduction="sum")
             return torch.autograd.grad(loss, xg)[0]
+        finally:
+            for p, flag in zip(model.parameters(), flags):
+                p.requires_grad_(flag)
 
-        t_f, _ = best_time(fwd, device, repeat)
-        t_fb, _ = best_time(fwd_bwd, device, repeat)
-    finally:
-        for p, flag in zip(model.parameters(), params):
-            p.requires_grad_(flag)
-    return t_f, t_fb
+    return {"fwd": fwd, "fwd_bwd": fwd_bwd}
+
+
+def interleaved(fns: dict, device, repeat: int) -> tuple[dict, dict]:
+    """Best time of each function over ``repeat`` rounds (after a warm-up round),
+    the functions taking turns so that load changes on the machine hit all alike."""
+    best = {k: float("inf") for k in fns}
+    outs = {}
+    for r in range(repeat + 1):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            outs[k] = fn()
+            sync(device)
+            if r:
+                best[k] = min(best[k], time.perf_counter() - t)
+    return best, outs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     ap.add_argument("--batch", type=int, default=32, help="images per batch (default 32)")
     ap.add_argument("--size", type=int, default=64, help="side of the fallback model's inputs (default 64)")
+    ap.add_argument("--arch", default="efficientnet_b0", help="timm architecture of the fallback model (default efficientnet_b0)")
+    ap.add_argument("--demo", choices=("auto", "off"), default="auto", help="off: always use the fallback model")
     ap.add_argument("--eps", default="2/255", help="L-inf budget (default 2/255)")
     ap.add_argument("--square-queries", type=int, default=100, help="Square / black-box query budget (default 100)")
     ap.add_argument("--full", action="store_true", help="the issue's full budget: Square with 1000 queries")
-    ap.add_argument("--repeat", type=int, default=2, help="timed runs per measurement, best kept (default 2)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds per measurement, best kept (default 3)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--skip-eval", action="store_true", help="skip the evaluation early-stopping measurement")
     args = ap.parse_args(argv)
@@ -140,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     eps = parse_budget(args.eps)
     queries = 1000 if args.full else args.square_queries
-    model, x, y, what = load_model(device, args.batch, args.size)
+    global DEMO_CARD
+    if args.demo == "off":
+        DEMO_CARD = ROOT / "no-demo-model"
+    model, x, y, what = load_model(device, args.batch, args.size, args.arch)
     n = x.shape[0]
     print(f"Model: {what}; batch {n} x {tuple(x.shape[1:])}; device {device}; torch {torch.__version__}; "
           f"{torch.get_num_threads()} CPU threads; eps {args.eps}; Square budget {queries} queries")
@@ -152,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         torchattacks = None
         print("NOTICE: torchattacks is not installed (pip install --no-deps torchattacks); peer columns show n/a.")
 
-    t_f, t_fb = raw_limits(model, x, y, device, args.repeat)
-    print(f"Raw limit: forward {n / t_f:.1f} img/s, forward + input-gradient backward {n / t_fb:.1f} img/s")
+    best, _ = interleaved(raw_fns(model, x, y), device, args.repeat)
+    print(f"Raw limit: forward {n / best['fwd']:.1f} img/s, forward + input-gradient backward "
+          f"{n / best['fwd_bwd']:.1f} img/s (re-measured beside every attack below)")
 
     def score(adv):
         with torch.no_grad():
@@ -173,25 +183,29 @@ def main(argv: list[str] | None = None) -> int:
         ("SMIA-10", ("smia", {"steps": steps}), None, steps, 2),
     ]
     rows = []
+    raw = raw_fns(model, x, y)
     for label, (name, params), peer, k, mult in plans:
         off = create_attack(name, model, eps=eps, early_stop=False, **params)
         on = create_attack(name, model, eps=eps, **params)
-        t_off, out_off = best_time(lambda: off.perturb(x, y), device, args.repeat)
-        t_on, out_on = best_time(lambda: on.perturb(x, y), device, args.repeat)
+        fns = {"off": lambda: off.perturb(x, y), "on": lambda: on.perturb(x, y), **raw}
         if peer is not None and torchattacks is not None:
             atk = peer()
-            t_peer, adv_peer = best_time(lambda: (lambda a: (a, score(a)))(atk(x, y)), device, args.repeat)
-            peer_fooled = float((adv_peer[1] != y).float().mean())
-            peer_rate = n / t_peer
+            fns["peer"] = lambda: (lambda a: (a, score(a)))(atk(x, y))
+        best, outs = interleaved(fns, device, args.repeat)
+        t_f, t_fb = best["fwd"], best["fwd_bwd"]
+        if "peer" in best:
+            peer_rate = n / best["peer"]
+            peer_fooled = float((outs["peer"][1] != y).float().mean())
         else:
-            t_peer, peer_fooled, peer_rate = None, None, None
+            peer_rate = peer_fooled = None
+        out_off = outs["off"]
         if k is not None:
             limit = n / (k * mult * t_fb + t_f)
         else:
             limit = n / (float(out_off.queries.float().mean()) * t_f)
-        ours = n / t_off
-        rows.append((label, ours, n / t_on, peer_rate, ours / peer_rate if peer_rate else None, limit, ours / limit,
-                     float(out_off.success.float().mean()), peer_fooled))
+        ours = n / best["off"]
+        rows.append((label, ours, n / best["on"], peer_rate, ours / peer_rate if peer_rate else None, limit,
+                     ours / limit, float(out_off.success.float().mean()), peer_fooled))
 
     def fmt(v, spec=".1f", na="no peer"):
         return na if v is None else format(v, spec)
