@@ -20,6 +20,7 @@ class ActionId:
     CLEAR_RECENT = "file.clear_recent"
     LOAD_MODEL = "model.load_card"
     CREATE_CARD = "model.create_card"
+    ADVERSARIAL_TRAINING = "model.adversarial_training"
     EXPORT_REPORT = "file.export_report"
     QUIT = "file.quit"
     RUN_ATTACK = "attack.run"
@@ -52,6 +53,8 @@ ACTION_SPECS: dict[str, ActionSpec] = {
     ActionId.CLEAR_RECENT: ActionSpec("Clear Recent", None, "Forget the recent files list"),
     ActionId.LOAD_MODEL: ActionSpec("Load &Model Card…", "Ctrl+M", "Load a model card (JSON beside the weights)"),
     ActionId.CREATE_CARD: ActionSpec("&Create Card from Weights…", None, "Write a model card for a weights file"),
+    ActionId.ADVERSARIAL_TRAINING: ActionSpec("Adversarial &Training…", "Ctrl+T",
+                                              "Harden the model by adversarial training and re-test it before/after"),
     ActionId.EXPORT_REPORT: ActionSpec("&Export Report…", "Ctrl+E", "Export the latest evaluation as PDF / CSV / JSON"),
     ActionId.QUIT: ActionSpec("&Quit", QKeySequence.Quit, "Quit MedAdv Desktop"),
     ActionId.RUN_ATTACK: ActionSpec("&Run Attack", "Ctrl+R", "Run the configured attack"),

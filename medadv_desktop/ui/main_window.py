@@ -34,6 +34,7 @@ from medadv_desktop.ui.docks import (
     CreateCardDialog, JobsPanel, ModelPanel, StudyBrowser, TagBrowser, make_dock,
 )
 from medadv_desktop.ui.results import ResultsPanel, SampleEntry, SummaryRow
+from medadv_desktop.ui.training import TrainingController, TrainingPanel
 from medadv_desktop.ui.viewer import (
     ADVERSARIAL, DIFFERENCE, ORIGINAL, SIDE_BY_SIDE, ViewerWidget,
 )
@@ -51,6 +52,7 @@ STATE_VERSION = 3
 
 DOCK_STUDIES, DOCK_TAGS, DOCK_MODEL, DOCK_ATTACK, DOCK_JOBS, DOCK_RESULTS = (
     "dock_studies", "dock_tags", "dock_model", "dock_attack", "dock_jobs", "dock_results")
+DOCK_TRAINING = "dock_training"      # hidden until Model ▸ Adversarial Training; not in ``docks``
 
 
 def make_settings() -> QSettings:
@@ -130,6 +132,8 @@ class MainWindow(QMainWindow):
             DOCK_JOBS: make_dock("Jobs", DOCK_JOBS, self.jobs_panel, self),
             DOCK_RESULTS: make_dock("Results", DOCK_RESULTS, self.results_panel, self),
         }
+        self.training_panel = TrainingPanel()
+        self.training_dock = make_dock("Adversarial Training", DOCK_TRAINING, self.training_panel, self)
         for key, width in ((DOCK_STUDIES, 210), (DOCK_TAGS, 210), (DOCK_MODEL, 300), (DOCK_ATTACK, 300)):
             self.docks[key].setMinimumWidth(width)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AllowNestedDocks)
@@ -167,6 +171,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.BottomDockWidgetArea, d[DOCK_RESULTS])
         self.addDockWidget(Qt.BottomDockWidgetArea, d[DOCK_JOBS])
         self.splitDockWidget(d[DOCK_RESULTS], d[DOCK_JOBS], Qt.Horizontal)
+        self.training_dock.setFloating(False)
+        self.tabifyDockWidget(d[DOCK_RESULTS], self.training_dock)
+        self.training_dock.hide()
+        d[DOCK_RESULTS].raise_()
         self.default_dock_sizes()
 
     def reset_layout(self) -> None:
@@ -194,6 +202,7 @@ class MainWindow(QMainWindow):
             (ActionId.CLEAR_RECENT, self.clear_recent),
             (ActionId.LOAD_MODEL, self.load_model_dialog),
             (ActionId.CREATE_CARD, self.create_card_dialog),
+            (ActionId.ADVERSARIAL_TRAINING, self.show_training),
             (ActionId.EXPORT_REPORT, self.export_report),
             (ActionId.QUIT, self.close),
             (ActionId.RUN_ATTACK, self.attack_panel.request_run),
@@ -232,6 +241,8 @@ class MainWindow(QMainWindow):
         menu_model = self.menuBar().addMenu("&Model")
         menu_model.addAction(a[ActionId.LOAD_MODEL])
         menu_model.addAction(a[ActionId.CREATE_CARD])
+        menu_model.addSeparator()
+        menu_model.addAction(a[ActionId.ADVERSARIAL_TRAINING])
         menu_attack = self.menuBar().addMenu("&Attack")
         menu_attack.addAction(a[ActionId.RUN_ATTACK])
         menu_attack.addAction(a[ActionId.CANCEL_JOB])
@@ -245,7 +256,7 @@ class MainWindow(QMainWindow):
             menu_view.addAction(a[action_id])
         menu_view.addSeparator()
         panels = menu_view.addMenu("&Panels")
-        for dock in self.docks.values():
+        for dock in (*self.docks.values(), self.training_dock):
             panels.addAction(dock.toggleViewAction())
         menu_view.addAction(a[ActionId.RESET_LAYOUT])
         menu_help = self.menuBar().addMenu("&Help")
@@ -260,7 +271,7 @@ class MainWindow(QMainWindow):
         bar.setToolButtonStyle(Qt.ToolButtonTextOnly)
         for action_id in (ActionId.OPEN_FILE, ActionId.OPEN_FOLDER, ActionId.OPEN_DEMO, None,
                           ActionId.LOAD_MODEL, ActionId.CREATE_CARD, None, ActionId.RUN_ATTACK,
-                          ActionId.CANCEL_JOB, None, ActionId.EXPORT_REPORT):
+                          ActionId.CANCEL_JOB, None, ActionId.ADVERSARIAL_TRAINING, None, ActionId.EXPORT_REPORT):
             if action_id is None:
                 bar.addSeparator()
             else:
@@ -292,13 +303,15 @@ class MainWindow(QMainWindow):
         self._predict_timer.setSingleShot(True)
         self._predict_timer.setInterval(120)
         self._predict_timer.timeout.connect(self.request_prediction)
+        self.training = TrainingController(self, self.training_panel)
 
     def update_actions(self) -> None:
         """Enable what the current state allows."""
         has_study = self.current_study is not None
         has_model = self.classifier is not None
         engine = bool(self.attack_infos)
-        running = any(r.kind in ("attack", "evaluate", "export") for r in self.worker.pending())
+        running = any(r.kind in ("attack", "evaluate", "export", "train", "before_after")
+                      for r in self.worker.pending())
         scope = self.attack_panel.scope_key()
         can_run = engine and has_model and (has_study or scope == SCOPE_DATASET) and not running
         self.actions[ActionId.RUN_ATTACK].setEnabled(can_run)
@@ -394,7 +407,8 @@ class MainWindow(QMainWindow):
     def cancel_current_job(self) -> None:
         current = self.worker.current
         targets = [current] if current is not None and not current.quiet else []
-        targets += [r for r in self.worker.pending() if r.kind in ("attack", "evaluate", "export")]
+        targets += [r for r in self.worker.pending()
+                    if r.kind in ("attack", "evaluate", "export", "train", "before_after")]
         for request in targets:
             request.cancel.cancel()
             self.jobs_panel.append_log(f"cancel requested for #{request.job_id}")
@@ -583,6 +597,16 @@ class MainWindow(QMainWindow):
                 continue
             self.load_model(saved)
             return
+
+    # ------------------------------------------------------------------ adversarial training
+    def show_training(self) -> None:
+        """Model ▸ Adversarial Training: show the Training dock (tabbed with Results) with room for its curves."""
+        dock = self.training_dock
+        was_hidden = not dock.isVisible()
+        dock.show()
+        dock.raise_()
+        if was_hidden and not dock.isFloating():
+            self.resizeDocks([dock], [max(330, int(self.height() * 0.42))], Qt.Vertical)
 
     def _update_native_scale(self) -> None:
         """Native units per [0, 1] unit for the eps fields: window width, or the slice's range."""
