@@ -70,6 +70,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-accuracy", type=float, default=0.90,
                    help="refuse to write a model whose held-out accuracy is below this")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model in --out")
+    p.add_argument("--evaluate-only", action="store_true",
+                   help="do not train: re-measure the held-out accuracy of the model already in --out "
+                        "on the split its card names and record it in the card")
     return p.parse_args(argv)
 
 
@@ -98,6 +101,26 @@ def atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
     atomic_write_bytes(path, data, overwrite=overwrite)
 
 
+def evaluate_only(card_path: Path) -> int:
+    """Re-measure the held-out accuracy of the saved model and record it in its card."""
+    import torch
+
+    from medadv_desktop.engine.demo import make_split_arrays
+    from medadv_desktop.engine.models import ModelCard, load_classifier, save_card
+
+    card = ModelCard.load(card_path)
+    data = card.provenance["data"]
+    x_hu, y = make_split_arrays(int(data["seed"]), "test", int(data["n_test"]))
+    model = load_classifier(card, device="cpu")
+    held_out = accuracy(model, torch.from_numpy(hu_to_unit(x_hu)), torch.from_numpy(y))
+    print(f"held-out accuracy of {card.weights} (fp16 reloaded as fp32): {held_out:.4f} "
+          f"(card said {card.provenance.get('held_out_accuracy')})")
+    card.provenance["held_out_accuracy"] = round(held_out, 4)
+    card.provenance["held_out_measured_by"] = "scripts/train_demo_model.py --evaluate-only"
+    save_card(card, card_path, overwrite=True)
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
@@ -111,6 +134,8 @@ def main(argv=None) -> int:
 
     out: Path = args.out
     weights_path, card_path = out / "model.safetensors", out / "model_card.json"
+    if args.evaluate_only:
+        return evaluate_only(card_path)
     if not args.overwrite:
         for f in (weights_path, card_path):
             if f.exists():

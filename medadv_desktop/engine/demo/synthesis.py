@@ -157,6 +157,24 @@ def source_indices() -> tuple[_SourceIndex, ...]:
     return tuple(_index_source(s) for s in load_source_scans())
 
 
+def source_weights(split: str) -> np.ndarray:
+    """Probability of drawing each source scan in ``split``.
+
+    One mix of anatomy for both splits: a source's weight is its number of
+    *training* crop positions capped at SOURCE_WEIGHT_CAP (so the five 512x512
+    scans count alike and the tiny CT_small much less), zero where the split
+    has no position in that source. The held-out split thus has the training
+    split's distribution although its regions are smaller.
+    """
+    indices = source_indices()
+    train = np.array([len(ix.positions["train"]) for ix in indices], dtype=np.float64)
+    here = np.array([len(ix.positions[split]) for ix in indices], dtype=np.float64)
+    capped = np.where(here > 0, np.minimum(train, SOURCE_WEIGHT_CAP), 0.0)
+    if capped.sum() == 0:
+        raise DatasetError("No usable tissue region found in the source scans.")
+    return capped / capped.sum()
+
+
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Gaussian noise smoothed by a 3x3 box and rescaled to unit std."""
     n = rng.standard_normal((shape[0] + 2, shape[1] + 2))
@@ -224,13 +242,7 @@ def make_patch(seed: int, split: str, index: int, label: str | None = None) -> D
         raise DatasetError(f"Unknown class '{label}'; use one of {', '.join(CLASS_NAMES)}.")
     rng = patch_rng(seed, split, index)
     indices = source_indices()
-    counts = np.array([len(ix.positions[split]) for ix in indices], dtype=np.float64)
-    if counts.sum() == 0:
-        raise DatasetError("No usable tissue region found in the source scans.")
-    # Sources count alike once they offer SOURCE_WEIGHT_CAP crop positions, so
-    # both splits get the same mix of anatomy; the tiny CT_small counts less.
-    capped = np.minimum(counts, SOURCE_WEIGHT_CAP)
-    weights = capped / capped.sum()
+    weights = source_weights(split)
     src = indices[int(rng.choice(len(indices), p=weights))]
     r0, c0 = (int(v) for v in src.positions[split][rng.integers(len(src.positions[split]))])
     p = PATCH_SIZE
