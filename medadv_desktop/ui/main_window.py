@@ -18,7 +18,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-    QProgressBar, QToolBar, QWidget,
+    QProgressBar, QSizePolicy, QToolBar, QWidget,
 )
 
 from medadv_desktop import __version__
@@ -132,6 +132,8 @@ class MainWindow(QMainWindow):
             DOCK_JOBS: make_dock("Jobs", DOCK_JOBS, self.jobs_panel, self),
             DOCK_RESULTS: make_dock("Results", DOCK_RESULTS, self.results_panel, self),
         }
+        # long progress lines (training epochs) must never widen the window: the label elides instead
+        self.jobs_panel.current_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.training_panel = TrainingPanel()
         self.training_dock = make_dock("Adversarial Training", DOCK_TRAINING, self.training_panel, self)
         for key, width in ((DOCK_STUDIES, 210), (DOCK_TAGS, 210), (DOCK_MODEL, 300), (DOCK_ATTACK, 300)):
@@ -600,13 +602,23 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ adversarial training
     def show_training(self) -> None:
-        """Model ▸ Adversarial Training: show the Training dock (tabbed with Results) with room for its curves."""
+        """Model ▸ Adversarial Training: show the Training dock with room for its form, curves and table.
+
+        The first time it is shown in the bottom area, the Jobs panel joins the
+        Results / Training tabs so the training panel gets the full bottom width
+        (its own status line and progress bar follow the jobs); View ▸ Reset
+        Layout restores the default.
+        """
         dock = self.training_dock
         was_hidden = not dock.isVisible()
         dock.show()
+        if was_hidden and not dock.isFloating() and self.dockWidgetArea(dock) == Qt.BottomDockWidgetArea:
+            jobs = self.docks[DOCK_JOBS]
+            if not jobs.isFloating() and self.dockWidgetArea(jobs) == Qt.BottomDockWidgetArea and \
+                    dock not in self.tabifiedDockWidgets(jobs):
+                self.tabifyDockWidget(dock, jobs)
+            self.resizeDocks([dock], [max(340, int(self.height() * 0.46))], Qt.Vertical)
         dock.raise_()
-        if was_hidden and not dock.isFloating():
-            self.resizeDocks([dock], [max(330, int(self.height() * 0.42))], Qt.Vertical)
 
     def _update_native_scale(self) -> None:
         """Native units per [0, 1] unit for the eps fields: window width, or the slice's range."""
