@@ -574,6 +574,8 @@ class TrainingPanel(QWidget):
         lay.addWidget(edit, 1)
         browse = QPushButton("…")
         browse.setFixedWidth(28)
+        browse.setStyleSheet("padding: 2px 0px;")          # room for the ellipsis inside 28 px
+        browse.setToolTip("Choose a folder")
         browse.clicked.connect(slot)
         lay.addWidget(browse)
         return row
@@ -619,7 +621,9 @@ class TrainingPanel(QWidget):
         """A model is loaded: eps in native units through its window; Start possible."""
         self._model_ready = card is not None
         self.eps.set_native_scale(native_per_unit, units)
-        if card is not None and not self._running:
+        name = getattr(card, "name", None)
+        changed, self._card_name = name != getattr(self, "_card_name", None), name
+        if card is not None and changed and not self._running:
             self.set_status(f"Model: {card.name}. Choose a labelled data set folder, then start.")
         self.set_running(self._running)
 
@@ -853,7 +857,7 @@ class TrainingController(QObject):
         if card is not None and card.intensity.mode == "window":
             npu = float(card.intensity.width)
             study = self.window.study
-            units = (study.units if study is not None else "") or "native"
+            units = (study.units if study is not None else "") or "a.u."
         self.panel.set_model(card, npu, units)
 
     def attack_params(self, name: str) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def test_training_dock_runs_to_the_before_after_table_and_uses_the_model(window,
     assert window.training_dock.isVisible()
     panel, controller = window.training_panel, window.training
     assert {panel.attack_list.item(r).data(Qt.UserRole) for r in range(panel.attack_list.count())} >= {"fgsm", "pgd"}
-    assert panel.eps.native_text() == "3.14 native"            # 2/255 of the card's 400-unit window
+    assert panel.eps.native_text() == "3.14 a.u."            # 2/255 of the card's 400-unit window
     assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
     assert str(Path.home() / "MedAdv") in panel.out_edit.text()   # default output under the home folder
     # method parameters follow the method
