@@ -52,7 +52,8 @@ def test_info_series_folder_lists_failures(capsys, series_folder):  # noqa: F811
     assert "5 x 128 x 128" in out and "4 x 128 x 128" in out
     assert "2.5 x 0.6615 x 0.6615 mm" in out
     assert "img999.dcm: the file ends before its pixel data is complete" in out
-    assert "notes.txt:" in out
+    assert "notes.dat:" in out
+    assert "labels.csv" not in out  # side-car files are skipped silently
 
 
 def test_info_example4d_json_and_volume(capsys):
