@@ -70,6 +70,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-accuracy", type=float, default=0.90,
                    help="refuse to write a model whose held-out accuracy is below this")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model in --out")
+    p.add_argument("--init-from", type=Path, default=None, metavar="CARD",
+                   help="continue training from the weights of this demo model card (a second stage); "
+                        "its provenance is kept in the new card under 'previous_stage'")
     p.add_argument("--evaluate-only", action="store_true",
                    help="do not train: re-measure the held-out accuracy of the model already in --out "
                         "on the split its card names and record it in the card")
@@ -164,8 +167,20 @@ def main(argv=None) -> int:
     # A zero classifier head starts every logit at 0: timm's default head init
     # (uniform +-1/sqrt(2) over 1280 features) gives losses of 3-5 and unstable
     # early training from scratch.
-    torch.nn.init.zeros_(network.get_classifier().weight)
-    torch.nn.init.zeros_(network.get_classifier().bias)
+    previous = None
+    if args.init_from is not None:
+        from medadv_desktop.engine.models import load_state_dict_file, sha256_file
+
+        previous = ModelCard.load(args.init_from)
+        if sha256_file(previous.weights_path) != previous.sha256:
+            print(f"{previous.weights_path} does not match its card's sha256", file=sys.stderr)
+            return 2
+        network.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                 for k, v in load_state_dict_file(previous.weights_path).items()})
+        previous_sha = previous.sha256
+    else:
+        torch.nn.init.zeros_(network.get_classifier().weight)
+        torch.nn.init.zeros_(network.get_classifier().bias)
     model = Classifier(network, ModelCard.from_dict(card_dict))   # the application's own preprocessing
 
     steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
@@ -248,6 +263,9 @@ def main(argv=None) -> int:
             "held_out_split": f"test split of medadv demo-data --seed {args.data_seed} ({args.n_test} patches)",
             "weights_dtype": "float16 (evaluated reloaded as float32)",
         }
+        if previous is not None:
+            provenance["training"]["init"] = f"continued from weights sha256 {previous_sha} (see previous_stage)"
+            provenance["previous_stage"] = previous.provenance
         card = create_card_from_weights(tmp_weights, card_path=card_path, name=MODEL_NAME,
                                         architecture="efficientnet_b0", class_names=list(CLASS_NAMES),
                                         input_size=[PATCH_SIZE, PATCH_SIZE], intensity=WINDOW,
