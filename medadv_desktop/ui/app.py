@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-attack", metavar="NAME", help="run this attack on the current slice once loaded")
     parser.add_argument("--eps", default=None, help="budget for --run-attack, e.g. 2/255, 0.01 or 6HU")
     parser.add_argument("--screenshot", metavar="FILE", help="save the main window as PNG when done, then exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="headless end-to-end check of this installation (demo, attack, reports, GUI), then exit")
     parser.add_argument("--size", default=None, metavar="WxH", help="window size, e.g. 1600x1000")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before --screenshot gives up")
     parser.add_argument("--no-restore", action="store_true", help="ignore the saved window layout")
@@ -54,6 +56,7 @@ class StartupScript:
         self.errors: list[str] = []
         self.attack_submitted = False
         self.attack_done = not args.run_attack
+        self._shot_pending = False
         self.settle = QTimer()
         self.settle.setSingleShot(True)
         self.settle.setInterval(400)
@@ -96,8 +99,12 @@ class StartupScript:
                 self.attack_done = True
                 self._on_settled()
             return
-        if self.args.screenshot and self.attack_done:
-            self._screenshot()
+        if self.args.screenshot and self.attack_done and not self._shot_pending:
+            # Let the layout and the views' fit settle before grabbing.
+            from PySide6.QtCore import QTimer
+
+            self._shot_pending = True
+            QTimer.singleShot(200, self._screenshot)
 
     def _submit_attack(self) -> None:
         from medadv_desktop.errors import MedAdvError
@@ -152,6 +159,12 @@ def _settings_factory():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in argv:
+        # Headless end-to-end check of this installation (see medadv_desktop/selftest.py).
+        from medadv_desktop.selftest import main as self_test
+
+        return self_test([a for a in argv if a != "--self-test"])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("MEDADV_LOG", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

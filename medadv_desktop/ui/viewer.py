@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider,
     QToolButton, QVBoxLayout, QWidget,
@@ -402,6 +402,10 @@ class ViewerWidget(QWidget):
         self.mode_buttons[mode].setChecked(True)
         self._apply_mode()
         self._refresh()
+        # The panels change shape with the mode: fit the image again once the
+        # layout has settled (now, and after Qt has processed the resize).
+        self.reset_view()
+        QTimer.singleShot(0, self.reset_view)
         self.sig_mode_changed.emit(mode)
 
     def _apply_mode(self) -> None:
