@@ -11,7 +11,7 @@ from medadv_desktop.engine.attacks import create_attack
 from .conftest import TinyCNN, correct_labels
 
 import_timm()  # the torchvision fix must be in place before torchattacks imports torchvision
-torchattacks = pytest.importorskip("torchattacks", reason="torchattacks is a test dependency: pip install --no-deps torchattacks")
+import torchattacks  # noqa: E402  (test oracle, installed by quickstart.sh with --no-deps; never skipped)
 
 
 @pytest.fixture(scope="module")
