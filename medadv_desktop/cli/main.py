@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("medadv: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `medadv info DIR | head`: the reader stopped early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # last resort: no raw traceback for users
         if os.environ.get("MEDADV_DEBUG"):
             raise
