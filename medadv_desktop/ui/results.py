@@ -116,37 +116,38 @@ class SummaryModel(QAbstractTableModel):
         self.endResetModel()
 
 
-class SummaryTable(QTableView):
-    """Sortable summary table; Ctrl+C copies TSV."""
+class CopyableTable(QTableView):
+    """A read-only, sortable table over a source model (sort keys in Qt.UserRole);
+    Ctrl+C copies the selected rows (or all) as tab-separated text with a header."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, source, columns: Sequence[tuple], object_name: str,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("summary_table")
-        self.summary = SummaryModel()
+        self.setObjectName(object_name)
+        self.columns = columns
         self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.summary)
+        self.proxy.setSourceModel(source)
         self.proxy.setSortRole(Qt.UserRole)
         self.setModel(self.proxy)
         self.setSortingEnabled(True)
+        self.sortByColumn(-1, Qt.AscendingOrder)     # the engine's order until a header is clicked
         self.setAlternatingRowColors(True)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(20)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setStretchLastSection(True)
 
-    def source_row(self, proxy_row: int) -> SummaryRow:
-        return self.summary.rows[self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()]
-
     def to_tsv(self, only_selected: bool = True) -> str:
         rows = sorted({i.row() for i in self.selectionModel().selectedRows()}) if only_selected else []
         if not rows:
             rows = list(range(self.proxy.rowCount()))
-        lines = ["\t".join(c[0] for c in COLUMNS)]
+        lines = ["\t".join(c[0] for c in self.columns)]
         for r in rows:
             lines.append("\t".join(str(self.proxy.index(r, c).data(Qt.DisplayRole))
-                                   for c in range(len(COLUMNS))))
+                                   for c in range(len(self.columns))))
         return "\n".join(lines) + "\n"
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
@@ -155,6 +156,17 @@ class SummaryTable(QTableView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+
+class SummaryTable(CopyableTable):
+    """Sortable robustness summary table (attack x eps); Ctrl+C copies TSV."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.summary = SummaryModel()
+        super().__init__(self.summary, COLUMNS, "summary_table", parent)
+
+    def source_row(self, proxy_row: int) -> SummaryRow:
+        return self.summary.rows[self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()]
 
 
 class PredictionChart(pg.PlotWidget):

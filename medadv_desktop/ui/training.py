@@ -38,17 +38,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-    QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
-    QSizePolicy, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+    QLabel, QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
+    QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from medadv_desktop.engine.jobs import CancelToken, Progress
 from medadv_desktop.ui import theme
 from medadv_desktop.ui.attack_dock import BudgetField, format_budget
+from medadv_desktop.ui.results import CopyableTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from medadv_desktop.engine.training import BeforeAfterResult, TrainingResult
@@ -307,27 +308,12 @@ class BeforeAfterModel(QAbstractTableModel):
         return None
 
 
-class BeforeAfterTable(QTableView):
+class BeforeAfterTable(CopyableTable):
     """The seed paper's Table 1 with an "after adversarial training" column; sortable, Ctrl+C copies TSV."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("before_after_table")
         self.table_model = BeforeAfterModel()
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.table_model)
-        self.proxy.setSortRole(Qt.UserRole)
-        self.setModel(self.proxy)
-        self.setSortingEnabled(True)
-        self.sortByColumn(-1, Qt.AscendingOrder)     # engine order until a header is clicked
-        self.setAlternatingRowColors(True)
-        self.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.verticalHeader().setVisible(False)
-        self.verticalHeader().setDefaultSectionSize(20)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(True)
+        super().__init__(self.table_model, BA_COLUMNS, "before_after_table", parent)
 
     def set_result(self, result: "BeforeAfterResult | None") -> None:
         self.table_model.set_result(result)
@@ -336,22 +322,6 @@ class BeforeAfterTable(QTableView):
         """The displayed rows (in the current sort order) as {column title: text}."""
         return [{BA_COLUMNS[c][0]: str(self.proxy.index(r, c).data(Qt.DisplayRole)) for c in range(len(BA_COLUMNS))}
                 for r in range(self.proxy.rowCount())]
-
-    def to_tsv(self, only_selected: bool = True) -> str:
-        rows = sorted({i.row() for i in self.selectionModel().selectedRows()}) if only_selected else []
-        if not rows:
-            rows = list(range(self.proxy.rowCount()))
-        lines = ["\t".join(c[0] for c in BA_COLUMNS)]
-        for r in rows:
-            lines.append("\t".join(str(self.proxy.index(r, c).data(Qt.DisplayRole)) for c in range(len(BA_COLUMNS))))
-        return "\n".join(lines) + "\n"
-
-    def keyPressEvent(self, event) -> None:  # noqa: N802
-        if event.matches(QKeySequence.Copy):
-            QGuiApplication.clipboard().setText(self.to_tsv())
-            event.accept()
-            return
-        super().keyPressEvent(event)
 
 
 # --------------------------------------------------------------------------- the panel
