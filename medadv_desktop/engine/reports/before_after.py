@@ -25,23 +25,7 @@ from typing import Any
 
 from medadv_desktop.engine.serialization import to_jsonable
 from medadv_desktop.errors import ReportError
-
-
-@dataclass
-class BeforeAfterRow:
-    """Accuracy of the original and the adversarially trained model at one attack x eps."""
-
-    attack: str
-    eps: float
-    accuracy_before: float | None
-    accuracy_after: float | None
-
-    @property
-    def change(self) -> float | None:
-        """accuracy_after - accuracy_before (fraction; +0.25 = 25 points better)."""
-        if self.accuracy_before is None or self.accuracy_after is None:
-            return None
-        return self.accuracy_after - self.accuracy_before
+from medadv_desktop.engine.training.before_after import BeforeAfterRow  # the one row type, shared with training
 
 
 @dataclass
