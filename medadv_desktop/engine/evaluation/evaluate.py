@@ -8,12 +8,21 @@ Order of work::
             attack the samples that were correct on clean input, in batches
         summary row per attack + one 'worst-case' row
 
-**Honest per-attack rows (default, ``full_rows=True``).** Every attack runs on
-every sample that was correct on clean input, so an attack's row is its own
-robust accuracy. The ``worst-case`` row counts a sample as robust only if it
-is robust to *every* attack; a fooled sample keeps the record of the first
-attack (in run order) that fooled it, exactly as an AutoAttack-style cascade
-would report it.
+**Attack cascade (default, ``full_rows=False``).** As in AutoAttack, robust
+accuracy per eps is the worst case over the attacks, and a later attack runs
+only on the samples still robust to the earlier ones at the same eps. The
+``worst-case`` row is exact: a sample counts as robust only if it is robust to
+*every* attack, and a fooled sample keeps the record of the first attack (in
+run order) that fooled it. The row of the first attack is that attack's own
+robust accuracy; the rows of later attacks are *cumulative* (robust accuracy
+after attacks 1..k; ``AttackRow.cumulative`` is True and reports mark them).
+
+**Per-attack rows (``full_rows=True``).** Every attack runs on every sample
+that was correct on clean input, so each row is that attack's own robust
+accuracy (e.g. for a before/after table per attack). The worst-case row is the
+same as with the cascade (for deterministic attacks; random starts draw per
+batch, and the batches differ); it is slower, since later attacks also run on
+samples an earlier attack already fooled.
 
 **What makes it fast.**
 
@@ -26,11 +35,7 @@ would report it.
   example). This never overstates robustness, and makes robust accuracy
   monotone in eps. ``cascade=False`` runs every attack at every eps on every
   clean-correct sample (the plain loop, e.g. as a benchmark baseline).
-* ``full_rows=False`` adds the AutoAttack cascade across attacks: a later
-  attack runs only on samples still robust to the earlier ones at the same
-  eps. The worst-case row is unchanged (exact), and cheapest to get, but the
-  rows of later attacks become *cumulative* (robust accuracy after attacks
-  1..k; ``AttackRow.cumulative`` is True and reports say so).
+* The attack cascade above (``full_rows=False``, the default).
 
 Cancellation is checked between batches and inside the attacks (through the
 :class:`ProgressCallback` carrying the cancel token); a cancelled job raises
@@ -82,14 +87,17 @@ def _check_eps_grid(eps_grid: Sequence[float]) -> list[float]:
 
 def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[str, dict]],
                  eps_grid: Sequence[float], *, norm: str = "linf", batch_size: int = 32, seed: int = 0,
-                 cascade: bool = True, full_rows: bool = True, n_examples: int = 6,
+                 cascade: bool = True, full_rows: bool = False, n_examples: int = 6,
                  max_samples: int | None = None, cancel: CancelToken | None = None,
                  on_attack_progress: Callable[[Progress], None] | None = None) -> Job[EvaluationResult]:
     """Evaluate ``classifier`` on ``dataset`` against ``attacks`` over ``eps_grid`` (see module doc).
 
     ``dataset``: a :class:`~medadv_desktop.engine.datasets.LabelledDataset`.
     ``attacks``: ``[(name, params), ...]``; ``eps``, ``norm`` and ``seed`` of
-    the params are set from the grid / arguments. ``max_samples`` keeps a
+    the params are set from the grid / arguments. ``full_rows=False`` (default):
+    the attack cascade, rows after the first attack are cumulative;
+    ``full_rows=True``: every attack on every sample, each row the attack's own
+    robust accuracy (slower). ``max_samples`` keeps a
     seeded, class-balanced subset. Yields :class:`Progress` (stage
     ``"evaluate"``; ``data`` has ``elapsed_s``, ``eta_s``, ``attack``, ``eps``)
     and returns an :class:`EvaluationResult`. The generator can only yield between

@@ -17,7 +17,11 @@ says what was seen, why it matters and what to do.
 * ``black_box_beats_white_box``: at the same eps, a black-box (score-based)
   attack reaches a lower robust accuracy than every white-box attack. With
   working gradients this should not happen; it is the classic sign of
-  gradient masking.
+  gradient masking. With the attack cascade (cumulative rows, see
+  ``evaluate_job``) a black-box row is compared with the white-box attacks
+  that ran *before* it, as AutoAttack's own Square check does: the flag means
+  the black-box attack still fooled images that those white-box attacks
+  could not.
 """
 
 from __future__ import annotations
@@ -119,7 +123,12 @@ def check_nondeterminism(model, x: torch.Tensor) -> SanityFlag | None:
 def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mapping[str, bool]) -> list[SanityFlag]:
     """Per eps, flag a black-box attack whose robust accuracy is below every white-box one's.
 
-    A margin of half a sample (0.5 / n) avoids flagging ties.
+    Rows of one eps are taken in run order. A row with ``cumulative=False`` is
+    compared with the other non-cumulative white-box rows (each attack's own
+    robust accuracy); a cumulative row (attack cascade) with the white-box rows
+    before it, which are cumulative too: a drop then means the black-box attack
+    fooled images that the earlier white-box attacks missed. A margin of half a
+    sample (0.5 / n) avoids flagging ties.
     """
     flags = []
     by_eps: dict[float, list[AttackRow]] = {}
@@ -127,24 +136,36 @@ def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mappin
         if r.attack != WORST_CASE and r.attack in black_box:
             by_eps.setdefault(round(r.eps, 12), []).append(r)
     for eps, group in sorted(by_eps.items()):
-        white = [r for r in group if not black_box[r.attack]]
-        black = [r for r in group if black_box[r.attack]]
-        if not white or not black:
-            continue
-        best_white = min(white, key=lambda r: r.robust_accuracy)
-        for b in black:
+        for pos, b in enumerate(group):
+            if not black_box[b.attack]:
+                continue
+            cumulative = bool(getattr(b, "cumulative", False))
+            if cumulative:
+                white = [w for w in group[:pos] if not black_box[w.attack]]
+            else:
+                white = [w for w in group if not black_box[w.attack] and not getattr(w, "cumulative", False)]
+            if not white:
+                continue
+            best_white = min(white, key=lambda r: r.robust_accuracy)
             margin = 0.5 / max(1, b.n_samples)
-            if b.robust_accuracy < best_white.robust_accuracy - margin:
-                flags.append(SanityFlag(
-                    code="black_box_beats_white_box",
-                    title=f"Black-box {b.attack} beats the white-box attacks at eps {eps:.4g}",
-                    explanation=(
-                        f"At eps {eps:.4g}, the black-box attack '{b.attack}' (which sees only the model's "
-                        f"outputs) left {b.robust_accuracy:.1%} robust accuracy, lower than the strongest "
-                        f"white-box attack '{best_white.attack}' ({best_white.robust_accuracy:.1%}), which uses "
-                        "the gradients. With trustworthy gradients this should not happen: it is the classic "
-                        "sign of gradient masking (or of too few white-box steps). Treat the white-box numbers "
-                        "as optimistic; report the worst case, and try more PGD steps or restarts.")))
+            if b.robust_accuracy >= best_white.robust_accuracy - margin:
+                continue
+            if cumulative:
+                seen = (f"the white-box attacks before it left {best_white.robust_accuracy:.1%} robust accuracy "
+                        f"(cumulative, up to '{best_white.attack}'); the black-box attack '{b.attack}' (which "
+                        f"sees only the model's outputs) still fooled images they could not, down to "
+                        f"{b.robust_accuracy:.1%}.")
+            else:
+                seen = (f"the black-box attack '{b.attack}' (which sees only the model's outputs) left "
+                        f"{b.robust_accuracy:.1%} robust accuracy, lower than the strongest white-box attack "
+                        f"'{best_white.attack}' ({best_white.robust_accuracy:.1%}), which uses the gradients.")
+            flags.append(SanityFlag(
+                code="black_box_beats_white_box",
+                title=f"Black-box {b.attack} beats the white-box attacks at eps {eps:.4g}",
+                explanation=(
+                    f"At eps {eps:.4g}, {seen} With trustworthy gradients this should not happen: it is the "
+                    "classic sign of gradient masking (or of too few white-box steps). Treat the white-box "
+                    "numbers as optimistic; report the worst case, and try more PGD steps or restarts.")))
     return flags
 
 

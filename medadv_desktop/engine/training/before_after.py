@@ -185,8 +185,9 @@ def before_after_job(original, hardened, dataset, attacks: Sequence[str | tuple[
 
     results = []
     for k, (label, model) in enumerate(zip(("before", "after"), models)):
+        # full_rows: the table compares each attack's own robust accuracy before and after training
         job = evaluate_job(model, dataset, specs, grid, norm=norm, batch_size=batch_size, seed=seed,
-                           n_examples=n_examples, cancel=cancel)
+                           full_rows=True, n_examples=n_examples, cancel=cancel)
         while True:
             try:
                 event = next(job)

@@ -32,7 +32,7 @@ def test_demo_model_attacks_at_2_over_255(tmp_path):
     ds = LabelledDataset.from_folder(tmp_path / "demo" / "test", clf.class_names)
     attacks = [("fgsm", {}), ("pgd", {"steps": 10}), ("square", {"n_queries": 150}),
                ("vertical", {}), ("smia", {"steps": 10})]
-    res = run_job(evaluate_job(clf, ds, attacks, [EPS], batch_size=N_TEST))
+    res = run_job(evaluate_job(clf, ds, attacks, [EPS], batch_size=N_TEST, full_rows=True))   # each attack's own row
     assert res.n_samples == N_TEST and res.clean_accuracy > 0.5
     for name, _ in attacks:
         assert res.row(name, EPS).robust_accuracy < res.clean_accuracy, name

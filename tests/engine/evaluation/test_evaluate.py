@@ -62,17 +62,25 @@ def test_json_round_trip(mean_model, mean_data, tmp_path):
         result.save(path)
 
 
-def test_cascade_options_agree_on_worst_case(mean_model, mean_data):
+def test_default_attack_cascade_is_exact_worst_case(mean_model, mean_data):
+    """Default: the attack cascade (later rows cumulative); full_rows=True: each attack's own row.
+    Both (and the plain loop) agree on the worst case."""
     ds, _ = mean_data
     grid = EPS[1:]
-    full, _ = _run(mean_model, ds, eps=grid)
-    plain, _ = _run(mean_model, ds, eps=grid, cascade=False)
-    fast, _ = _run(mean_model, ds, eps=grid, full_rows=False)
+    default, _ = _run(mean_model, ds, eps=grid)
+    full, _ = _run(mean_model, ds, eps=grid, full_rows=True)
+    plain, _ = _run(mean_model, ds, eps=grid, cascade=False, full_rows=True)
+    assert default.provenance["full_rows"] is False and full.provenance["full_rows"] is True
     for eps in grid:
         w = full.row(WORST_CASE, eps).robust_accuracy
-        assert fast.row(WORST_CASE, eps).robust_accuracy == pytest.approx(w)
+        assert default.row(WORST_CASE, eps).robust_accuracy == pytest.approx(w)
         assert plain.row(WORST_CASE, eps).robust_accuracy >= w - 1e-12   # eps reuse only helps
-        assert fast.row("pgd", eps).cumulative and not full.row("pgd", eps).cumulative
+        # the first attack's row is its own, later rows are cumulative (robust after attacks 1..k)
+        assert not default.row("fgsm", eps).cumulative and default.row("pgd", eps).cumulative
+        assert not any(r.cumulative for r in full.rows)
+        assert default.row("fgsm", eps).robust_accuracy == pytest.approx(full.row("fgsm", eps).robust_accuracy)
+        assert default.row("pgd", eps).robust_accuracy == pytest.approx(w)   # the last cumulative row
+        assert not default.row(WORST_CASE, eps).cumulative
         # worst case = robust to every attack, computed from the per-sample records
         recs = {}
         for r in full.samples:
@@ -81,10 +89,11 @@ def test_cascade_options_agree_on_worst_case(mean_model, mean_data):
         robust = sum(all(r.adv_pred == r.true_label for r in rs) and rs[0].clean_pred == rs[0].true_label
                      for rs in recs.values())
         assert w == pytest.approx(robust / full.n_samples)
-    # per-sample records of the worst case come from the first attack that fooled the sample
+    # later attacks only run on the samples still robust: no more work than every attack on every sample
     q_full = sum(r.queries for r in full.samples if r.attack == "pgd")
-    q_fast = sum(r.queries for r in fast.samples if r.attack == "pgd")
-    assert q_fast <= q_full
+    q_default = sum(r.queries for r in default.samples if r.attack == "pgd")
+    assert q_default <= q_full
+    assert EvaluationResult.from_json(default.to_json()).row("pgd", grid[0]).cumulative
 
 
 def test_probability_model_is_flagged(mean_data):

@@ -72,3 +72,24 @@ def test_black_box_beats_white_box():
     flags = check_black_box_beats_white_box(rows, bb)
     assert len(flags) == 1 and flags[0].code == "black_box_beats_white_box"
     assert "square" in flags[0].explanation and "pgd" in flags[0].explanation
+
+
+def test_black_box_beats_white_box_with_cumulative_rows():
+    """Attack cascade: a cumulative black-box row is compared with the white-box rows run before it."""
+    bb = {"fgsm": False, "pgd": False, "square": True, "smia": False}
+
+    def cascade(eps, *ras):
+        rows = [_row(a, eps, ra) for a, ra in zip(("fgsm", "pgd", "square", "smia"), ras)]
+        for r in rows[1:]:
+            r.cumulative = True
+        return rows
+
+    # square still fools images after FGSM and PGD; SMIA (later, cumulative, so lower) does not hide it
+    flags = check_black_box_beats_white_box(cascade(0.01, 0.6, 0.5, 0.3, 0.3), bb)
+    assert len(flags) == 1 and "square" in flags[0].explanation and "before it" in flags[0].explanation
+    # square adds nothing beyond the white-box attacks before it
+    assert check_black_box_beats_white_box(cascade(0.01, 0.6, 0.5, 0.5, 0.4), bb) == []
+    # a black-box attack run first (its own row) has no white-box row before it to compare with
+    rows = [_row("square", 0.01, 0.2), _row("fgsm", 0.01, 0.2), _row("pgd", 0.01, 0.1)]
+    rows[1].cumulative = rows[2].cumulative = True
+    assert check_black_box_beats_white_box(rows, bb) == []

@@ -32,6 +32,9 @@ def test_before_after_table_and_json_round_trip(pretrained_card, demo_train, tmp
     assert result.row("pgd", EPS).accuracy_after == result.after.row("pgd", EPS).robust_accuracy
     assert result.row("pgd", EPS).at_training_eps and not result.row("pgd", 2 / 255).at_training_eps
     assert result.row(WORST_CASE, EPS).accuracy_after <= result.row("pgd", EPS).accuracy_after
+    # each attack's own robust accuracy (full_rows), not the cumulative rows of the attack cascade
+    assert not any(r.cumulative for ev in (result.before, result.after) for r in ev.rows)
+    assert result.before.provenance["full_rows"] and result.after.provenance["full_rows"]
     # the hardened model resists PGD at the training eps better than the original
     assert result.row("pgd", EPS).accuracy_after > result.row("pgd", EPS).accuracy_before
     assert result.training["method"] == "fgsm" and result.training["parent"]["sha256"]
