@@ -38,6 +38,11 @@ def test_evaluate_writes_json_table_and_reports(demo, tmp_path, capsys):
     assert "Clean accuracy" in cap.out and cap.out.count("worst-case") == 2
     assert "1/255" in cap.out and "8 HU" in cap.out and "SYNTHETIC" in cap.out
     assert "%]" in cap.err                         # plain progress lines when not a TTY
+    # default: the attack cascade; the second attack's rows are cumulative, marked * with a footnote
+    assert [r["cumulative"] for r in doc["rows"]] == [False, True, False] * 2
+    assert doc["provenance"]["full_rows"] is False
+    assert "pgd*" in cap.out and "* cumulative: robust accuracy after this attack and the ones above it" in cap.out
+    assert "--fast" not in cap.out and "--per-attack gives each attack's own row" in cap.out
     assert (tmp_path / "r.csv").stat().st_size > 0 and (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
     # never overwrite
     rc = main(["evaluate", "--model", str(card), "--data", str(data), "--attacks", "fgsm", "--json", str(out)])
@@ -53,3 +58,29 @@ def test_evaluate_rejects_unknown_attack_and_stray_option(demo, tmp_path, capsys
                "--json", str(tmp_path / "b.json")])
     assert rc == 2 and "steps" in capsys.readouterr().err
     assert not (tmp_path / "a.json").exists() and not (tmp_path / "b.json").exists()
+
+
+def test_evaluate_per_attack_rows_and_hidden_fast_alias(demo, tmp_path, capsys):
+    data, card = demo
+    common = ["evaluate", "--model", str(card), "--data", str(data), "--attacks", "fgsm,pgd", "--eps", "8/255",
+              "--steps", "2", "--no-random-start", "--n-examples", "0"]      # deterministic: same worst case
+    rc = main(common + ["--per-attack", "--json", str(tmp_path / "per.json")])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    per = json.loads((tmp_path / "per.json").read_text())
+    assert [(r["attack"], r["cumulative"]) for r in per["rows"]] == [
+        ("fgsm", False), ("pgd", False), ("worst-case", False)]
+    assert per["provenance"]["full_rows"] is True
+    assert "pgd*" not in cap.out and "cumulative" not in cap.out
+    # --fast, the old opt-in, is still accepted and is the default: same rows as no flag
+    rc = main(common + ["--fast", "--json", str(tmp_path / "fast.json")])
+    assert rc == 0, capsys.readouterr().err
+    fast = json.loads((tmp_path / "fast.json").read_text())
+    assert [r["cumulative"] for r in fast["rows"]] == [False, True, False]
+    assert fast["rows"][2]["robust_accuracy"] == pytest.approx(per["rows"][2]["robust_accuracy"])  # same worst case
+    rc = main(common + ["--fast", "--per-attack", "--json", str(tmp_path / "both.json")])
+    assert rc == 2 and "per-attack" in capsys.readouterr().err and not (tmp_path / "both.json").exists()
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = capsys.readouterr().out
+    assert "--per-attack" in text and "--fast" not in text
