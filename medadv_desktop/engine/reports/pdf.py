@@ -10,6 +10,8 @@ Conventions: accuracies and rates are percentages with one decimal; a budget
 eps is in [0, 1] intensity units (after the model card's intensity mapping)
 and, when the mapping is a fixed window, also in the study's units
 (eps_native = eps x window width, e.g. 2/255 x 400 HU = 3.1 HU).
+Rows of an attack cascade (``AttackRow.cumulative``: robust accuracy after
+this attack and the ones above it) are marked ``*`` with a footnote.
 Every string passes through :func:`deid.scrub_text` unless ``include_phi``.
 """
 
@@ -55,6 +57,14 @@ ATTACK_DESCRIPTIONS = {
                           "Gaussian-smoothing stabilisation term."),
     WORST_CASE: ("", "Worst case: a sample counts as robust only if every attack failed on it."),
 }
+
+#: Footnote under the summary tables when some rows are cumulative (attack cascade).
+CUMULATIVE_NOTE = ("* Cumulative (attack cascade): after this attack and the ones above it; it ran only on images "
+                   "still robust to them.")
+CUMULATIVE_HOW_TO_READ = (
+    "Cumulative rows (*)", "with the attack cascade (MedAdv's default), a later attack runs only on the images "
+    "still robust to the attacks above it, so its row is the robust accuracy after all of them, not the "
+    "attack's own. The worst case is exact. Run 'medadv evaluate --per-attack' for each attack's own row.")
 
 #: What each sanity flag means when the result carries no explanation.
 FLAG_DOCS = {
@@ -318,6 +328,19 @@ def _attack_label(name: str) -> str:
             "smia": "SMIA", WORST_CASE: "Worst case", "clean": "Clean (no attack)"}.get(name, name)
 
 
+def _is_cumulative(row: Any) -> bool:
+    return bool(getattr(row, "cumulative", False))
+
+
+def _has_cumulative(result: EvaluationResult) -> bool:
+    return any(_is_cumulative(r) for r in result.rows)
+
+
+def _row_label(row: Any) -> str:
+    """The attack's label, with ' *' on a cumulative row of the attack cascade."""
+    return _attack_label(row.attack) + (" *" if _is_cumulative(row) else "")
+
+
 def _attack_order(result: EvaluationResult) -> list[str]:
     names = list(result.attacks) or []
     for r in result.rows:
@@ -349,7 +372,8 @@ def _title_block(ctx: _Context, width: float) -> list:
     if evaluated:
         pairs.append(("Evaluation run", str(evaluated)))
     pairs += [("Test images", str(r.n_samples)),
-              ("Attacks", ", ".join(_attack_label(a) for a in r.attacks) or "-"),
+              ("Attacks", (", ".join(_attack_label(a) for a in r.attacks) or "-")
+               + (" (in this order, as a cascade: rows marked * are cumulative)" if _has_cumulative(r) else "")),
               ("Threat model", f"{_short_norm(r.norm)}, eps " + ", ".join(
                   fmt.eps_all_units(e, _eps_native(r, e), r.units) for e in r.eps_grid)),
               ("De-identification", "identifiers withheld; studies shown under pseudonyms"
@@ -368,7 +392,7 @@ def _title_block(ctx: _Context, width: float) -> list:
         text = f"At eps {fmt.eps_all_units(e, _eps_native(r, e), r.units)}: "
         if wc is not None:
             text += f"worst-case robust accuracy {fmt.pct(wc.robust_accuracy)}"
-        if attack_rows:
+        if attack_rows and not any(_is_cumulative(x) for x in attack_rows):   # each attack's own row
             strongest = min(attack_rows, key=lambda x: x.robust_accuracy)
             text += ("; " if wc is not None else "") + (
                 f"strongest single attack {_attack_label(strongest.attack)} "
@@ -487,11 +511,18 @@ def _threat_section(ctx: _Context, width: float) -> list:
         kind, text = ATTACK_DESCRIPTIONS.get(a.lower(), ("", "user-supplied attack"))
         rows.append([_attack_label(a), kind, text])
     story.append(ctx.table(rows, [25 * mm, 25 * mm, width - 50 * mm], align_right_from=None))
-    cascade = r.provenance.get("cascade") if isinstance(r.provenance, dict) else None
-    if cascade is not None:
-        story.append(ctx.p(
-            "Worst case computed as a cascade: later attacks run only on the images still robust."
-            if cascade else "Every attack ran on every image that was correct without attack.", "small"))
+    prov = r.provenance if isinstance(r.provenance, dict) else {}
+    notes = []
+    if prov.get("full_rows") is False or _has_cumulative(r):
+        notes.append("Attack cascade: a later attack ran only on the images still robust to the attacks above it "
+                     "(rows marked * are cumulative); the worst case is exact.")
+    elif prov.get("full_rows") or "cascade" in prov:
+        notes.append("Every attack ran on every image that was correct without attack (each row is the attack's "
+                     "own).")
+    if prov.get("cascade"):
+        notes.append("An image fooled at a smaller eps counts as fooled at the larger ones (not attacked again).")
+    if notes:
+        story.append(ctx.p(" ".join(notes), "small"))
     return story
 
 
@@ -565,7 +596,7 @@ def _summary_section(ctx: _Context, width: float) -> list:
             linf = row.mean_linf_native if fmt.is_number(row.mean_linf_native) and r.units else row.mean_linf
             linf_text = fmt.fixed(linf, 1) if fmt.is_number(row.mean_linf_native) and r.units else fmt.fixed(linf, 4)
             queries = row.median_queries if fmt.is_number(row.median_queries) else row.mean_queries
-            rows.append([_attack_label(row.attack), fmt.pct(row.robust_accuracy), fmt.pct(row.attack_success_rate),
+            rows.append([_row_label(row), fmt.pct(row.robust_accuracy), fmt.pct(row.attack_success_rate),
                          linf_text, fmt.fixed(row.mean_l2, 3), fmt.fixed(row.mean_ssim, 3),
                          fmt.pct(row.mean_conf_drop), fmt.num(queries, 4) if queries else "-",
                          fmt.seconds(row.time_s) if row.time_s else "-"])
@@ -573,11 +604,14 @@ def _summary_section(ctx: _Context, width: float) -> list:
                 bold.append(len(rows) - 1)
         title = ctx.p(f"eps = {fmt.eps_all_units(e, _eps_native(r, e), r.units)}", "h2")
         story.append(KeepTogether([title, ctx.table(rows, col_w, bold_rows=tuple(bold))]))
+    if _has_cumulative(r):
+        story.append(Spacer(1, 1.5 * mm))
+        story.append(ctx.p(CUMULATIVE_NOTE, "small"))
     story.append(Spacer(1, 3 * mm))
     chart = robust_accuracy_chart(r, width)
     caption = ctx.p("Figure 1. Robust accuracy against the budget eps. eps = 0 is the clean accuracy. "
-                    "The worst case (thick black line) counts an image as robust only if every attack failed.",
-                    "caption")
+                    "The worst case (thick black line) counts an image as robust only if every attack failed."
+                    + (" * cumulative (attack cascade)." if _has_cumulative(r) else ""), "caption")
     story.append(KeepTogether([ctx.p("Robust accuracy against eps", "h2"), chart, caption]))
     return story
 
@@ -651,7 +685,8 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
         if dash:
             lp.lines[i].strokeDashArray = dash
         lp.lines[i].symbol = makeMarker(marker, size=size, fillColor=color, strokeColor=color)
-        pairs.append((color, scrub_text(_attack_label(name))))
+        cumulative = any(_is_cumulative(x) for x in result.rows if x.attack == name)
+        pairs.append((color, scrub_text(_attack_label(name) + (" *" if cumulative else ""))))
     if names and names[0] == WORST_CASE:      # legend: attacks first, worst case last
         pairs = pairs[1:] + pairs[:1]
     d.add(lp)
@@ -723,13 +758,15 @@ def _transition_section(ctx: _Context, width: float) -> list:
         return story
     e_max = max(row.eps for row in with_matrix)
     story.append(ctx.p(f"At the largest budget eps = {fmt.eps_all_units(e_max, _eps_native(r, e_max), r.units)}. "
-                       "Rows: true class; columns: prediction after the attack; green: correct, red: errors.", "lead"))
+                       "Rows: true class; columns: prediction after the attack; green: correct, red: errors."
+                       + (" * cumulative: after this attack and the ones above it." if _has_cumulative(r) else ""),
+                       "lead"))
     blocks = []
     for name in _attack_order(r):
         row = r.row(name, e_max)
         if row is None or not row.transitions:
             continue
-        blocks.append([ctx.p(_attack_label(name), "cellb"), _matrix_table(ctx, row.transitions, width / 2 - 6 * mm)])
+        blocks.append([ctx.p(_row_label(row), "cellb"), _matrix_table(ctx, row.transitions, width / 2 - 6 * mm)])
     grid = []
     for i in range(0, len(blocks), 2):
         left = blocks[i]
@@ -848,7 +885,10 @@ def _how_to_read(ctx: _Context, width: float) -> list:
     from reportlab.lib.units import mm
 
     story = [ctx.heading("How to read this report")]
-    rows = [[ctx.p(term, "cellb"), ctx.p(text, "cell")] for term, text in HOW_TO_READ]
+    entries = list(HOW_TO_READ)
+    if _has_cumulative(ctx.result):
+        entries.insert(4, CUMULATIVE_HOW_TO_READ)           # after "Worst case"
+    rows = [[ctx.p(term, "cellb"), ctx.p(text, "cell")] for term, text in entries]
     story.append(ctx.table(rows, [35 * mm, width - 35 * mm], header_rows=0, align_right_from=None))
     return story
 

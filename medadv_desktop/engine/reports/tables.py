@@ -6,7 +6,9 @@
   units, ``*_native`` in the study's units (e.g. HU), ``l0`` is the fraction of
   pixels changed, ``time_s`` seconds.
 * :func:`write_summary_csv`: one row per attack x eps (``worst-case`` rows
-  included) with every :class:`AttackRow` measure.
+  included) with every :class:`AttackRow` measure; ``cumulative`` is
+  ``true`` on the rows of an attack cascade (robust accuracy after this
+  attack and the ones above it, not the attack's own).
 * :func:`write_json` / :func:`load_report_json`: the whole result plus the
   optional before/after training table; enough to rebuild the PDF.
 

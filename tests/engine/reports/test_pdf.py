@@ -127,3 +127,23 @@ def test_non_square_example_keeps_aspect_ratio(tmp_path):
     sizes = [(img.image.width, img.image.height) for page in reader.pages for img in page.images]
     # embedded bitmaps keep the 1:2 shape (upscaled by whole pixels, never stretched)
     assert any(h == 2 * w for w, h in sizes), sizes
+
+
+def test_cumulative_rows_are_marked_with_a_footnote(tmp_path):
+    result = make_result()
+    for r in result.rows:                    # the attack cascade: rows after the first attack are cumulative
+        r.cumulative = r.attack not in ("fgsm", WORST_CASE)
+    text = pdf_text(write_pdf(result, tmp_path / "cascade.pdf"))
+    summary = text.split("Robustness summary")[-1].split("Robust accuracy against eps")[0]
+    assert "PGD *" in summary and "Square *" in summary and "FGSM *" not in summary
+    assert "Worst case *" not in summary
+    assert "* Cumulative (attack cascade): after this attack and the ones above it" in text
+    assert "Cumulative rows (*)" in text and "--per-attack" in text         # how to read
+    assert "Attack cascade: a later attack ran only on the images still robust" in text   # threat model
+    assert "strongest single attack" not in text           # not comparable across cumulative rows
+
+
+def test_no_footnote_without_cumulative_rows(report):
+    text = report[3]
+    assert "Cumulative" not in text and "PGD *" not in text
+    assert "Every attack ran on every image that was correct without attack" in text

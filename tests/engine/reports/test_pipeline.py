@@ -116,6 +116,13 @@ def test_real_evaluation_reports_carry_no_phi(marked_dataset, tiny_classifier, t
     for row in doc["rows"]:
         assert pct(row["robust_accuracy"]) in pdf_text
     assert "2/255 = 0.0078 = 3.1" in pdf_text
+    # the default attack cascade: PGD's rows are cumulative in the JSON, the summary CSV and the PDF
+    assert [(r["attack"], r["cumulative"]) for r in doc["rows"]] == [
+        ("fgsm", False), ("pgd", True), ("worst-case", False)] * len(eps_grid)
+    summary = texts["summary.csv"].strip().splitlines()
+    col = summary[0].split(",").index("cumulative")
+    assert [line.split(",")[col] for line in summary[1:]] == ["false", "true", "false"] * len(eps_grid)
+    assert "PGD *" in pdf_text and "* Cumulative (attack cascade)" in pdf_text
     shutil.copy(out / "report.pdf", "/tmp/medadv_real_report.pdf") if __import__("os").environ.get("MEDADV_KEEP_REPORT") else None
     loaded, _ = load_report_json(out / "result.json")
     assert loaded.n_samples == len(dataset)

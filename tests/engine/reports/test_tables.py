@@ -54,6 +54,20 @@ def test_summary_csv_one_row_per_attack_and_eps(result, tmp_path):
         assert float(r["robust_accuracy"]) == pytest.approx(src.robust_accuracy)
         assert json.loads(r["transitions"]) == src.transitions
         assert float(r["clean_accuracy"]) == pytest.approx(result.clean_accuracy)
+    assert {r["cumulative"] for r in rows} == {"false"}          # every attack's own row
+
+
+def test_summary_csv_marks_cumulative_rows(tmp_path):
+    result = make_result()
+    for r in result.rows:                    # as the attack cascade writes them: every attack after the first
+        r.cumulative = r.attack not in (ATTACKS[0], WORST_CASE)
+    rows = read_csv(write_summary_csv(result, tmp_path / "summary.csv"))
+    assert [r["cumulative"] for r in rows] == ["true" if r.cumulative else "false" for r in result.rows]
+    assert "true" in {r["cumulative"] for r in rows}
+    doc = json.loads(write_json(result, tmp_path / "r.json").read_text())
+    assert [r["cumulative"] for r in doc["result"]["rows"]] == [r.cumulative for r in result.rows]
+    loaded, _ = load_report_json(tmp_path / "r.json")
+    assert [r.cumulative for r in loaded.rows] == [r.cumulative for r in result.rows]
 
 
 def test_csv_refuses_overwrite(result, tmp_path):
