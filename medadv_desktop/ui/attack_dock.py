@@ -50,6 +50,9 @@ class AttackRequest:
     dataset: str = ""
     eps_grid: list[float] = field(default_factory=list)
     attacks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)   # dataset scope
+    # dataset scope: False = the attack cascade (later attacks only on samples still robust; their rows are
+    # cumulative); True = every attack on every sample, each row the attack's own (evaluate_job's full_rows)
+    full_rows: bool = False
 
 
 def gather_attack_infos() -> list[AttackInfo]:
@@ -368,9 +371,21 @@ class AttackPanel(QWidget):
         self.eps_grid.setObjectName("eps_grid")
         self.eps_grid.setToolTip("Comma-separated budgets in [0, 1] units")
         scope_form.addRow("eps grid:", self.eps_grid)
-        self.eval_note = QLabel("Evaluation runs every ticked attack in the list.")
+        self.eval_note = QLabel("Evaluation runs every ticked attack in the list, in order, as a cascade: "
+                                "a later attack only on the samples still robust (its rows are cumulative, "
+                                "marked *).")
         self.eval_note.setObjectName("dim")
+        self.eval_note.setWordWrap(True)
         scope_form.addRow(self.eval_note)
+        self.per_attack = QCheckBox("Each attack on every sample (per-attack rows, slower)")
+        self.per_attack.setObjectName("per_attack")
+        self.per_attack.setChecked(False)
+        self.per_attack.setToolTip(
+            "Off (default): the attack cascade. The worst case is exact and cheapest to get; the rows of later "
+            "attacks are cumulative (robust accuracy after this attack and the ones above it).\n"
+            "On: every attack runs on every sample, so each attack's row is its own robust accuracy. "
+            "Same worst case, slower.")
+        scope_form.addRow(self.per_attack)
         layout.addLayout(scope_form)
         layout.addStretch(1)
         self.error = QLabel("")
@@ -467,7 +482,7 @@ class AttackPanel(QWidget):
 
     def _on_scope(self, *_args) -> None:
         dataset = self.scope_key() == SCOPE_DATASET
-        for w in (self.dataset_row, self.eps_grid, self.eval_note):
+        for w in (self.dataset_row, self.eps_grid, self.eval_note, self.per_attack):
             w.setEnabled(dataset)
         self.run_button.setText("Run evaluation" if dataset else "Run attack")
 
@@ -511,6 +526,7 @@ class AttackPanel(QWidget):
                 names.insert(0, request.attack)
             request.attacks = [(n, {k: v for k, v in self.form_by_name[n].values().items() if k != "eps"})
                                for n in names]
+            request.full_rows = self.per_attack.isChecked()
         return request
 
     def request_run(self) -> None:

@@ -792,11 +792,13 @@ class MainWindow(QMainWindow):
 
             dataset = LabelledDataset.from_folder(folder, class_names)
             return evaluate_job(classifier, dataset, request.attacks, request.eps_grid, norm=norm,
-                                seed=int(request.params.get("seed", 0)), cancel=cancel)
+                                seed=int(request.params.get("seed", 0)), full_rows=request.full_rows,
+                                cancel=cancel)
 
         names = ", ".join(n for n, _ in request.attacks)
-        return self.submit(f"Evaluate {names} on a labelled data set ({len(request.eps_grid)} eps)", factory,
-                           kind="evaluate")
+        mode = ", per-attack rows" if request.full_rows else ""
+        return self.submit(f"Evaluate {names} on a labelled data set ({len(request.eps_grid)} eps{mode})", factory,
+                           kind="evaluate", full_rows=request.full_rows)
 
     def _handle_evaluate(self, request: JobRequest, result) -> None:
         self.last_evaluation = result

@@ -4,6 +4,8 @@ class transitions, and per-sample records with a preview.
 The summary table is a QAbstractTableModel behind a sort proxy: sortable by
 clicking a header; Ctrl+C copies the selected rows (or all rows) as
 tab-separated values with the header, ready to paste into a spreadsheet.
+Cumulative rows of the attack cascade (``AttackRow.cumulative``) show their
+attack as ``pgd *``, with a tooltip and a footnote under the table.
 """
 
 from __future__ import annotations
@@ -41,6 +43,24 @@ def eps_text(eps: float, eps_native: float | None, units: str) -> str:
     return text
 
 
+CUMULATIVE_MARK = " *"
+CUMULATIVE_NOTE = ("* cumulative: robust accuracy after this attack and the ones run before it (attack cascade; "
+                   "tick “Each attack on every sample” for each attack's own row)")
+CUMULATIVE_TIP = ("Cumulative row (attack cascade): robust accuracy and success rate after this attack and the "
+                  "ones run before it (the ticked attacks, in list order). The attack ran only on the samples "
+                  "still robust to the earlier ones, so this is not its own robust accuracy. The worst case is "
+                  "exact.")
+
+
+def is_cumulative(row: Any) -> bool:
+    return bool(getattr(row, "cumulative", False))
+
+
+def attack_text(row: Any) -> str:
+    """The attack's name, with a trailing ' *' on a cumulative row."""
+    return row.attack + (CUMULATIVE_MARK if is_cumulative(row) else "")
+
+
 @dataclass
 class SummaryRow:
     """One line of the robustness summary: an engine AttackRow plus where it came from."""
@@ -53,7 +73,7 @@ class SummaryRow:
 
 COLUMNS: list[tuple[str, Callable[[SummaryRow], Any], Callable[[SummaryRow], str]]] = [
     ("Source", lambda r: r.source, lambda r: r.source),
-    ("Attack", lambda r: r.row.attack, lambda r: r.row.attack),
+    ("Attack", lambda r: r.row.attack, lambda r: attack_text(r.row)),
     ("eps", lambda r: r.row.eps, lambda r: eps_text(r.row.eps, r.row.eps_native, r.units)),
     ("N", lambda r: r.row.n_samples, lambda r: str(r.row.n_samples)),
     ("Clean acc", lambda r: r.clean_accuracy if r.clean_accuracy is not None else -1, lambda r: pct(r.clean_accuracy)),
@@ -93,6 +113,8 @@ class SummaryModel(QAbstractTableModel):
             return sort_key(row)
         if role == Qt.TextAlignmentRole and index.column() >= 2:
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ToolTipRole and is_cumulative(row.row):
+            return CUMULATIVE_TIP
         if role == Qt.ForegroundRole and name == "Robust acc" and row.row.attack == "worst-case":
             return QBrush(QColor(theme.WARNING))
         return None
@@ -114,6 +136,9 @@ class SummaryModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows = []
         self.endResetModel()
+
+    def has_cumulative(self) -> bool:
+        return any(is_cumulative(r.row) for r in self.rows)
 
 
 class CopyableTable(QTableView):
@@ -233,8 +258,11 @@ class RobustnessPlot(pg.PlotWidget):
         self.clear()
         self.legend.clear()
         series: dict[str, list[tuple[float, float]]] = {}
+        cumulative: set[str] = set()
         for r in rows:
             series.setdefault(r.attack, []).append((r.eps * 255, r.robust_accuracy))
+            if is_cumulative(r):
+                cumulative.add(r.attack)
         self.series = {}
         for i, (attack, points) in enumerate(series.items()):
             points.sort()
@@ -246,7 +274,7 @@ class RobustnessPlot(pg.PlotWidget):
             pen = pg.mkPen("#ffffff" if worst else self.PALETTE[i % len(self.PALETTE)], width=2,
                            style=Qt.DashLine if worst else Qt.SolidLine)
             self.plot(xs, ys, pen=pen, symbol="o", symbolSize=6,
-                      symbolBrush=pen.color(), name=attack)
+                      symbolBrush=pen.color(), name=attack + (CUMULATIVE_MARK if attack in cumulative else ""))
         self.setYRange(0, 1.02)
 
 
@@ -349,6 +377,12 @@ class ResultsPanel(QTabWidget):
         hint.setObjectName("dim")
         summary_layout.addWidget(hint)
         summary_layout.addWidget(self.table, 1)
+        self.summary_note = QLabel(CUMULATIVE_NOTE)
+        self.summary_note.setObjectName("summary_note")
+        self.summary_note.setWordWrap(True)
+        self.summary_note.setToolTip(CUMULATIVE_TIP)
+        self.summary_note.hide()
+        summary_layout.addWidget(self.summary_note)
         self.addTab(summary_page, "Summary")
 
         self.robustness = RobustnessPlot()
@@ -394,6 +428,7 @@ class ResultsPanel(QTabWidget):
     # -- summary ------------------------------------------------------------
     def add_summary(self, rows: Sequence[SummaryRow]) -> None:
         self.table.summary.add(rows)
+        self.summary_note.setVisible(self.table.summary.has_cumulative())
         if rows:
             last = self.table.proxy.mapFromSource(self.table.summary.index(len(self.table.summary.rows) - 1, 0))
             self.table.scrollTo(last)
@@ -410,8 +445,9 @@ class ResultsPanel(QTabWidget):
         if matrix:
             self.transitions.set_matrix(matrix, self.class_names)
             self.transition_caption.setText(
-                f"{entry.row.attack} at eps {eps_text(entry.row.eps, entry.row.eps_native, entry.units)} — "
-                f"{entry.source}. Rows: true (or clean) class; columns: adversarial prediction.")
+                f"{attack_text(entry.row)} at eps {eps_text(entry.row.eps, entry.row.eps_native, entry.units)} — "
+                f"{entry.source}. Rows: true (or clean) class; columns: adversarial prediction"
+                + (" (cumulative: after this attack and the ones run before it)." if is_cumulative(entry.row) else "."))
         self.sig_summary_selected.emit(entry)
 
     # -- samples ------------------------------------------------------------

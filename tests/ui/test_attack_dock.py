@@ -91,8 +91,31 @@ def test_dataset_scope_request_and_errors(panel, tmp_path):
     request = panel.build_request()
     assert request.eps_grid == pytest.approx([1 / 255, 2 / 255])
     assert request.attacks[0][0] == "fgsm" and "eps" not in request.attacks[0][1]
+    assert request.full_rows is False                                   # default: the attack cascade
     panel.eps_grid.setText("2/255, 7")
     with pytest.raises(AttackConfigError):
         panel.build_request()
     panel.request_run()
     assert panel.error.isVisibleTo(panel) and "eps" in panel.error.text()
+
+
+def test_per_attack_checkbox_reaches_the_request(panel, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from medadv_desktop.ui.attack_dock import SCOPE_SLICE
+
+    box = panel.per_attack
+    assert box.text() == "Each attack on every sample (per-attack rows, slower)"
+    assert not box.isChecked() and not box.isEnabled()                # only for a labelled data set
+    panel.select_attack("fgsm")
+    panel.set_scope(SCOPE_DATASET)
+    assert box.isEnabled() and "cumulative" in box.toolTip()
+    panel.dataset_edit.setText(str(tmp_path))
+    assert panel.build_request().full_rows is False
+    qtbot.mouseClick(box, Qt.LeftButton)
+    assert box.isChecked()
+    with qtbot.waitSignal(panel.sig_run_requested) as sent:
+        panel.request_run()
+    assert sent.args[0].full_rows is True and sent.args[0].scope == SCOPE_DATASET
+    panel.set_scope(SCOPE_SLICE)
+    assert not box.isEnabled() and panel.build_request().full_rows is False   # single images: no rows to cascade

@@ -241,6 +241,56 @@ def test_evaluation_on_labelled_folder(window, qtbot, tmp_path, tiny_card, monke
     assert suffixes == [".csv", ".csv", ".json", ".pdf"]
 
 
+def test_evaluation_attack_cascade_and_per_attack_checkbox(window, qtbot, tmp_path, tiny_card):
+    """Default: the attack cascade (PGD's rows cumulative, marked *); the checkbox gives per-attack rows."""
+    from pydicom.data import get_testdata_file
+
+    data = tmp_path / "data"
+    for cls in ("no_finding", "lesion"):
+        (data / cls).mkdir(parents=True)
+        for name in ("CT_small.dcm", "MR_small.dcm"):
+            shutil.copy(get_testdata_file(name), data / cls / name)
+    window.prepare_engine()
+    window.load_model(tiny_card)
+    qtbot.waitUntil(lambda: bool(window.attack_infos) and window.classifier is not None, timeout=60_000)
+    panel = window.attack_panel
+    form = panel.select_attack("pgd")
+    form.set_value("steps", 2)
+    form.set_value("random_start", False)                 # deterministic: both modes give the same worst case
+    names = [panel.attack_list.item(r).data(Qt.UserRole) for r in range(panel.attack_list.count())]
+    for r, name in enumerate(names):
+        panel.attack_list.item(r).setCheckState(Qt.Checked if name in ("fgsm", "pgd") else Qt.Unchecked)
+    first, second = [n for n in names if n in ("fgsm", "pgd")]      # run order = list order
+    panel.set_scope(SCOPE_DATASET)
+    panel.dataset_edit.setText(str(data))
+    panel.eps_grid.setText("8/255")
+    results = window.results_panel
+    table = results.table
+
+    def run(per_attack: bool):
+        panel.per_attack.setChecked(per_attack)
+        with qtbot.waitSignal(window.sig_attack_finished, timeout=120_000) as done:
+            panel.request_run()
+        wait_idle(qtbot, window)
+        return done.args[0]
+
+    cascade = run(False)
+    assert cascade.provenance["full_rows"] is False
+    assert [(r.attack, r.cumulative) for r in cascade.rows] == [(first, False), (second, True), ("worst-case", False)]
+    shown = {table.proxy.index(r, 1).data(): r for r in range(table.proxy.rowCount())}
+    assert set(shown) == {first, f"{second} *", "worst-case"}
+    assert "Cumulative row" in table.proxy.index(shown[f"{second} *"], 5).data(Qt.ToolTipRole)
+    assert table.proxy.index(shown[first], 5).data(Qt.ToolTipRole) is None
+    assert results.summary_note.isVisibleTo(results) and "cumulative" in results.summary_note.text()
+    assert f"{second} *" in table.to_tsv(only_selected=False)
+
+    per_attack = run(True)
+    assert per_attack.provenance["full_rows"] is True and not any(r.cumulative for r in per_attack.rows)
+    assert per_attack.row("worst-case", 8 / 255).robust_accuracy == cascade.row("worst-case", 8 / 255).robust_accuracy
+    new_rows = [table.summary.rows[i].row for i in range(3, 6)]
+    assert [r.attack for r in new_rows] == [first, second, "worst-case"] and not any(r.cumulative for r in new_rows)
+
+
 def test_create_card_dialog_values_make_a_valid_card(qtbot, tiny_card):
     from medadv_desktop.engine.models import ModelCard, create_card_from_weights
     from medadv_desktop.ui.docks import CreateCardDialog
