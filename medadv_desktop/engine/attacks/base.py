@@ -7,7 +7,9 @@ differentiable classifier wrapper. Every adversarial image is clipped to
 [0, 1] and lies inside the eps-ball of the chosen norm.
 
 A subclass sets ``name``, ``label``, ``black_box``, ``norms``, ``params`` and
-implements ``_run``. The model is called in exactly one place: ``_logits``.
+implements ``_run``. The model is called in exactly one place: ``_logits``,
+which runs the BatchNorm-folded eval-mode view of the model (see
+:mod:`medadv_desktop.engine.models.folding`) unless ``fold_bn`` is off.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("target_class", "int", 0, 0, None, "", "Class index for targeted mode 'class'."),
     ParamSpec("seed", "int", 0, 0, None, "", "Random seed (random starts, Square, black-box search)."),
     ParamSpec("early_stop", "bool", True, help="Stop working on a sample as soon as it is fooled."),
+    ParamSpec("fold_bn", "bool", True,
+              help="Run the attack on a copy of the model with each BatchNorm folded into the convolution before it "
+                   "(same outputs up to float rounding, fewer operations per pass). Off: the model exactly as loaded."),
 )
 
 
@@ -118,6 +123,11 @@ class Attack:
         self.seed = int(values["seed"])
         self.early_stop = bool(values["early_stop"])
         self.queries = None
+        self.fold_bn = bool(values["fold_bn"])
+        #: the module the attack calls: the model, or its BatchNorm-folded view (set by perturb)
+        self._net: nn.Module = model
+        #: conv + BatchNorm pairs folded for the last perturb (0: the model ran as loaded)
+        self.folded_pairs = 0
         #: added to ``seed`` for the local generator; attack_volume sets it per batch
         self._seed_offset = 0
 
@@ -139,8 +149,8 @@ class Attack:
                 x = x.contiguous(memory_format=torch.channels_last)
             if getattr(self, "config", {}).get("amp"):
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    return self.model(x).float()
-        return self.model(x)
+                    return self._net(x).float()
+        return self._net(x)
 
     # -- public entry -------------------------------------------------------
     def perturb(self, x: torch.Tensor, y: torch.Tensor,
@@ -163,12 +173,18 @@ class Attack:
                 p.requires_grad_(False)
             x = x.detach()
             y = y.detach().to(x.device)
+            self._net, self.folded_pairs = self.model, 0
+            if self.fold_bn:
+                from medadv_desktop.engine.models.folding import folded_for_attack
+                folded = folded_for_attack(self.model, probe=x[:2])
+                self._net, self.folded_pairs = folded.module, folded.pairs
             targets = self._resolve_targets(x, y)
             out = self._run(x, y, targets, progress)
             out.elapsed_s = time.perf_counter() - start
             out.targets = targets
             return out
         finally:
+            self._net = self.model
             self.model.train(was_training)
             for p, flag in zip(self.model.parameters(), grad_flags):
                 p.requires_grad_(flag)
