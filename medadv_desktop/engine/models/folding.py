@@ -157,7 +157,7 @@ def folded_for_attack(model: nn.Module, probe: torch.Tensor | None = None) -> Fo
     key = _fingerprint(model)
     hit = _CACHE.get(model)
     if hit is not None and hit[0] == key:
-        return hit[1]
+        return hit[1] if hit[1].pairs else FoldedModel(model, 0, hit[1].reason)
     network = getattr(model, "network", None)
     if isinstance(network, nn.Module):
         inner = fold_batchnorm(network)
@@ -175,7 +175,8 @@ def folded_for_attack(model: nn.Module, probe: torch.Tensor | None = None) -> Fo
             result = _checked(model, result, probe)
         except Exception:  # noqa: BLE001 - a probe the model cannot take: decide on a later call
             return FoldedModel(model, 0, "probe batch not accepted by the model")
-    _CACHE[model] = (key, result)
+    # the cache must not hold the model itself (it is the weak key): an unfolded result keeps only its reason
+    _CACHE[model] = (key, result if result.pairs else FoldedModel(nn.Identity(), 0, result.reason))
     return result
 
 

@@ -122,3 +122,15 @@ def test_classifier_view_is_cached_until_weights_change(classifier):
     assert second is not first
     with torch.no_grad():
         assert torch.allclose(second.module(x), classifier(x), atol=1e-5)
+
+
+def test_cache_does_not_keep_a_model_alive():
+    import gc
+    import weakref
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())          # nothing to fold
+    ref = weakref.ref(net)
+    assert folded_for_attack(net).module is net
+    del net
+    gc.collect()
+    assert ref() is None
