@@ -27,7 +27,7 @@ DEFAULT_EPS_GRID = "1/255,2/255,4/255"
 
 
 def register(subparsers) -> None:
-    from medadv_desktop.engine.training.config import METHODS, TrainingConfig
+    from medadv_desktop.engine.training.config import LR_SCHEDULES, METHODS, TrainingConfig
 
     d = TrainingConfig()
     p = subparsers.add_parser(
@@ -50,6 +50,11 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help=f"AdamW learning rate (default {d.lr:g})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N", help=f"default {d.batch_size}")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay:g}")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+                   help=f"constant, or cosine decay to 0 over the run (default {d.lr_schedule})")
+    p.add_argument("--eps-warmup", type=float, default=d.eps_warmup, metavar="F",
+                   help="fraction of the run over which the training eps rises linearly from 0 "
+                        f"(default {d.eps_warmup:g}: the full eps from the first batch)")
     p.add_argument("--steps", type=int, default=d.steps, metavar="K",
                    help=f"attack steps for pgd, trades and a pgd mix (default {d.steps})")
     p.add_argument("--alpha", default=None, metavar="STEP",
@@ -127,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
         method=args.method, eps=eps, alpha=alpha, steps=args.steps, beta=args.beta, mix_ratio=args.mix_ratio,
         mix_attack=args.mix_attack, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
         weight_decay=args.weight_decay, val_split=args.val_split, val_pgd_steps=args.val_pgd_steps,
-        seed=args.seed, mixed_precision=args.mixed_precision,
-        device=None if args.device in (None, "", "auto") else args.device)
+        seed=args.seed, mixed_precision=args.mixed_precision, eps_warmup=args.eps_warmup,
+        lr_schedule=args.lr_schedule, device=None if args.device in (None, "", "auto") else args.device)
 
     train_dir, test_dir = resolve_split_dirs(args.data)
     classifier = load_classifier(card, device=args.device)

@@ -440,6 +440,14 @@ class TrainingPanel(QWidget):
         self.lr = _dspin(1e-6, 10.0, 1e-4, 6, 1e-4)
         self.lr.setToolTip("AdamW learning rate")
         form.addRow("Learning rate:", self.lr)
+        self.lr_schedule = QComboBox()
+        self.lr_schedule.addItems(["constant", "cosine"])
+        self.lr_schedule.setToolTip("constant: the learning rate above throughout; cosine: decays it to 0 over the run")
+        form.addRow("LR schedule:", self.lr_schedule)
+        self.eps_warmup = _dspin(0.0, 1.0, 0.0, 2, 0.05)
+        self.eps_warmup.setToolTip("Fraction of the run over which the training eps rises linearly from 0 to eps "
+                                   "(0: the full eps from the first batch)")
+        form.addRow("Eps warm-up:", self.eps_warmup)
         self.batch_size = _spin(1, 65536, 32)
         form.addRow("Batch size:", self.batch_size)
         self.weight_decay = _dspin(0.0, 10.0, 1e-4, 6, 1e-4)
@@ -684,7 +692,8 @@ class TrainingPanel(QWidget):
             mix_ratio=self.mix_ratio.value(), mix_attack=self.mix_attack.currentText(), epochs=self.epochs.value(),
             lr=self.lr.value(), batch_size=self.batch_size.value(), weight_decay=self.weight_decay.value(),
             val_split=self.val_split.value(), val_pgd_steps=self.val_pgd_steps.value(), seed=self.seed.value(),
-            mixed_precision=self.mixed_precision.isChecked())
+            mixed_precision=self.mixed_precision.isChecked(), lr_schedule=self.lr_schedule.currentText(),
+            eps_warmup=self.eps_warmup.value())
         names = self.selected_attacks()
         if not names:
             raise AttackConfigError("tick at least one attack for the before/after re-test", parameter="attacks")

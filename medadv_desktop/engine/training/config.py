@@ -27,6 +27,7 @@ from typing import Any
 from medadv_desktop.errors import MedAdvError
 
 METHODS = ("fgsm", "pgd", "trades", "mix")
+LR_SCHEDULES = ("constant", "cosine")
 MIX_ATTACKS = ("fgsm", "pgd")
 
 
@@ -55,6 +56,14 @@ class TrainingConfig:
     seeded) to measure clean and PGD-``val_pgd_steps`` robust accuracy after
     every epoch. ``mixed_precision`` uses bfloat16 autocast and only applies on
     a CUDA device (ignored on CPU). ``device`` None picks CUDA when available.
+    ``eps_warmup`` is the fraction of the run's optimisation steps over which
+    the training eps (and the attack step with it) rises linearly from 0 to
+    ``eps``: a model that is far from robust is not hit with the full budget on
+    its first batches (without it FGSM fine-tuning of the demo model lost
+    robustness before gaining any). ``lr_schedule`` "cosine" decays the
+    learning rate from ``lr`` to 0 over the run (half a cosine); "constant"
+    keeps it. Both follow the step index (epoch, batch), so a resumed run
+    repeats the uninterrupted one.
     """
 
     method: str = "fgsm"
@@ -73,6 +82,8 @@ class TrainingConfig:
     seed: int = 0
     mixed_precision: bool = False
     device: str | None = None
+    eps_warmup: float = 0.0
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -96,6 +107,18 @@ class TrainingConfig:
             return self.steps + 1.0
         per_adv = 1.0 if self.mix_attack == "fgsm" else float(self.steps)
         return 1.0 + self.mix_ratio * per_adv
+
+    def eps_scale(self, step: int, total: int) -> float:
+        """Factor on eps and alpha at optimisation step ``step`` (0-based) of ``total``: the warm-up ramp."""
+        if self.eps_warmup <= 0 or total <= 0:
+            return 1.0
+        return min(1.0, (step + 1) / (self.eps_warmup * total))
+
+    def lr_at(self, step: int, total: int) -> float:
+        """Learning rate at optimisation step ``step`` (0-based) of ``total``."""
+        if self.lr_schedule == "cosine" and total > 0:
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
+        return self.lr
 
     # -- checks --------------------------------------------------------------
     def validate(self) -> "TrainingConfig":
@@ -135,6 +158,9 @@ class TrainingConfig:
         number("val_split", 0.0, 0.9)
         number("val_pgd_steps", 1, 1000, integer=True)
         number("seed", 0, 2**31 - 1, integer=True)
+        number("eps_warmup", 0.0, 1.0)
+        if self.lr_schedule not in LR_SCHEDULES:
+            fail("lr_schedule", f"'{self.lr_schedule}' is not one of {', '.join(LR_SCHEDULES)}")
         if not isinstance(self.mixed_precision, bool):
             fail("mixed_precision", "must be true or false")
         if self.device is not None and not isinstance(self.device, str):

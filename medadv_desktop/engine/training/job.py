@@ -372,14 +372,18 @@ def _autocast_factory(device, enabled: bool):
     return contextlib.nullcontext
 
 
-def _train_step(student, mode: _Mode, optimizer, x, y, config: TrainingConfig, generator, autocast):
-    """One optimisation step; returns (loss, accuracy on the trained-on examples)."""
+def _train_step(student, mode: _Mode, optimizer, x, y, config: TrainingConfig, generator, autocast,
+                eps_scale: float = 1.0):
+    """One optimisation step; returns (loss, accuracy on the trained-on examples).
+
+    ``eps_scale`` (the eps warm-up) multiplies the training eps and the attack step.
+    """
     import torch
     import torch.nn.functional as F
 
     from medadv_desktop.engine.training import adversary as adv
 
-    eps, alpha = config.eps, config.step_size
+    eps, alpha = config.eps * eps_scale, config.step_size * eps_scale
     mode.eval()
     if config.method == "fgsm":
         x_train = adv.fgsm_random_start(student, x, y, eps, alpha, generator=generator, autocast=autocast)
@@ -579,7 +583,11 @@ def adversarial_training_job(model, data, config: TrainingConfig, out_dir: str |
             sel = order[b * config.batch_size:(b + 1) * config.batch_size]
             x = train_x[sel].to(device, non_blocking=True)
             y = train_y[sel].to(device, non_blocking=True)
-            loss, acc = _train_step(student, mode, optimizer, x, y, config, g, autocast)
+            step = (epoch - 1) * n_batches + b
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr_at(step, total)
+            loss, acc = _train_step(student, mode, optimizer, x, y, config, g, autocast,
+                                    eps_scale=config.eps_scale(step, total))
             losses.append(loss)
             accs.append(acc)
             weights.append(len(sel))

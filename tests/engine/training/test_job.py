@@ -58,8 +58,9 @@ def _small(demo_train, n=24):
     return demo_train.subset(list(range(n)))
 
 
+# the eps warm-up and cosine schedule follow the step index: the resume test covers them too
 SMALL = dict(method="fgsm", eps=EPS, epochs=2, lr=1e-3, batch_size=8, val_split=0.25, val_pgd_steps=2,
-             device="cpu")
+             device="cpu", eps_warmup=0.5, lr_schedule="cosine")
 
 
 def test_cancel_mid_epoch_keeps_last_checkpoint_and_resume_repeats_the_run(tiny_card, demo_train, tmp_path):
