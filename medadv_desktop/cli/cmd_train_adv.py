@@ -54,7 +54,7 @@ def register(subparsers) -> None:
                    help=f"constant, or cosine decay to 0 over the run (default {d.lr_schedule})")
     p.add_argument("--eps-warmup", type=float, default=d.eps_warmup, metavar="F",
                    help="fraction of the run over which the training eps rises linearly from 0 "
-                        f"(default {d.eps_warmup:g}: the full eps from the first batch)")
+                        f"(default {d.eps_warmup:g}; 0: the full eps from the first batch)")
     p.add_argument("--steps", type=int, default=d.steps, metavar="K",
                    help=f"attack steps for pgd, trades and a pgd mix (default {d.steps})")
     p.add_argument("--alpha", default=None, metavar="STEP",

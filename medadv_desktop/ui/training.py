@@ -440,11 +440,14 @@ class TrainingPanel(QWidget):
         self.lr = _dspin(1e-6, 10.0, 1e-4, 6, 1e-4)
         self.lr.setToolTip("AdamW learning rate")
         form.addRow("Learning rate:", self.lr)
+        from medadv_desktop.engine.training.config import TrainingConfig   # no torch: cheap at start-up
+        defaults = TrainingConfig()
         self.lr_schedule = QComboBox()
         self.lr_schedule.addItems(["constant", "cosine"])
+        self.lr_schedule.setCurrentText(defaults.lr_schedule)
         self.lr_schedule.setToolTip("constant: the learning rate above throughout; cosine: decays it to 0 over the run")
         form.addRow("LR schedule:", self.lr_schedule)
-        self.eps_warmup = _dspin(0.0, 1.0, 0.0, 2, 0.05)
+        self.eps_warmup = _dspin(0.0, 1.0, defaults.eps_warmup, 2, 0.05)
         self.eps_warmup.setToolTip("Fraction of the run over which the training eps rises linearly from 0 to eps "
                                    "(0: the full eps from the first batch)")
         form.addRow("Eps warm-up:", self.eps_warmup)

@@ -82,8 +82,8 @@ class TrainingConfig:
     seed: int = 0
     mixed_precision: bool = False
     device: str | None = None
-    eps_warmup: float = 0.0
-    lr_schedule: str = "constant"
+    eps_warmup: float = 0.2
+    lr_schedule: str = "cosine"
 
     def __post_init__(self) -> None:
         self.validate()

@@ -45,5 +45,5 @@ def test_eps_warmup_and_cosine_schedule():
     lrs = [cfg.lr_at(s, total) for s in range(total)]
     assert lrs[0] == pytest.approx(1e-3) and lrs[50] == pytest.approx(5e-4) and 0 < lrs[-1] < 1e-5
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
-    plain = TrainingConfig(lr=1e-3)
+    plain = TrainingConfig(lr=1e-3, eps_warmup=0.0, lr_schedule="constant")
     assert plain.eps_scale(0, total) == 1.0 and plain.lr_at(99, total) == 1e-3
