@@ -5,7 +5,7 @@ header field is ever copied, so nothing identifying can leak into the demo data.
 
 Sources (all ship offline inside pip packages):
 
-* ``693_UNCI.dcm`` and ``693_UNCR.dcm`` (pydicom-data): 512x512 head CT.
+* ``693_UNCR.dcm`` (pydicom-data): 512x512 head CT.
 * ``J2K_pixelrep_mismatch.dcm`` (pydicom-data, JPEG 2000): 512x512 head CT at
   skull-base level.
 * ``bad_sequence.dcm`` (pydicom-data, JPEG Lossless): 512x512 neck/spine CT.
@@ -19,6 +19,12 @@ Deliberately *not* used:
   vessels and bowel loops are natural round findings of 50-100 HU contrast,
   so "no_finding" patches from it are genuinely ambiguous (a first demo model
   called 75 % of them "lesion").
+* ``693_UNCI.dcm``: the same slice as ``693_UNCR.dcm`` after lossy JPEG 2000
+  compression at 339:1 (LossyImageCompression 01, "lossy conversion"). Its
+  block artifacts form dark, round blobs in normal tissue that look like small
+  hypodense findings: after FGSM fine-tuning at 2/255 the demo model called
+  30 of 37 held-out "no_finding" patches from it "lesion" (1 of 39 from the
+  lossless original), and it adds no anatomy of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from medadv_desktop.errors import DatasetError
 
 #: (file name, package) in a fixed order: the order is part of the seed contract.
 SOURCE_FILES: tuple[tuple[str, str], ...] = (
-    ("693_UNCI.dcm", "pydicom-data"),
     ("693_UNCR.dcm", "pydicom-data"),
     ("J2K_pixelrep_mismatch.dcm", "pydicom-data"),
     ("bad_sequence.dcm", "pydicom-data"),
