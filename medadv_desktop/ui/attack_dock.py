@@ -206,7 +206,7 @@ class AttackForm(QWidget):
                 widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
             widget.setToolTip(self._tooltip(spec))
             self.widgets[spec.name] = widget
-            label = QLabel(spec.name.replace("_", " ") + ":")
+            label = QLabel(spec.display_name + ":")
             label.setToolTip(self._tooltip(spec))
             form.addRow(label, widget)
         if "targeted" in self.widgets and "target_class" in self.widgets:

@@ -34,7 +34,8 @@ ALPHA_PARAM = ParamSpec(
 STEPS_PARAM = ParamSpec("steps", "int", 10, 1, 10000, "steps", "Number of gradient steps (one forward + backward each).")
 AMP_PARAM = ParamSpec(
     "amp", "bool", False,
-    help="On an NVIDIA GPU, run the model in bfloat16 autocast (faster; gradients less exact). Ignored on CPU.")
+    help="On an NVIDIA GPU, run the model in bfloat16 autocast (faster; gradients less exact). Ignored on CPU.",
+    label="bf16 autocast")
 
 
 # -- shapes ---------------------------------------------------------------------

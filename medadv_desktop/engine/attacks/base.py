@@ -41,6 +41,11 @@ class ParamSpec:
     unit: str = ""             # "[0,1]" for budgets shown also in native units, "queries", "px"...
     help: str = ""
     choices: tuple[str, ...] = ()
+    label: str = ""            # form label; default: the name with spaces
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name.replace("_", " ")
 
     def validate(self, value: Any) -> Any:
         if self.kind == "bool":
@@ -77,7 +82,8 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("early_stop", "bool", True, help="Stop working on a sample as soon as it is fooled."),
     ParamSpec("fold_bn", "bool", True,
               help="Run the attack on a copy of the model with each BatchNorm folded into the convolution before it "
-                   "(same outputs up to float rounding, fewer operations per pass). Off: the model exactly as loaded."),
+                   "(same outputs up to float rounding, fewer operations per pass). Off: the model exactly as loaded.",
+              label="fold BatchNorm"),
 )
 
 
