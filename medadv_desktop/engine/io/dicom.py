@@ -22,6 +22,7 @@ ImagerPixelSpacing and the enhanced functional groups as fallbacks.
 from __future__ import annotations
 
 import warnings
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -542,10 +543,15 @@ def window_presets(ds, native: DicomNative, modality: str) -> list[WindowPreset]
 
 
 def _is_multi(value) -> bool:
-    """A multi-valued element value (pydicom MultiValue or a list), not a str-like value."""
-    from pydicom.multival import MultiValue
+    """A multi-valued element value (pydicom MultiValue or a list), not a str-like value.
 
-    return isinstance(value, (MultiValue, list, tuple))
+    No import here: this runs for every header element, often on a worker
+    thread, and every ``import`` statement there goes through PySide6's import
+    hook (a hang was seen in CI with ``from pydicom.multival import MultiValue``
+    at this spot while the GUI thread painted). pydicom's MultiValue is a
+    MutableSequence.
+    """
+    return isinstance(value, (MutableSequence, tuple))
 
 
 def units_for(ds, modality: str) -> str:
