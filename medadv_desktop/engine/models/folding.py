@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import weakref
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -62,10 +63,9 @@ def _pairs(module: nn.Module) -> list[tuple[str, str]]:
         if (isinstance(src, torch.fx.Node) and src.op == "call_module" and isinstance(mods.get(src.target), _CONVS)
                 and len(src.users) == 1 and len(node.args) == 1 and not node.kwargs):
             found.append((str(src.target), str(node.target)))
-    # a module called twice appears twice: fold it at most once, and only if it is always paired the same way
-    convs = [c for c, _ in found]
-    norms = [b for _, b in found]
-    return [(c, b) for c, b in dict.fromkeys(found) if convs.count(c) == 1 and norms.count(b) == 1]
+    # a module called more than once (weight sharing) has other uses that folding would change: leave it
+    calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
+    return [(c, b) for c, b in found if calls[c] == 1 and calls[b] == 1]
 
 
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
@@ -142,7 +142,8 @@ def _fingerprint(module: nn.Module) -> tuple:
     return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in (*module.parameters(), *module.buffers()))
 
 
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, FoldedModel]]" = weakref.WeakKeyDictionary()
+#: model -> (fingerprint, the folded result or None, why not folded); never holds the model itself (the weak key)
+_CACHE: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, FoldedModel | None, str]]" = weakref.WeakKeyDictionary()
 
 
 def folded_for_attack(model: nn.Module, probe: torch.Tensor | None = None) -> FoldedModel:
@@ -157,17 +158,17 @@ def folded_for_attack(model: nn.Module, probe: torch.Tensor | None = None) -> Fo
     key = _fingerprint(model)
     hit = _CACHE.get(model)
     if hit is not None and hit[0] == key:
-        return hit[1] if hit[1].pairs else FoldedModel(model, 0, hit[1].reason)
+        _, folded, reason = hit
+        return folded if folded is not None else FoldedModel(model, 0, reason)
     network = getattr(model, "network", None)
     if isinstance(network, nn.Module):
         inner = fold_batchnorm(network)
+        result = FoldedModel(model, 0, inner.reason)
         if inner.pairs:
             view = copy.copy(model)            # shares the card, buffers and every other submodule
             view._modules = dict(model._modules)
             view._modules["network"] = inner.module
             result = FoldedModel(view, inner.pairs)
-        else:
-            result = FoldedModel(model, 0, inner.reason)
     else:
         result = fold_batchnorm(model)
     if result.pairs and probe is not None:
@@ -175,8 +176,7 @@ def folded_for_attack(model: nn.Module, probe: torch.Tensor | None = None) -> Fo
             result = _checked(model, result, probe)
         except Exception:  # noqa: BLE001 - a probe the model cannot take: decide on a later call
             return FoldedModel(model, 0, "probe batch not accepted by the model")
-    # the cache must not hold the model itself (it is the weak key): an unfolded result keeps only its reason
-    _CACHE[model] = (key, result if result.pairs else FoldedModel(nn.Identity(), 0, result.reason))
+    _CACHE[model] = (key, result if result.pairs else None, result.reason)
     return result
 
 

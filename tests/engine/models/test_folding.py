@@ -134,3 +134,19 @@ def test_cache_does_not_keep_a_model_alive():
     del net
     gc.collect()
     assert ref() is None
+
+
+def test_a_shared_convolution_is_not_folded():
+    # the same conv feeds a BatchNorm once and is used bare once: folding it would change the bare use
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, padding=1)
+            self.bn = nn.BatchNorm2d(1)
+
+        def forward(self, x):
+            return self.bn(self.conv(x)) + self.conv(x)
+
+    net = _trained_bn(Shared())
+    out = fold_batchnorm(net)
+    assert out.pairs == 0 and out.module is net
