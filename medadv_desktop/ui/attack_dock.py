@@ -19,9 +19,11 @@ from typing import Any, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QStackedWidget,
+    QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QStackedWidget,
     QVBoxLayout, QWidget,
 )
+
+from medadv_desktop.ui.docks import vertical_scroll_area
 
 SCOPE_SLICE, SCOPE_VOLUME, SCOPE_ALL, SCOPE_DATASET = "slice", "volume", "all_studies", "dataset"
 SCOPES = ((SCOPE_SLICE, "Current slice"), (SCOPE_VOLUME, "Whole volume"),
@@ -324,12 +326,7 @@ class AttackPanel(QWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(6, 6, 6, 6)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        outer.addWidget(scroll, 1)
+        outer.addWidget(vertical_scroll_area(body), 1)
         footer = QVBoxLayout()
         footer.setContentsMargins(6, 4, 6, 6)
         outer.addLayout(footer)

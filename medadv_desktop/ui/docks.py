@@ -29,17 +29,32 @@ if TYPE_CHECKING:  # pragma: no cover
 PHI_HIDDEN = "•••• hidden (PHI)"
 
 
+def vertical_scroll_area(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area that scrolls vertically only (dock panels, option forms)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area
+
+
+def job_progress_bar(object_name: str, idle_text: str = "") -> QProgressBar:
+    """A job's progress bar: range 0..1000 (per mille of the job), empty, showing ``idle_text``."""
+    bar = QProgressBar()
+    bar.setObjectName(object_name)
+    bar.setRange(0, 1000)
+    bar.setValue(0)
+    bar.setFormat(idle_text)
+    return bar
+
+
 def make_dock(title: str, object_name: str, widget: QWidget, parent: QWidget | None = None, *,
               scroll: bool = False) -> QDockWidget:
     dock = QDockWidget(title, parent)
     dock.setObjectName(object_name)
     if scroll:
-        area = QScrollArea()
-        area.setWidgetResizable(True)
-        area.setFrameShape(QScrollArea.NoFrame)
-        area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        area.setWidget(widget)
-        widget = area
+        widget = vertical_scroll_area(widget)
     dock.setWidget(widget)
     dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
                      | QDockWidget.DockWidgetClosable)
@@ -452,11 +467,7 @@ class JobsPanel(QWidget):
         self.cancel_button.clicked.connect(lambda: self.sig_cancel_requested.emit(-1))
         top.addWidget(self.cancel_button)
         layout.addLayout(top)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("job_progress")
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("")
+        self.progress = job_progress_bar("job_progress")
         layout.addWidget(self.progress)
         body = QSplitter(Qt.Vertical)
         body.setChildrenCollapsible(False)

@@ -42,13 +42,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-    QLabel, QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
+    QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
     QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from medadv_desktop.engine.jobs import CancelToken, Progress
 from medadv_desktop.ui import theme
 from medadv_desktop.ui.attack_dock import BudgetField, format_budget
+from medadv_desktop.ui.docks import job_progress_bar, vertical_scroll_area
 from medadv_desktop.ui.results import CopyableTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -393,12 +394,7 @@ class TrainingPanel(QWidget):
         form.setLabelAlignment(Qt.AlignRight)
         form.setVerticalSpacing(4)
         self.form = form
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        side_layout.addWidget(scroll, 1)
+        side_layout.addWidget(vertical_scroll_area(body), 1)
 
         self.data_edit = QLineEdit()
         self.data_edit.setObjectName("training_data_edit")
@@ -506,11 +502,7 @@ class TrainingPanel(QWidget):
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         footer.addWidget(self.status)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("training_progress")
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
+        self.progress = job_progress_bar("training_progress", "idle")
         footer.addWidget(self.progress)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start training")
