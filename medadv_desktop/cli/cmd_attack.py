@@ -28,7 +28,7 @@ from typing import Any
 
 from medadv_desktop.errors import AttackConfigError, OutputExistsError
 
-_COMMON = {"eps", "norm", "targeted", "target_class", "seed", "early_stop"}
+_COMMON = {"eps", "norm", "targeted", "target_class", "seed", "early_stop", "fold_bn"}
 _FRACTION = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]*\.?[0-9]+)\s*$")
 
 
@@ -62,6 +62,9 @@ def add_attack_options(p: argparse.ArgumentParser, *, with_eps: bool = True) -> 
                    help="none: any wrong class; class: --target-class K; least_likely: the clean least-likely class")
     p.add_argument("--target-class", type=int, default=0, metavar="K", help="class index for --targeted class")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--fold-bn", action=argparse.BooleanOptionalAction, default=True,
+                   help="attack a copy of the model with each BatchNorm folded into the convolution before it: "
+                        "same outputs up to float rounding, faster (default on; --no-fold-bn: the model as loaded)")
     p.__class__ = _SchemaOptionsParser
 
 
@@ -123,7 +126,7 @@ def attack_params(args: argparse.Namespace, attack: str, specs: dict[str, Any],
     cls = get_attack(attack)
     own = {s.name: s for s in cls.params}
     params: dict[str, Any] = {"norm": args.norm, "targeted": args.targeted, "target_class": args.target_class,
-                              "seed": args.seed}
+                              "seed": args.seed, "fold_bn": args.fold_bn}
     for pname, (spec, users) in specs.items():
         value = getattr(args, f"ap_{pname}", None)
         if value is None:

@@ -201,7 +201,7 @@ def _params_for(args: argparse.Namespace, attack: str, npu: float | None) -> dic
     from medadv_desktop.engine.attacks import get_attack
 
     own = {s.name: s for s in get_attack(attack).params}
-    params = {"targeted": args.targeted, "target_class": args.target_class}
+    params = {"targeted": args.targeted, "target_class": args.target_class, "fold_bn": args.fold_bn}
     for pname in args._specs:
         value = getattr(args, f"ap_{pname}", None)
         if value is None or pname not in own:

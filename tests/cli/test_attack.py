@@ -137,3 +137,15 @@ def test_attack_outputs_carry_no_phi(card, tmp_path, capsys):
     text += next(out.glob("*_summary.json")).read_text()
     for secret in ("MARKER", "PHI-ID", "12345", str(ds.SOPInstanceUID), str(ds.StudyInstanceUID)):
         assert secret not in text
+
+
+@pytest.mark.parametrize("flag,expected", [([], True), (["--no-fold-bn"], False)])
+def test_fold_bn_flag_reaches_the_attack(card, tmp_path, capsys, flag, expected):
+    from pydicom.data import get_testdata_file
+
+    out = tmp_path / "o"
+    rc = main(["attack", "--model", str(card), "--attack", "fgsm", *flag, get_testdata_file("CT_small.dcm"),
+               "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads(next(out.glob("*_summary.json")).read_text())
+    assert '"fold_bn": ' + str(expected).lower() in json.dumps(summary)
