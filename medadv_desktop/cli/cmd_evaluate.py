@@ -97,13 +97,13 @@ def format_table(result) -> str:
         lines.append(f"  {'clean':<12} {_pct(result.clean_accuracy):>10}")
         for r in [r for r in result.rows if abs(r.eps - eps) < 1e-12]:
             linf = r.mean_linf_native if r.mean_linf_native is not None else r.mean_linf
-            name = r.attack + ("*" if getattr(r, "cumulative", False) else "")
+            name = r.attack + ("*" if r.cumulative else "")
             if r.attack == WORST_CASE:
                 lines.append("  " + "-" * (len(header) - 2))
             lines.append(f"  {name:<12} {_pct(r.robust_accuracy):>10} {_pct(r.attack_success_rate):>8} "
                          f"{_num(linf):>12} {_num(r.mean_l2):>8} {_num(r.mean_ssim, '{:.3f}'):>6} "
                          f"{_num(r.mean_queries, '{:.0f}'):>8}")
-    if any(getattr(r, "cumulative", False) for r in result.rows):
+    if result.has_cumulative_rows():
         lines.append("* cumulative: robust accuracy after this attack and the ones above it "
                      "(attack cascade; --per-attack gives each attack's own row)")
     return "\n".join(lines)

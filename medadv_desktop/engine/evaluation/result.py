@@ -116,6 +116,10 @@ class EvaluationResult:
     provenance: dict[str, Any] = field(default_factory=dict)   # versions, device, seed, date, attack params
     clean_confusion: list[list[int]] = field(default_factory=list)
 
+    def has_cumulative_rows(self) -> bool:
+        """True when some rows come from the attack cascade (robust accuracy after this and the earlier attacks)."""
+        return any(r.cumulative for r in self.rows)
+
     def row(self, attack: str, eps: float) -> AttackRow | None:
         for r in self.rows:
             if r.attack == attack and abs(r.eps - eps) < 1e-12:

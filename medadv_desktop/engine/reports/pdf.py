@@ -328,17 +328,9 @@ def _attack_label(name: str) -> str:
             "smia": "SMIA", WORST_CASE: "Worst case", "clean": "Clean (no attack)"}.get(name, name)
 
 
-def _is_cumulative(row: Any) -> bool:
-    return bool(getattr(row, "cumulative", False))
-
-
-def _has_cumulative(result: EvaluationResult) -> bool:
-    return any(_is_cumulative(r) for r in result.rows)
-
-
 def _row_label(row: Any) -> str:
     """The attack's label, with ' *' on a cumulative row of the attack cascade."""
-    return _attack_label(row.attack) + (" *" if _is_cumulative(row) else "")
+    return _attack_label(row.attack) + (" *" if row.cumulative else "")
 
 
 def _attack_order(result: EvaluationResult) -> list[str]:
@@ -373,7 +365,7 @@ def _title_block(ctx: _Context, width: float) -> list:
         pairs.append(("Evaluation run", str(evaluated)))
     pairs += [("Test images", str(r.n_samples)),
               ("Attacks", (", ".join(_attack_label(a) for a in r.attacks) or "-")
-               + (" (in this order, as a cascade: rows marked * are cumulative)" if _has_cumulative(r) else "")),
+               + (" (in this order, as a cascade: rows marked * are cumulative)" if r.has_cumulative_rows() else "")),
               ("Threat model", f"{_short_norm(r.norm)}, eps " + ", ".join(
                   fmt.eps_all_units(e, _eps_native(r, e), r.units) for e in r.eps_grid)),
               ("De-identification", "identifiers withheld; studies shown under pseudonyms"
@@ -392,7 +384,7 @@ def _title_block(ctx: _Context, width: float) -> list:
         text = f"At eps {fmt.eps_all_units(e, _eps_native(r, e), r.units)}: "
         if wc is not None:
             text += f"worst-case robust accuracy {fmt.pct(wc.robust_accuracy)}"
-        if attack_rows and not any(_is_cumulative(x) for x in attack_rows):   # each attack's own row
+        if attack_rows and not any(x.cumulative for x in attack_rows):   # each attack's own row
             strongest = min(attack_rows, key=lambda x: x.robust_accuracy)
             text += ("; " if wc is not None else "") + (
                 f"strongest single attack {_attack_label(strongest.attack)} "
@@ -513,7 +505,7 @@ def _threat_section(ctx: _Context, width: float) -> list:
     story.append(ctx.table(rows, [25 * mm, 25 * mm, width - 50 * mm], align_right_from=None))
     prov = r.provenance if isinstance(r.provenance, dict) else {}
     notes = []
-    if prov.get("full_rows") is False or _has_cumulative(r):
+    if prov.get("full_rows") is False or r.has_cumulative_rows():
         notes.append("Attack cascade: a later attack ran only on the images still robust to the attacks above it "
                      "(rows marked * are cumulative); the worst case is exact.")
     elif prov.get("full_rows") or "cascade" in prov:
@@ -604,14 +596,14 @@ def _summary_section(ctx: _Context, width: float) -> list:
                 bold.append(len(rows) - 1)
         title = ctx.p(f"eps = {fmt.eps_all_units(e, _eps_native(r, e), r.units)}", "h2")
         story.append(KeepTogether([title, ctx.table(rows, col_w, bold_rows=tuple(bold))]))
-    if _has_cumulative(r):
+    if r.has_cumulative_rows():
         story.append(Spacer(1, 1.5 * mm))
         story.append(ctx.p(CUMULATIVE_NOTE, "small"))
     story.append(Spacer(1, 3 * mm))
     chart = robust_accuracy_chart(r, width)
     caption = ctx.p("Figure 1. Robust accuracy against the budget eps. eps = 0 is the clean accuracy. "
                     "The worst case (thick black line) counts an image as robust only if every attack failed."
-                    + (" * cumulative (attack cascade)." if _has_cumulative(r) else ""), "caption")
+                    + (" * cumulative (attack cascade)." if r.has_cumulative_rows() else ""), "caption")
     story.append(KeepTogether([ctx.p("Robust accuracy against eps", "h2"), chart, caption]))
     return story
 
@@ -685,7 +677,7 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
         if dash:
             lp.lines[i].strokeDashArray = dash
         lp.lines[i].symbol = makeMarker(marker, size=size, fillColor=color, strokeColor=color)
-        cumulative = any(_is_cumulative(x) for x in result.rows if x.attack == name)
+        cumulative = any(x.cumulative for x in result.rows if x.attack == name)
         pairs.append((color, scrub_text(_attack_label(name) + (" *" if cumulative else ""))))
     if names and names[0] == WORST_CASE:      # legend: attacks first, worst case last
         pairs = pairs[1:] + pairs[:1]
@@ -759,7 +751,7 @@ def _transition_section(ctx: _Context, width: float) -> list:
     e_max = max(row.eps for row in with_matrix)
     story.append(ctx.p(f"At the largest budget eps = {fmt.eps_all_units(e_max, _eps_native(r, e_max), r.units)}. "
                        "Rows: true class; columns: prediction after the attack; green: correct, red: errors."
-                       + (" * cumulative: after this attack and the ones above it." if _has_cumulative(r) else ""),
+                       + (" * cumulative: after this attack and the ones above it." if r.has_cumulative_rows() else ""),
                        "lead"))
     blocks = []
     for name in _attack_order(r):
@@ -886,7 +878,7 @@ def _how_to_read(ctx: _Context, width: float) -> list:
 
     story = [ctx.heading("How to read this report")]
     entries = list(HOW_TO_READ)
-    if _has_cumulative(ctx.result):
+    if ctx.result.has_cumulative_rows():
         entries.insert(4, CUMULATIVE_HOW_TO_READ)           # after "Worst case"
     rows = [[ctx.p(term, "cellb"), ctx.p(text, "cell")] for term, text in entries]
     story.append(ctx.table(rows, [35 * mm, width - 35 * mm], header_rows=0, align_right_from=None))
