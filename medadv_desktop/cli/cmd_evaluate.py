@@ -77,7 +77,7 @@ def _num(v, fmt: str = "{:.3g}") -> str:
 
 def format_table(result) -> str:
     """The summary table per eps (seed paper's Table 1 shape) as text."""
-    from medadv_desktop.engine.evaluation.result import WORST_CASE
+    from medadv_desktop.engine.results.evaluation import WORST_CASE
 
     units = result.units or "a.u."
     lines = []

@@ -13,12 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from medadv_desktop.engine.evaluation.result import (
-    WORST_CASE, AttackRow, EvaluationResult, ExamplePanel, SampleRecord, SanityFlag)
+from medadv_desktop.engine.results import (
+    WORST_CASE, AttackRow, EvaluationResult, ExamplePanel, SampleRecord, SanityFlag, StudyAttackResult)
 
-_LAZY = {"evaluate_job": "evaluate", "attack_study_job": "study_attack", "StudyAttackResult": "study_attack"}
+_LAZY = {"evaluate_job": "evaluate", "attack_study_job": "study_attack"}
 
-__all__ = ["WORST_CASE", "AttackRow", "EvaluationResult", "ExamplePanel", "SampleRecord", "SanityFlag", *_LAZY]
+__all__ = ["WORST_CASE", "AttackRow", "EvaluationResult", "ExamplePanel", "SampleRecord", "SanityFlag",
+           "StudyAttackResult", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

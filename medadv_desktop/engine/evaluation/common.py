@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medadv_desktop.engine.evaluation.result import ExamplePanel, SampleRecord
+from medadv_desktop.engine.results.evaluation import ExamplePanel, SampleRecord
 from medadv_desktop.engine.metrics import perturbation_measures, true_class_confidence
 
 EXAMPLE_MAX_SIDE = 128

@@ -54,7 +54,7 @@ import torch
 from medadv_desktop.engine.evaluation.common import (
     card_of, eps_in_native, example_panel, logits_batched, make_records, model_device,
     model_summary, software_versions, unattacked_record, utc_now_iso)
-from medadv_desktop.engine.evaluation.result import WORST_CASE, EvaluationResult, SampleRecord
+from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, ProgressCallback
 from medadv_desktop.engine.metrics import (
     check_black_box_beats_white_box, classification_summary, model_sanity_flags,

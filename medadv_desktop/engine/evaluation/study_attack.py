@@ -15,71 +15,18 @@ and the native perturbation never exceeds ``eps * (high - low)``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from medadv_desktop.engine.evaluation.common import card_of, make_records, model_device
-from medadv_desktop.engine.evaluation.result import AttackRow, SampleRecord
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, ProgressCallback
 from medadv_desktop.engine.metrics import as_two_class_logits, summarize_records
+from medadv_desktop.engine.results.study_attack import StudyAttackResult
 from medadv_desktop.errors import ModelInputError
 
 DEFAULT_BATCH = 16
-
-
-@dataclass
-class StudyAttackResult:
-    """The outcome of attacking one study.
-
-    Arrays: ``clean_unit``/``adv_unit`` (S, C, H, W) float32 in [0, 1];
-    ``clean_native``/``adv_native`` shaped like the study's slices, (S, H, W)
-    or (S, H, W, C), float32 in the study's units; ``bounds`` the native
-    (low, high) mapped to 0 and 1 per slice; ``clean_probs``/``adv_probs``
-    (S, K) softmax probabilities, one row per slice (a 3-D model's single
-    prediction of the whole volume is repeated on every slice; ``records``
-    then holds one record for the volume). ``eps`` in [0, 1] units, ``eps_native`` in the
-    study's units (None when the mapping is per image and slices differ).
-    """
-
-    study: str                        # pseudonym of the study
-    attack: str
-    params: dict[str, Any]
-    slices: list[int]
-    class_names: list[str]
-    clean_unit: np.ndarray = field(repr=False)
-    adv_unit: np.ndarray = field(repr=False)
-    clean_native: np.ndarray = field(repr=False)
-    adv_native: np.ndarray = field(repr=False)
-    bounds: list[tuple[float, float]]
-    clean_probs: np.ndarray
-    adv_probs: np.ndarray
-    records: list[SampleRecord]
-    row: AttackRow
-    eps: float
-    eps_native: float | None
-    units: str
-    elapsed_s: float
-    targets: list[int] | None = None
-
-    @property
-    def clean_pred(self) -> np.ndarray:
-        return self.clean_probs.argmax(axis=1)
-
-    @property
-    def adv_pred(self) -> np.ndarray:
-        return self.adv_probs.argmax(axis=1)
-
-    @property
-    def perturbation_native(self) -> np.ndarray:
-        """adv_native - clean_native, in the study's units (shape of the slices)."""
-        return self.adv_native - self.clean_native
-
-    @property
-    def perturbation_unit(self) -> np.ndarray:
-        return self.adv_unit - self.clean_unit
 
 
 def _resolve_eps(params: dict[str, Any], card, npu_window: float | None, units: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from medadv_desktop.engine.evaluation.result import WORST_CASE, AttackRow, SampleRecord
+from medadv_desktop.engine.results.evaluation import WORST_CASE, AttackRow, SampleRecord
 
 
 @dataclass

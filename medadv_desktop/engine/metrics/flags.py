@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from medadv_desktop.engine.evaluation.result import WORST_CASE, AttackRow, SanityFlag
+from medadv_desktop.engine.results.evaluation import WORST_CASE, AttackRow, SanityFlag
 from medadv_desktop.engine.metrics.distances import as_two_class_logits
 
 NONDETERMINISM_TOL = 1e-4

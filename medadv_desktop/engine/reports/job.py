@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medadv_desktop.engine.evaluation.result import EvaluationResult
+from medadv_desktop.engine.results.evaluation import EvaluationResult
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
 from medadv_desktop.engine.reports.deid import check_output_name
 from medadv_desktop.errors import OutputExistsError, ReportError

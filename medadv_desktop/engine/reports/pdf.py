@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from medadv_desktop import __version__
-from medadv_desktop.engine.evaluation.result import WORST_CASE, EvaluationResult
+from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult
 from medadv_desktop.engine.reports import formatting as fmt
 from medadv_desktop.engine.reports.before_after import BeforeAfterTable, flatten, normalise_before_after
 from medadv_desktop.engine.reports.deid import check_output_name, scrub, scrub_text

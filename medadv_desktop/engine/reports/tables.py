@@ -25,7 +25,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from medadv_desktop.engine.evaluation.result import AttackRow, EvaluationResult, SampleRecord
+from medadv_desktop.engine.results.evaluation import AttackRow, EvaluationResult, SampleRecord
 from medadv_desktop.engine.reports.before_after import BeforeAfterTable, normalise_before_after
 from medadv_desktop.engine.reports.deid import check_output_name, scrub, scrub_text
 from medadv_desktop.engine.reports.formatting import eps_fraction

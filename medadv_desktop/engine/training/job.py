@@ -36,20 +36,22 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import os
 import platform
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
+from medadv_desktop.engine.results.training import (
+    EpochRecord,
+    TrainingResult,
+    _known,
+    to_dict,
+)
 from medadv_desktop.engine.serialization import dumps, write_json
 from medadv_desktop.engine.training.config import TrainingConfig, TrainingError
-from medadv_desktop.errors import DatasetError, JobCancelled, OutputExistsError
-
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
+from medadv_desktop.errors import DatasetError, OutputExistsError
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.safetensors"
@@ -174,84 +176,6 @@ def stratified_split(y, val_split: float, seed: int) -> tuple[list[int], list[in
         val += order[:n_val]
         train += order[n_val:]
     return sorted(train), sorted(val)
-
-
-# --------------------------------------------------------------------------- results
-@dataclass
-class EpochRecord:
-    """Metrics after one epoch (epoch 0 = the parent model before training).
-
-    Accuracies are fractions in [0, 1]; ``val_robust_accuracy`` is under
-    L-inf PGD (``val_pgd_steps`` steps, step 2.5 eps / steps, random start) at
-    the training eps; ``loss`` is the mean training loss of the epoch.
-    """
-
-    epoch: int
-    loss: float | None
-    train_accuracy: float | None
-    val_clean_accuracy: float | None
-    val_robust_accuracy: float | None
-    time_s: float = 0.0
-    checkpoint: str | None = None     # JSON state file name
-
-
-@dataclass
-class TrainingResult:
-    """What an adversarial training run produced."""
-
-    out_dir: str
-    model_card_path: str
-    weights_path: str
-    config: dict[str, Any]
-    history: list[EpochRecord]
-    parent: dict[str, Any]            # name, sha256, architecture
-    data: dict[str, Any]              # pseudonymous name, n_train, n_val, counts
-    device: str = "cpu"
-    resumed_from_epoch: int = 0
-    elapsed_s: float = 0.0
-    weights_sha256: str = ""
-
-    @property
-    def final(self) -> EpochRecord:
-        return self.history[-1]
-
-    @property
-    def baseline(self) -> EpochRecord | None:
-        return next((r for r in self.history if r.epoch == 0), None)
-
-    def summary(self) -> dict[str, Any]:
-        """A small JSON-able summary (for the before/after table and reports)."""
-        cfg = self.config
-        out = {k: cfg.get(k) for k in ("method", "eps", "step_size", "steps", "beta", "mix_ratio", "epochs",
-                                       "lr", "batch_size", "weight_decay", "seed")}
-        out.update({"data": self.data, "parent": self.parent, "device": self.device,
-                    "elapsed_s": self.elapsed_s, "final": self.final, "baseline": self.baseline,
-                    "model_card": Path(self.model_card_path).name})
-        return to_dict(out)
-
-    def to_json(self) -> str:
-        return dumps(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainingResult":
-        d = dict(d)
-        d["history"] = [EpochRecord(**_known(EpochRecord, r)) for r in d.get("history", [])]
-        return cls(**_known(cls, d))
-
-    @classmethod
-    def from_json(cls, text: str) -> "TrainingResult":
-        return cls.from_dict(json.loads(text))
-
-
-def to_dict(obj: Any) -> Any:
-    from medadv_desktop.engine.serialization import to_jsonable
-
-    return to_jsonable(obj)
-
-
-def _known(cls, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -542,7 +466,10 @@ def adversarial_training_job(model, data, config: TrainingConfig, out_dir: str |
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     autocast = _autocast_factory(device, config.mixed_precision)
 
-    from medadv_desktop.engine.training.checkpoint import latest_checkpoint, save_checkpoint
+    from medadv_desktop.engine.training.checkpoint import (
+        latest_checkpoint,
+        save_checkpoint,
+    )
 
     history: list[EpochRecord] = []
     start_epoch = 0
@@ -656,7 +583,10 @@ def _write_final_model(out_dir: Path, network, card, config: TrainingConfig, par
 
     from medadv_desktop.engine.models import ModelCard
     from medadv_desktop.engine.serialization import atomic_write_bytes
-    from medadv_desktop.engine.training.checkpoint import sha256_bytes, state_dict_tensors
+    from medadv_desktop.engine.training.checkpoint import (
+        sha256_bytes,
+        state_dict_tensors,
+    )
 
     blob = st_save(state_dict_tensors(network), metadata={"format": "pt", "producer": "medadv train-adv"})
     weights_path = atomic_write_bytes(out_dir / MODEL_FILE, blob)

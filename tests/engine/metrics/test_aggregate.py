@@ -1,6 +1,6 @@
 import pytest
 
-from medadv_desktop.engine.evaluation.result import WORST_CASE, SampleRecord
+from medadv_desktop.engine.results.evaluation import WORST_CASE, SampleRecord
 from medadv_desktop.engine.metrics import (
     classification_summary, summarize_records, transition_matrix, worst_case_records)
 

@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from medadv_desktop.engine.evaluation.result import AttackRow
+from medadv_desktop.engine.results.evaluation import AttackRow
 from medadv_desktop.engine.metrics import (
     check_black_box_beats_white_box, check_nondeterminism, check_probabilities,
     check_zero_gradients, model_sanity_flags)

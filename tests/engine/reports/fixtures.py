@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from medadv_desktop.engine.evaluation.result import (
+from medadv_desktop.engine.results.evaluation import (
     WORST_CASE,
     AttackRow,
     EvaluationResult,

@@ -11,7 +11,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pypdf import PdfReader
 
-from medadv_desktop.engine.evaluation.result import ExamplePanel
+from medadv_desktop.engine.results.evaluation import ExamplePanel
 from medadv_desktop.engine.jobs import run_job
 from medadv_desktop.engine.reports import export_reports_job, scrub, scrub_text
 from medadv_desktop.engine.reports.deid import UID_REPLACEMENT, check_output_name

@@ -8,7 +8,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from medadv_desktop.engine.evaluation.result import WORST_CASE
+from medadv_desktop.engine.results.evaluation import WORST_CASE
 from medadv_desktop.engine.reports import load_report_json, write_json, write_pdf
 from medadv_desktop.engine.reports.formatting import eps_all_units, eps_fraction, pct
 from medadv_desktop.errors import OutputExistsError

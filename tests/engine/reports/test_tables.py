@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from medadv_desktop.engine.evaluation.result import WORST_CASE, EvaluationResult
+from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult
 from medadv_desktop.engine.reports import (
     load_report_json,
     normalise_before_after,
