@@ -8,6 +8,7 @@ front ends show ``str(error)``; they never show a raw traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class MedAdvError(Exception):
@@ -81,6 +82,19 @@ class AttackConfigError(MedAdvError):
         super().__init__(f"{where}{message}", hint=hint)
 
 
+class TrainingConfigError(MedAdvError):
+    """An adversarial training option is out of range or inconsistent. Names the field."""
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        self.field = field
+        where = f"Training option '{field}': " if field else ""
+        super().__init__(f"{where}{message}", hint=hint)
+
+
+class TrainingError(MedAdvError):
+    """Adversarial training cannot run (output folder holds another run, data too small...)."""
+
+
 class DatasetError(MedAdvError):
     """A labelled data set folder is missing, empty or malformed."""
 
@@ -88,13 +102,17 @@ class DatasetError(MedAdvError):
 class JobCancelled(MedAdvError):
     """A long job was cancelled by the user. Partial results may be attached."""
 
-    def __init__(self, message: str = "The job was cancelled.", *, partial=None) -> None:
+    def __init__(self, message: str = "The job was cancelled.", *, partial: Any = None) -> None:
         self.partial = partial
         super().__init__(message)
 
 
 class ReportError(MedAdvError):
     """A report cannot be written (destination exists, not writable, ...)."""
+
+
+class SelfTestError(MedAdvError):
+    """One step of the installation self-test failed; the message says what and what to do."""
 
 
 class OutputExistsError(MedAdvError):

@@ -1,18 +1,52 @@
 """Attacks: one module per attack, registered by name on import.
 
 ``create_attack("pgd", model, eps=2/255, steps=10)`` builds one;
-``available()`` lists the names; each class's ``schema()`` lists its
-parameters for the GUI forms and CLI options. ``attack_volume`` attacks a
-volume slice by slice for a 2-D model.
+``available()`` lists the names and ``default_attacks()`` the default
+evaluation list; each class's ``schema()`` lists its parameters for the GUI
+forms and CLI options. ``attack_volume`` attacks a volume slice by slice for a
+2-D model.
+
+The torch-free parts (``ParamSpec``, norms, target modes, budget parsing) come
+from ``spec.py`` and are imported here eagerly; the registry and the attack
+classes (which import torch) are loaded on first use, so front ends can build
+their options and forms without importing torch.
+
+Adding an attack: one new module with a ``@register`` class, plus its module
+name in :data:`BUILTIN`.
 """
 
-from medadv_desktop.engine.attacks.base import (ATTACKS, COMMON_PARAMS, NORMS, TARGET_MODES, Attack, AttackOutput,
-                                                ParamSpec, available, create_attack, get_attack, parse_budget,
-                                                register)
-from medadv_desktop.engine.attacks import fgsm, pgd, smia, square, vertical  # noqa: E402,F401  (register)
-from medadv_desktop.engine.attacks.volume import attack_volume  # noqa: E402
+from __future__ import annotations
 
-__all__ = [
-    "ATTACKS", "COMMON_PARAMS", "NORMS", "TARGET_MODES", "Attack", "AttackOutput", "ParamSpec",
-    "attack_volume", "available", "create_attack", "get_attack", "parse_budget", "register",
-]
+import importlib
+from typing import Any
+
+from medadv_desktop.engine.attacks.spec import (COMMON_PARAMS, NORMS, TARGET_MODES, ParamSpec, parse_budget,
+                                                parse_budget_list)
+
+
+#: the built-in attack modules, imported (and so registered) in this order: the registry's order, which is
+#: the GUI's list order and the run order of the default attack lists (``medadv evaluate`` without --attacks)
+BUILTIN = ("fgsm", "pgd", "square", "vertical", "smia")
+
+
+def _register_builtin() -> None:
+    """Import the built-in attack modules; each registers its class (idempotent)."""
+    for module in BUILTIN:
+        importlib.import_module(f"{__name__}.{module}")
+
+
+_LAZY = {"ATTACKS": "base", "Attack": "base", "AttackOutput": "base", "available": "base",
+         "create_attack": "base", "default_attacks": "base", "get_attack": "base", "register": "base",
+         "attack_volume": "volume"}
+
+__all__ = ["COMMON_PARAMS", "NORMS", "TARGET_MODES", "ParamSpec", "parse_budget", "parse_budget_list", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    _register_builtin()
+    globals()[name] = value
+    return value

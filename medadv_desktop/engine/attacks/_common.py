@@ -14,7 +14,6 @@ Conventions used by every attack:
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -159,14 +158,12 @@ def report(progress: ProgressCallback, name: str, done: int, total: int, active:
     of the samples still being attacked; it is only counted when an event is
     actually sent (no device synchronisation on throttled steps)."""
     progress.check()
-    now = time.monotonic()
-    if done not in (0, total) and now - getattr(progress, "_medadv_attack_last", 0.0) < PROGRESS_THROTTLE_S:
+    if not progress.due(interval_s=PROGRESS_THROTTLE_S, force=done in (0, total)):
         return
-    progress._medadv_attack_last = now
     if isinstance(active, torch.Tensor):
         active = int(active.sum())
     progress.report(Progress("attack", done, total, f"{name}: step {done}/{total}, {n - active}/{n} samples fooled",
-                             {"fooled": n - active, "samples": n}))
+                             {"fooled": n - active, "samples": n}), force=True)
 
 
 def auto_alpha(alpha: float, eps: float, steps: int) -> float:

@@ -6,85 +6,44 @@ study's own resolution. Resizing and normalisation live inside the
 differentiable classifier wrapper. Every adversarial image is clipped to
 [0, 1] and lies inside the eps-ball of the chosen norm.
 
-A subclass sets ``name``, ``label``, ``black_box``, ``norms``, ``params`` and
-implements ``_run``. The model is called in exactly one place: ``_logits``,
-which runs the BatchNorm-folded eval-mode view of the model (see
+A subclass sets ``name``, ``label``, ``black_box``, ``norms``, ``params``
+(and, when they differ from the defaults, ``default_suites`` and
+``fast_settings``) and implements ``_run``; ``@register`` plus its module name
+in ``attacks/__init__.py``'s ``BUILTIN`` make it appear in the GUI form, the CLI
+options and help, the default attack lists, evaluations, reports and the attack
+tests. The model is called in exactly one place: ``_logits``, which runs the
+BatchNorm-folded eval-mode view of the model (see
 :mod:`medadv_desktop.engine.models.folding`) unless ``fold_bn`` is off.
 """
 
 from __future__ import annotations
 
-import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from medadv_desktop.engine.jobs import ProgressCallback
-from medadv_desktop.errors import AttackConfigError
-
-TARGET_MODES = ("none", "class", "least_likely")
-NORMS = ("linf", "l2")
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One attack parameter, from which the GUI builds a form and the CLI an option."""
-
-    name: str
-    kind: str                  # "float" | "int" | "choice" | "bool" | "budget"
-    default: Any
-    minimum: float | None = None
-    maximum: float | None = None
-    unit: str = ""             # "[0,1]" for budgets shown also in native units, "queries", "px"...
-    help: str = ""
-    choices: tuple[str, ...] = ()
-    label: str = ""            # form label; default: the name with spaces
-
-    @property
-    def display_name(self) -> str:
-        return self.label or self.name.replace("_", " ")
-
-    def validate(self, value: Any) -> Any:
-        if self.kind == "bool":
-            if isinstance(value, str):
-                return value.lower() in ("1", "true", "yes", "on")
-            return bool(value)
-        if self.kind == "choice":
-            if value not in self.choices:
-                raise AttackConfigError(f"'{value}' is not one of {', '.join(self.choices)}", parameter=self.name)
-            return value
-        try:
-            v = int(value) if self.kind == "int" else float(value)
-        except (TypeError, ValueError):
-            raise AttackConfigError(f"'{value}' is not a number", parameter=self.name) from None
-        if self.kind == "int" and float(value) != int(value):
-            raise AttackConfigError(f"'{value}' must be a whole number", parameter=self.name)
-        if v != v:  # NaN
-            raise AttackConfigError("must be a number, not NaN", parameter=self.name)
-        if self.minimum is not None and v < self.minimum:
-            raise AttackConfigError(f"{v:g} is below the minimum {self.minimum:g}", parameter=self.name)
-        if self.maximum is not None and v > self.maximum:
-            raise AttackConfigError(f"{v:g} is above the maximum {self.maximum:g}", parameter=self.name)
-        return v
-
-
-COMMON_PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("eps", "budget", 2 / 255, 0.0, 1.0, "[0,1]",
-              "Perturbation budget in [0, 1] image units (also shown in the study's native units)."),
-    ParamSpec("norm", "choice", "linf", help="Distance measure of the budget.", choices=NORMS),
-    ParamSpec("targeted", "choice", "none", help="none: any wrong class; class: a chosen class; least_likely: the clean least-likely class.",
-              choices=TARGET_MODES),
-    ParamSpec("target_class", "int", 0, 0, None, "", "Class index for targeted mode 'class'."),
-    ParamSpec("seed", "int", 0, 0, None, "", "Random seed (random starts, Square, black-box search)."),
-    ParamSpec("early_stop", "bool", True, help="Stop working on a sample as soon as it is fooled."),
-    ParamSpec("fold_bn", "bool", True,
-              help="Run the attack on a copy of the model with each BatchNorm folded into the convolution before it "
-                   "(same outputs up to float rounding, fewer operations per pass). Off: the model exactly as loaded.",
-              label="fold BatchNorm"),
+from medadv_desktop.engine.attacks.spec import (  # re-exported: the attack modules import them from here
+    COMMON_PARAMS,
+    NORMS,
+    TARGET_MODES,
+    ParamSpec,
+    parse_budget,
+    parse_budget_list,
 )
+from medadv_desktop.engine.jobs import ProgressCallback
+from medadv_desktop.errors import AttackConfigError, ModelInputError
+
+__all__ = ["ATTACKS", "COMMON_PARAMS", "NORMS", "TARGET_MODES", "Attack", "AttackOutput", "ParamSpec",
+           "available", "create_attack", "default_attacks", "get_attack", "parse_budget", "parse_budget_list",
+           "register"]
+
+#: the default suites an attack can belong to (see ``Attack.default_suites``)
+SUITE_EVALUATE = "evaluate"
+SUITE_QUICK = "quick"
 
 
 @dataclass
@@ -109,6 +68,12 @@ class Attack:
     norms: ClassVar[tuple[str, ...]] = NORMS
     description: ClassVar[str] = ""
     params: ClassVar[tuple[ParamSpec, ...]] = ()
+    #: the default attack lists this attack is in: "evaluate" (``medadv evaluate`` / ``train-adv``
+    #: re-test without --attacks) and "quick" (the GUI's pre-ticked re-test after adversarial training)
+    default_suites: ClassVar[tuple[str, ...]] = (SUITE_EVALUATE,)
+    #: parameter sets that keep one run cheap (a few steps or queries), one per variant worth checking;
+    #: the attack invariant tests (tests/engine/attacks/test_invariants.py) run every one of them
+    fast_settings: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     def __init__(self, model: nn.Module, **kwargs: Any) -> None:
         self.model = model
@@ -141,6 +106,25 @@ class Attack:
     def schema(cls) -> tuple[ParamSpec, ...]:
         return COMMON_PARAMS + cls.params
 
+    @classmethod
+    def parse_params(cls, params: Mapping[str, Any], native_per_unit: float | None = None,
+                     units: str = "") -> dict[str, Any]:
+        """``params`` with every text value parsed by its spec (budgets such as ``4/255`` or ``6HU``
+        through ``native_per_unit``, fractions for numbers); other values and unknown names are
+        left as they are (the constructor validates them)."""
+        specs = {s.name: s for s in cls.schema()}
+        out = dict(params)
+        for name, value in params.items():
+            spec = specs.get(name)
+            if spec is not None and isinstance(value, str):
+                out[name] = spec.parse_text(value, native_per_unit, units)
+        return out
+
+    @classmethod
+    def is_black_box(cls, params: Mapping[str, Any] | None = None) -> bool:
+        """True when the attack, with these parameters, needs only the model's outputs (no gradients)."""
+        return bool(cls.black_box)
+
     # -- the one place the model is called ---------------------------------
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the model, float32.
@@ -167,7 +151,6 @@ class Attack:
         if the attack raises or is cancelled.
         """
         if not torch.isfinite(x).all():
-            from medadv_desktop.errors import ModelInputError
             raise ModelInputError("The image contains NaN or infinite values; the attack cannot run on it.")
         was_training = self.model.training
         grad_flags = [p.requires_grad for p in self.model.parameters()]
@@ -205,7 +188,8 @@ class Attack:
         k = logits.shape[1]
         t = int(self.config["target_class"])
         if not 0 <= t < k:
-            raise AttackConfigError(f"class {t} does not exist (the model has {k} classes: 0..{k - 1})", parameter="target_class")
+            raise AttackConfigError(f"class {t} does not exist (the model has {k} classes: 0..{k - 1})",
+                                    parameter="target_class")
         return torch.full_like(y, t)
 
     def _is_success(self, logits: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
@@ -227,8 +211,14 @@ def register(cls: type[Attack]) -> type[Attack]:
 
 
 def available() -> list[str]:
+    """The registered attack names, in registration order."""
     _load_builtin()
     return list(ATTACKS)
+
+
+def default_attacks(suite: str = SUITE_EVALUATE) -> list[str]:
+    """The registered attacks in a default suite (``"evaluate"`` or ``"quick"``), in registration order."""
+    return [name for name in available() if suite in ATTACKS[name].default_suites]
 
 
 def get_attack(name: str) -> type[Attack]:
@@ -236,7 +226,8 @@ def get_attack(name: str) -> type[Attack]:
     try:
         return ATTACKS[name.lower()]
     except KeyError:
-        raise AttackConfigError(f"no attack named '{name}'; available: {', '.join(ATTACKS)}", parameter="attack") from None
+        raise AttackConfigError(f"no attack named '{name}'; available: {', '.join(ATTACKS)}",
+                                parameter="attack") from None
 
 
 def create_attack(name: str, model: nn.Module, **params: Any) -> Attack:
@@ -244,39 +235,6 @@ def create_attack(name: str, model: nn.Module, **params: Any) -> Attack:
 
 
 def _load_builtin() -> None:
-    if not ATTACKS:
-        import medadv_desktop.engine.attacks  # noqa: F401  (registers on import)
+    from medadv_desktop.engine.attacks import _register_builtin
 
-
-# -- budgets ------------------------------------------------------------------
-_BUDGET = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?:/\s*([0-9]*\.?[0-9]+))?\s*([A-Za-z%]*)\s*$")
-
-
-def parse_budget(text: str | float, native_per_unit: float | None = None, units: str = "") -> float:
-    """Parse an eps such as ``0.01``, ``4/255`` or ``6HU`` into [0, 1] units.
-
-    A value with a unit suffix (``6HU``, ``20a.u``) is in the study's native
-    units and needs ``native_per_unit`` (native units per [0, 1] unit: the
-    model card's window width, or the image's range for per-image mappings).
-    """
-    if isinstance(text, (int, float)):
-        value = float(text)
-    else:
-        m = _BUDGET.match(str(text))
-        if not m:
-            raise AttackConfigError(f"'{text}' is not a budget; write e.g. 0.01, 4/255 or 6HU", parameter="eps")
-        num, den, unit = m.groups()
-        value = float(num) / float(den) if den else float(num)
-        if den is not None and float(den) == 0:
-            raise AttackConfigError("division by zero", parameter="eps")
-        if unit:
-            if not native_per_unit:
-                raise AttackConfigError(
-                    f"'{text}' is in native units but this model card maps intensities per image; give eps in [0, 1] units (e.g. 2/255)",
-                    parameter="eps")
-            if units and unit.upper() != units.upper():
-                raise AttackConfigError(f"unit '{unit}' does not match the study's units '{units}'", parameter="eps")
-            value = value / native_per_unit
-    if not 0 <= value <= 1:
-        raise AttackConfigError(f"{value:g} is outside [0, 1]", parameter="eps")
-    return value
+    _register_builtin()

@@ -78,6 +78,7 @@ class SMIA(Attack):
         ParamSpec("sigma", "float", 1.0, 0.05, 20.0, "px", "Standard deviation of the Gaussian kernel."),
         AMP_PARAM,
     )
+    fast_settings = ({"steps": 4, "beta": 1.0, "kernel_size": 3},)
 
     def __init__(self, model, **kwargs) -> None:
         super().__init__(model, **kwargs)

@@ -61,6 +61,7 @@ class Square(Attack):
         ParamSpec("p_init", "float", 0.05, 0.0001, 1.0, "fraction",
                   "Initial fraction of pixels changed per step (paper: 0.05; torchattacks and ART: 0.8)."),
     )
+    fast_settings = ({"n_queries": 30, "p_init": 0.3},)
 
     def _run(self, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None,
              progress: ProgressCallback) -> AttackOutput:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -68,6 +70,14 @@ class VerticalPerturbation(Attack):
         ParamSpec("p_init", "float", 0.1, 0.0001, 1.0, "fraction", "Black box: initial fraction of columns flipped per query (halving schedule)."),
         AMP_PARAM,
     )
+    fast_settings = ({"steps": 4}, {"steps": 4, "orientation": "horizontal", "random_start": True},
+                     {"variant": "black_box", "n_queries": 30})
+
+    @classmethod
+    def is_black_box(cls, params: Mapping[str, Any] | None = None) -> bool:
+        """The black-box variant needs only the model's outputs; the white-box one gradients."""
+        default = next(p.default for p in cls.params if p.name == "variant")
+        return (params or {}).get("variant", default) == "black_box"
 
     # -- orientation: work on a (N, P, H, W) view whose columns are the stripes
     def _orient(self, x: torch.Tensor) -> torch.Tensor:

@@ -24,24 +24,11 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from medadv_desktop.errors import MedAdvError
+from medadv_desktop.errors import TrainingConfigError, TrainingError  # noqa: F401  (re-exported)
 
 METHODS = ("fgsm", "pgd", "trades", "mix")
 LR_SCHEDULES = ("constant", "cosine")
 MIX_ATTACKS = ("fgsm", "pgd")
-
-
-class TrainingConfigError(MedAdvError):
-    """A training option is out of range or inconsistent. Names the field."""
-
-    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
-        self.field = field
-        where = f"Training option '{field}': " if field else ""
-        super().__init__(f"{where}{message}", hint=hint)
-
-
-class TrainingError(MedAdvError):
-    """Adversarial training cannot run (output folder holds another run, data too small...)."""
 
 
 @dataclass
