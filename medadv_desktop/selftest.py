@@ -14,7 +14,8 @@ wrong and what to do):
 2. **attack**: FGSM, L-inf, eps = 2/255 of the [0, 1] image (= 2/255 x 400 HU
    ~ 3.1 HU for the demo card's 40/400 window), through
    :func:`~medadv_desktop.engine.evaluation.evaluate_job` on the labelled
-   demo slices and :func:`~medadv_desktop.engine.evaluation.attack_study_job`
+   demo slices and the study attack workflow
+   (:func:`~medadv_desktop.engine.workflows.study_attack.study_attack_workflow`)
    on the whole study; checks the perturbation stays inside the eps-ball.
 3. **reports**: PDF, per-sample CSV, summary CSV and JSON through
    :func:`medadv_desktop.engine.reports.export_reports_job`; the PDF must start
@@ -35,7 +36,6 @@ otherwise. No network is used, no PHI is printed.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import subprocess
@@ -43,12 +43,12 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
-from medadv_desktop.errors import MedAdvError
+from medadv_desktop.errors import MedAdvError, SelfTestError
 
 #: FGSM budget of the self-test, in [0, 1] image units (2/255 of the intensity window).
 SELF_TEST_EPS = 2 / 255
@@ -60,10 +60,6 @@ DECODER_FILES = (("MR_small_jpeg_ls_lossless.dcm", "JPEG-LS lossless"),
 DECODER_REFERENCE = "MR_small.dcm"
 #: Folder (inside the bundle) holding the decoder test files; see installer/medadv_desktop.spec.
 BUNDLED_DECODER_DIR = "medadv_selftest"
-
-
-class SelfTestError(MedAdvError):
-    """One step of the self-test failed; the message says what and what to do."""
 
 
 @dataclass
@@ -96,50 +92,29 @@ def _say(line: str) -> None:
 def read_slice_labels(study, labels_csv: Path, class_names: Sequence[str]) -> list[int]:
     """Per-slice class indices of ``study`` from a ``labels.csv`` beside its files.
 
-    Accepted columns (header row, case-insensitive): a file column (``path``,
-    ``file`` or ``filename``: matched by file name against the study's source
-    files, in the study's slice order) and/or a slice column (``slice``,
-    ``slice_index``, ``index``: 0-based slice number, used when the file is
-    not one of the study's), and a label column
-    (``label``, ``class`` or ``class_name``: a class name or a 0-based index).
+    Read with the data sets' reader (:func:`medadv_desktop.engine.datasets.read_labels_csv`):
+    a file column (matched by file name against the study's source files, in
+    the study's slice order) and/or a slice column (0-based slice number, used
+    when the file is not one of the study's), and a label column.
     """
+    from medadv_desktop.engine.datasets import read_labels_csv
+    from medadv_desktop.errors import DatasetError
+
     if not labels_csv.is_file():
         raise SelfTestError(f"The demo study has no {labels_csv.name}.",
                             hint="The installation is incomplete; reinstall MedAdv Desktop.")
-    rows = list(csv.reader(labels_csv.read_text(encoding="utf-8-sig").splitlines()))
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if len(rows) < 2:
-        raise SelfTestError(f"{labels_csv.name} of the demo study lists no slices.")
-    header = [c.strip().lower() for c in rows[0]]
-
-    def column(*names: str) -> int | None:
-        for n in names:
-            if n in header:
-                return header.index(n)
-        return None
-
-    c_path = column("path", "file", "filename", "file_name")
-    c_slice = column("slice", "slice_index", "index")
-    c_label = column("label", "class", "class_name")
-    if c_label is None or (c_path is None and c_slice is None):
-        raise SelfTestError(f"{labels_csv.name} of the demo study has no usable columns (header: {', '.join(header)}).")
-    names = [str(c) for c in class_names]
+    try:
+        rows = read_labels_csv(labels_csv, class_names)
+    except DatasetError as exc:
+        raise SelfTestError(str(exc), hint="The installation is incomplete; reinstall MedAdv Desktop.") from None
     by_name = {Path(p).name: i for i, p in enumerate(study.source_paths)}
     labels: dict[int, int] = {}
-    for row in rows[1:]:
-        text = row[c_label].strip()
-        if text in names:
-            label = names.index(text)
-        elif text.isdigit() and int(text) < len(names):
-            label = int(text)
-        else:
-            raise SelfTestError(f"{labels_csv.name}: label '{text}' is not one of {', '.join(names)}.")
-        index = by_name.get(Path(row[c_path].strip()).name, -1) if c_path is not None else -1
-        if index < 0 and c_slice is not None and row[c_slice].strip().isdigit():
-            index = int(row[c_slice])
-        if not 0 <= index < study.n_slices:
-            continue
-        labels[index] = label
+    for row in rows:
+        index = by_name.get(Path(row.path).name, -1) if row.path is not None else -1
+        if index < 0 and row.slice_index is not None:
+            index = row.slice_index
+        if 0 <= index < study.n_slices:
+            labels[index] = row.label
     if len(labels) != study.n_slices:
         raise SelfTestError(f"{labels_csv.name} gives labels for {len(labels)} of the {study.n_slices} demo slices.",
                             hint="The installation is incomplete; reinstall MedAdv Desktop.")
@@ -175,12 +150,13 @@ def step_demo(ctx: SelfTestContext) -> str:
 
 
 def step_attack(ctx: SelfTestContext) -> str:
-    """FGSM 2/255 on the labelled demo slices (evaluate_job) and on the study (attack_study_job)."""
+    """FGSM 2/255 on the labelled demo slices (evaluate_job) and on the study (the study attack workflow)."""
     import numpy as np
 
     from medadv_desktop.engine.datasets import DatasetSample, LabelledDataset
-    from medadv_desktop.engine.evaluation import attack_study_job, evaluate_job
+    from medadv_desktop.engine.evaluation import evaluate_job
     from medadv_desktop.engine.jobs import run_job
+    from medadv_desktop.engine.workflows.study_attack import study_attack_workflow
 
     study, model = ctx.study, ctx.classifier
     class_names = list(model.card.class_names)
@@ -200,7 +176,7 @@ def step_attack(ctx: SelfTestContext) -> str:
     if not (0.0 <= robust_acc <= clean_acc + 1e-9 <= 1.0 + 1e-9):
         raise SelfTestError(f"Implausible accuracies: clean {clean_acc:.3f}, robust {robust_acc:.3f}.")
 
-    attacked = run_job(attack_study_job(model, study, None, "fgsm", {"eps": "2/255"}))
+    attacked = run_job(study_attack_workflow(model, study, "fgsm", {"eps": "2/255"})).result
     linf = float(np.abs(attacked.perturbation_unit).max())
     if linf > SELF_TEST_EPS + 1e-5:
         raise SelfTestError(f"The FGSM perturbation ({linf:.5f}) leaves the eps-ball ({SELF_TEST_EPS:.5f}).")
@@ -341,8 +317,9 @@ def step_decoders(ctx: SelfTestContext) -> str:
         try:
             arr = pixel_array(path, decoding_plugin="pylibjpeg")
         except Exception as exc:  # noqa: BLE001 - report which decoder is missing
-            raise SelfTestError(f"pydicom could not decode {kind} with pylibjpeg ({exc.__class__.__name__}: {exc}).",
-                                hint="The decoder plugins pylibjpeg-libjpeg / pylibjpeg-openjpeg are missing.") from None
+            raise SelfTestError(
+                f"pydicom could not decode {kind} with pylibjpeg ({exc.__class__.__name__}: {exc}).",
+                hint="The decoder plugins pylibjpeg-libjpeg / pylibjpeg-openjpeg are missing.") from None
         if not np.array_equal(arr, reference):
             raise SelfTestError(f"{kind} decoding gave different pixels from the uncompressed original.")
         done.append(kind)

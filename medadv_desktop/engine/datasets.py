@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class LabelledDataset:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_folder(cls, path: str | Path, class_names: Sequence[str]) -> "LabelledDataset":
+    def from_folder(cls, path: str | Path, class_names: Sequence[str]) -> LabelledDataset:
         """Read a folder of class sub-folders or a folder with ``labels.csv`` (see module doc)."""
         from medadv_desktop.engine.io import open_path
         from medadv_desktop.engine.io.deid import pseudonym
@@ -110,7 +111,7 @@ class LabelledDataset:
                 hint="Check that the class folders hold DICOM, NIfTI or PNG/JPEG images.")
         return ds
 
-    def _add_study(self, study: "Study", label: int, pseudonym) -> None:
+    def _add_study(self, study: Study, label: int, pseudonym) -> None:
         index = len(self.studies)
         self.studies.append(study)
         name = study.pseudonym or pseudonym(*(str(p) for p in study.source_paths[:1]), prefix="STUDY")
@@ -121,8 +122,8 @@ class LabelledDataset:
             self.samples.append(DatasetSample(sid, int(label), index, s))
 
     @classmethod
-    def from_studies(cls, studies: Sequence["Study"], labels: Sequence[int], class_names: Sequence[str],
-                     *, name: str = "studies") -> "LabelledDataset":
+    def from_studies(cls, studies: Sequence[Study], labels: Sequence[int], class_names: Sequence[str],
+                     *, name: str = "studies") -> LabelledDataset:
         """A data set from studies already opened (e.g. in the GUI), one label per study."""
         from medadv_desktop.engine.io.deid import pseudonym
 
@@ -134,7 +135,7 @@ class LabelledDataset:
     @classmethod
     def from_arrays(cls, images: np.ndarray, labels: Sequence[int], class_names: Sequence[str], *,
                     sample_ids: Sequence[str] | None = None, native_per_unit: Sequence[float] | float | None = None,
-                    name: str = "arrays", synthetic: bool = False) -> "LabelledDataset":
+                    name: str = "arrays", synthetic: bool = False) -> LabelledDataset:
         """A data set from [0, 1] images (N, C, H, W) already mapped (tests, training splits)."""
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4:
@@ -161,7 +162,7 @@ class LabelledDataset:
         counts = Counter(s.label for s in self.samples)
         return {c: int(counts.get(i, 0)) for i, c in enumerate(self.class_names)}
 
-    def subset(self, indices: Sequence[int]) -> "LabelledDataset":
+    def subset(self, indices: Sequence[int]) -> LabelledDataset:
         """A data set of the chosen samples (same studies, failures and name)."""
         ds = LabelledDataset(class_names=self.class_names, samples=[self.samples[i] for i in indices],
                              studies=self.studies, failures=list(self.failures), name=self.name,
@@ -171,7 +172,7 @@ class LabelledDataset:
             ds._native_per_unit = None if self._native_per_unit is None else self._native_per_unit[list(indices)]
         return ds
 
-    def head(self, n: int, *, seed: int = 0, stratified: bool = True) -> "LabelledDataset":
+    def head(self, n: int, *, seed: int = 0, stratified: bool = True) -> LabelledDataset:
         """At most ``n`` samples: a seeded, class-balanced pick (round robin over classes)."""
         if n >= len(self):
             return self
@@ -194,8 +195,8 @@ class LabelledDataset:
                 "n_failures": len(self.failures)}
 
     # ---------------------------------------------------------------- tensors
-    def to_tensors(self, card: "ModelCard | None" = None
-                   ) -> tuple["torch.Tensor", "torch.Tensor", list[str], np.ndarray]:
+    def to_tensors(self, card: ModelCard | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, list[str], np.ndarray]:
         """``(x, y, sample_ids, native_per_unit)`` for the whole data set.
 
         ``x``: float32 (N, C, H, W) in [0, 1] through the card's intensity
@@ -255,38 +256,87 @@ def _is_synthetic(study) -> bool:
     return False
 
 
-def _read_labels_csv(csv_path: Path, root: Path, class_names: list[str]) -> list[tuple[Path, int]]:
-    entries = []
+@dataclass(frozen=True)
+class LabelRow:
+    """One row of a ``labels.csv``: a file or folder (as written) and/or a slice index, and its class."""
+
+    line: int                    # 1-based line number in the file (for messages)
+    path: str | None             # relative to the CSV's folder, or absolute; None without a file column
+    slice_index: int | None      # 0-based slice of a series, when the file has a slice column
+    label: int                   # class index
+
+
+_PATH_COLUMNS = ("path", "file", "filename", "file_name")
+_SLICE_COLUMNS = ("slice", "slice_index", "index")
+_LABEL_COLUMNS = ("label", "class", "class_name")
+
+
+def read_labels_csv(csv_path: str | Path, class_names: Sequence[str]) -> list[LabelRow]:
+    """The one ``labels.csv`` reader (data set folders, the demo study, the self-test).
+
+    A header row names the columns (case-insensitive): a file column
+    (``path``, ``file``, ``filename``, ``file_name``) and/or a slice column
+    (``slice``, ``slice_index``, ``index``: 0-based), and a label column
+    (``label``, ``class``, ``class_name``); other columns are ignored. Without
+    a recognised header the first two columns are ``path,label``. A label is
+    a class name or a 0-based class index. Every problem is a
+    :class:`DatasetError` naming the line.
+    """
+    csv_path = Path(csv_path)
+    names = [str(c) for c in class_names]
     try:
         text = csv_path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{LABELS_CSV} cannot be read ({exc.__class__.__name__}).") from None
-    reader = csv.reader(text.splitlines())
-    rows = [r for r in reader if r and any(c.strip() for c in r)]
+        raise DatasetError(f"{csv_path.name} cannot be read ({exc.__class__.__name__}).") from None
+    rows = [(i, r) for i, r in enumerate(csv.reader(text.splitlines()), start=1) if r and any(c.strip() for c in r)]
     if not rows:
-        raise DatasetError(f"{LABELS_CSV} is empty; it needs a header 'path,label' and one row per image.")
-    header = [c.strip().lower() for c in rows[0]]
-    if header[:2] == ["path", "label"]:
+        raise DatasetError(f"{csv_path.name} is empty; it needs a header 'path,label' and one row per image.")
+    header = [c.strip().lower() for c in rows[0][1]]
+
+    def column(options: tuple[str, ...]) -> int | None:
+        return next((header.index(o) for o in options if o in header), None)
+
+    c_path, c_slice, c_label = column(_PATH_COLUMNS), column(_SLICE_COLUMNS), column(_LABEL_COLUMNS)
+    if c_label is not None and (c_path is not None or c_slice is not None):
         rows = rows[1:]
-    for line_no, row in enumerate(rows, start=2):
-        if len(row) < 2:
-            raise DatasetError(f"{LABELS_CSV} line {line_no}: expected 'path,label', got {len(row)} field(s).")
-        rel, label_text = row[0].strip(), row[1].strip()
-        label = _parse_label(label_text, class_names, line_no)
-        target = Path(rel) if Path(rel).is_absolute() else root / rel
-        entries.append((target, label))
+    elif c_label is None and c_path is None and c_slice is None:
+        c_path, c_label = 0, 1                    # no header: path,label
+    else:
+        raise DatasetError(f"{csv_path.name} has no usable columns (header: {', '.join(header)}); it needs a "
+                           "'path' (or 'slice') column and a 'label' column.")
+    out = []
+    for line_no, row in rows:
+        needed = max(c for c in (c_path, c_slice, c_label) if c is not None)
+        if len(row) <= needed:
+            raise DatasetError(f"{csv_path.name} line {line_no}: expected {needed + 1} field(s), got {len(row)}.")
+        label = _parse_label(row[c_label].strip(), names, csv_path.name, line_no)
+        path = row[c_path].strip() if c_path is not None and row[c_path].strip() else None
+        slice_text = row[c_slice].strip() if c_slice is not None else ""
+        slice_index = int(slice_text) if slice_text.isdigit() else None
+        if path is None and slice_index is None:
+            raise DatasetError(f"{csv_path.name} line {line_no}: neither a file nor a slice is given.")
+        out.append(LabelRow(line_no, path, slice_index, label))
+    return out
+
+
+def _read_labels_csv(csv_path: Path, root: Path, class_names: list[str]) -> list[tuple[Path, int]]:
+    """(file or folder, label) pairs of a data set folder's ``labels.csv``."""
+    entries = []
+    for row in read_labels_csv(csv_path, class_names):
+        if row.path is None:
+            raise DatasetError(f"{csv_path.name} line {row.line}: a data set folder's {LABELS_CSV} needs a "
+                               "'path' column naming each file or folder.")
+        target = Path(row.path) if Path(row.path).is_absolute() else root / row.path
+        entries.append((target, row.label))
     return entries
 
 
-def _parse_label(text: str, class_names: list[str], line_no: int) -> int:
+def _parse_label(text: str, class_names: list[str], file_name: str, line_no: int) -> int:
     if text in class_names:
         return class_names.index(text)
-    try:
-        index = int(text)
-    except ValueError:
-        index = -1
-    if 0 <= index < len(class_names) and text.lstrip("+-").isdigit():
-        return index
+    if text.isdigit() and int(text) < len(class_names):
+        return int(text)
+    quoted = ", ".join(repr(c) for c in class_names)
     raise DatasetError(
-        f"{LABELS_CSV} line {line_no}: label '{text}' is not a class name or index; expected one of "
-        f"{', '.join(repr(c) for c in class_names)} or 0..{len(class_names) - 1}.")
+        f"{file_name} line {line_no}: label '{text}' is not one of {', '.join(class_names)}; expected a class "
+        f"name ({quoted}) or an index 0..{len(class_names) - 1}.")
