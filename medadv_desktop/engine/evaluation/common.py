@@ -52,7 +52,7 @@ def logits_batched(model: torch.nn.Module, x: torch.Tensor, batch_size: int, can
 
 def make_records(*, sample_ids: Sequence[str], y: torch.Tensor, attack: str, eps: float,
                  clean: torch.Tensor, adv: torch.Tensor, clean_logits: torch.Tensor,
-                 adv_logits: torch.Tensor, success: torch.Tensor, queries: torch.Tensor,
+                 adv_logits: torch.Tensor, success: torch.Tensor, queries: torch.Tensor | None,
                  time_s: float, native_per_unit: np.ndarray | None) -> list[SampleRecord]:
     """SampleRecords for one attacked batch (every sample was correct on clean input,
     or the attack is counted anyway, e.g. in a single-study attack)."""
@@ -152,7 +152,6 @@ def model_summary(model: torch.nn.Module) -> dict[str, Any]:
 
 
 def eps_in_native(card, eps: float) -> float | None:
-    """eps * window width for a fixed window mapping; None for per-image mappings."""
-    if card is not None and card.intensity.mode == "window":
-        return float(eps) * float(card.intensity.width)
-    return None
+    """eps in native units for a fixed (window) mapping; None for per-image mappings."""
+    npu = card.intensity.native_per_unit() if card is not None else None
+    return None if npu is None else float(eps) * npu

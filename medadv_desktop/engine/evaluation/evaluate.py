@@ -54,7 +54,7 @@ import torch
 from medadv_desktop.engine.evaluation.common import (
     card_of, eps_in_native, example_panel, logits_batched, make_records, model_device,
     model_summary, software_versions, unattacked_record, utc_now_iso)
-from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
+from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, ExamplePanel, SampleRecord
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, ProgressCallback
 from medadv_desktop.engine.metrics import (
     check_black_box_beats_white_box, classification_summary, model_sanity_flags,
@@ -65,7 +65,8 @@ SANITY_BATCH = 16
 
 
 def _attack_labels(attacks: Sequence[tuple[str, dict]]) -> list[str]:
-    labels, seen = [], {}
+    labels: list[str] = []
+    seen: dict[str, int] = {}
     for name, _ in attacks:
         key = name.lower()
         seen[key] = seen.get(key, 0) + 1
@@ -112,8 +113,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     if not attacks:
         raise AttackConfigError("choose at least one attack", parameter="attack")
     labels = _attack_labels(attacks)
-    black_box = {lab: bool(get_attack(name).black_box) or params.get("variant") == "black_box"
-                 for lab, (name, params) in zip(labels, attacks)}
+    black_box = {lab: get_attack(name).is_black_box(params) for lab, (name, params) in zip(labels, attacks)}
     card = card_of(classifier)
     if card is not None and getattr(card, "spatial_dims", 2) == 3:
         raise ModelInputError("Data set evaluation takes 2-D models; this model classifies whole 3-D volumes.",
@@ -173,7 +173,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     eps_native = [eps_in_native(card, e) for e in grid]
     rows = []
     samples: list[SampleRecord] = []
-    examples = []
+    examples: list[ExamplePanel] = []
     per_attack_quota = max(1, math.ceil(n_examples / len(attacks))) if n_examples > 0 else 0
     examples_per_attack = {lab: 0 for lab in labels}
     fooled_before: dict[str, dict[int, SampleRecord]] = {lab: {} for lab in labels}  # eps reuse
@@ -236,7 +236,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
 
     flags.extend(check_black_box_beats_white_box(rows, black_box))
     units = "a.u."
-    if card is not None and card.intensity.mode == "window":
+    if card is not None and card.intensity.native_per_unit() is not None:
         study_units = {getattr(s, "units", "") for s in getattr(dataset, "studies", [])}
         units = study_units.pop() if len(study_units) == 1 and "" not in study_units else "a.u."
     model_info = model_summary(classifier)

@@ -23,20 +23,11 @@ import torch
 from medadv_desktop.engine.evaluation.common import card_of, make_records, model_device
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, ProgressCallback
 from medadv_desktop.engine.metrics import as_two_class_logits, summarize_records
+from medadv_desktop.engine.results.evaluation import SampleRecord
 from medadv_desktop.engine.results.study_attack import StudyAttackResult
 from medadv_desktop.errors import ModelInputError
 
 DEFAULT_BATCH = 16
-
-
-def _resolve_eps(params: dict[str, Any], card, npu_window: float | None, units: str) -> dict[str, Any]:
-    """Budgets given as text ('4/255', '6HU') -> [0, 1] floats via the card's window."""
-    from medadv_desktop.engine.attacks.base import parse_budget
-
-    out = dict(params)
-    if "eps" in out and isinstance(out["eps"], str):
-        out["eps"] = parse_budget(out["eps"], npu_window, units)
-    return out
 
 
 def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] | None, attack: str,
@@ -50,7 +41,7 @@ def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] |
     prediction; ``success`` means it did. Yields Progress (stage ``"attack"``) between
     batches; ``on_attack_progress`` (optional) gets the attack's own events during a batch.
     """
-    from medadv_desktop.engine.attacks.base import create_attack
+    from medadv_desktop.engine.attacks.base import get_attack
     from medadv_desktop.engine.models.wrapper import study_to_unit, study_to_unit_volume
 
     cancel = cancel or CancelToken()
@@ -58,28 +49,32 @@ def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] |
     if card is None:
         raise ModelInputError("Attacking a study needs a model loaded from a model card.")
     t0 = time.perf_counter()
-    npu_window = float(card.intensity.width) if card.intensity.mode == "window" else None
     units = study.units or "a.u."
-    params = _resolve_eps(params, card, npu_window, study.units)
+    attack_cls = get_attack(attack)
+    params = attack_cls.parse_params(params, card.intensity.native_per_unit(), study.units)  # text budgets
     dev = model_device(classifier)
     volume = getattr(card, "spatial_dims", 2) == 3
     if volume:
         unit_v, b = study_to_unit_volume(study, card)           # (C, D, H, W)
         index = list(range(study.n_slices))
         x_all = torch.from_numpy(unit_v)[None]                  # (1, C, D, H, W)
-        bounds = [tuple(b)] * len(index)
+        bounds = [(float(b[0]), float(b[1]))] * len(index)
         npu = np.array([b[1] - b[0]], dtype=np.float64)
     else:
         index = list(range(study.n_slices)) if slices is None else [int(s) % study.n_slices for s in slices]
         unit, bounds = study_to_unit(study, card, index)
         x_all = torch.from_numpy(unit)                          # (S, C, H, W)
         npu = np.array([hi - lo for lo, hi in bounds], dtype=np.float64)
-    attack_obj = create_attack(attack, classifier, **params)
+    attack_obj = attack_cls(classifier, **params)
     eps = attack_obj.eps
     n = x_all.shape[0]
     pseudo = study.pseudonym or "STUDY"
     ids = [pseudo] if volume else [pseudo if study.n_slices == 1 else f"{pseudo}/slice-{s:03d}" for s in index]
-    adv_parts, clean_logit_parts, adv_logit_parts, records, targets = [], [], [], [], []
+    adv_parts: list[torch.Tensor] = []
+    clean_logit_parts: list[torch.Tensor] = []
+    adv_logit_parts: list[torch.Tensor] = []
+    records: list[SampleRecord] = []
+    targets: list[int] = []
     yield Progress("attack", 0, n, f"{attack_obj.label or attack}: starting", {"elapsed_s": 0.0})
     for b0 in range(0, n, batch_size):
         cancel.raise_if_cancelled()

@@ -75,3 +75,38 @@ def seconds(value: Any) -> str:
     if value < 120:
         return f"{value:.1f} s"
     return f"{value / 60:.1f} min"
+
+
+# -- appended for the CLI and the GUI (issue 11: one home for percent/eps formatting) -------------------
+def budget_text(eps: Any) -> str:
+    """A [0, 1] budget as a user would type it back: ``2/255`` when it is a whole number of 255ths,
+    ``0.01`` for a short decimal, else five significant digits; ``0`` for zero."""
+    from fractions import Fraction
+
+    if not is_number(eps):
+        return "-"
+    value = float(eps)
+    if value == 0:
+        return "0"
+    k = value * 255
+    if abs(k - round(k)) < 1e-6 and round(k) > 0:
+        return f"{round(k)}/255"
+    frac = Fraction(value).limit_denominator(1000)
+    if abs(float(frac) - value) < 1e-9 and frac.denominator in (2, 4, 8, 10, 16, 100, 1000):
+        return f"{value:g}"
+    return f"{value:.5g}"
+
+
+def eps_255(eps: Any) -> str:
+    """A [0, 1] budget in 255ths with three significant digits: ``2/255``, ``1.5/255``."""
+    return f"{float(eps) * 255:.3g}/255" if is_number(eps) else "-"
+
+
+def points(value: Any, *, dash: str = "-") -> str:
+    """A change of a fraction in percentage points with a sign: 0.125 -> '+12.5 pt'."""
+    return f"{100.0 * float(value):+.1f} pt" if is_number(value) else dash
+
+
+def pct_compact(value: Any, *, dash: str = "-") -> str:
+    """A fraction as a percentage without a space, for narrow columns: 0.875 -> '87.5%'."""
+    return f"{100.0 * float(value):.1f}%" if is_number(value) else dash

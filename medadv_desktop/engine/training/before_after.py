@@ -17,10 +17,11 @@ Accuracies are fractions in [0, 1]; eps in [0, 1] image units (L-inf unless
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
-from medadv_desktop.engine.jobs import CancelToken, Job, Progress
+from medadv_desktop.engine.jobs import CancelToken, Job, Progress, relay
 from medadv_desktop.engine.results.before_after import (
     CLEAN,
     BeforeAfterResult,
@@ -101,17 +102,16 @@ def before_after_job(original, hardened, dataset, attacks: Sequence[str | tuple[
         # full_rows: the table compares each attack's own robust accuracy before and after training
         job = evaluate_job(model, dataset, specs, grid, norm=norm, batch_size=batch_size, seed=seed,
                            full_rows=True, n_examples=n_examples, cancel=cancel)
-        while True:
-            try:
-                event = next(job)
-            except StopIteration as stop:
-                results.append(stop.value)
-                break
-            yield Progress("evaluate", k + event.fraction, 2.0,
-                           f"{'original' if label == 'before' else 'hardened'} model: {event.message}",
-                           {**event.data, "model": label})
+        results.append((yield from relay(job, transform=partial(_as_part, k, label))))
     summary = training.summary() if hasattr(training, "summary") else dict(training or {})
     return pair_results(results[0], results[1], train_eps, training=summary)
+
+
+def _as_part(k: int, label: str, event: Progress) -> Progress:
+    """An event of the k-th of the two evaluations as progress of the whole job (0..2)."""
+    return Progress("evaluate", k + event.fraction, 2.0,
+                    f"{'original' if label == 'before' else 'hardened'} model: {event.message}",
+                    {**event.data, "model": label})
 
 
 def format_table(result: BeforeAfterResult) -> str:

@@ -229,12 +229,8 @@ def _load_parent(model, device):
 
 
 def _resolve_device(name: str | None):
-    try:
-        from medadv_desktop.engine.models.loading import resolve_device
-    except ImportError:  # pragma: no cover - models package not there yet
-        import torch
+    from medadv_desktop.engine.models.loading import resolve_device
 
-        return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
     return resolve_device(name)
 
 
@@ -591,9 +587,8 @@ def _write_final_model(out_dir: Path, network, card, config: TrainingConfig, par
     blob = st_save(state_dict_tensors(network), metadata={"format": "pt", "producer": "medadv train-adv"})
     weights_path = atomic_write_bytes(out_dir / MODEL_FILE, blob)
     weights_sha = sha256_bytes(blob)
-    native = None
-    if card is not None and card.intensity.mode == "window":
-        native = config.eps * float(card.intensity.width)
+    npu = card.intensity.native_per_unit() if card is not None else None
+    native = None if npu is None else config.eps * npu
     record = {
         "method": config.method, "eps": config.eps, "eps_native": native, "norm": "linf",
         "step_size": config.step_size, "steps": config.steps if config.method != "fgsm" else 1,
@@ -624,13 +619,7 @@ def _write_final_model(out_dir: Path, network, card, config: TrainingConfig, par
     note = (f"Adversarially trained ({config.method}, L-inf eps {eps_txt}, {config.epochs} epochs) from "
             f"'{card.name}'.")
     new_card.intended_use = (card.intended_use + " " + note).strip() if card.intended_use else note
-    try:
-        from medadv_desktop.engine.models import save_card
-    except ImportError:  # pragma: no cover
-        save_card = None
-    card_path = out_dir / CARD_FILE
-    if save_card is not None:
-        save_card(new_card, card_path)
-    else:  # pragma: no cover
-        write_json(card_path, new_card.to_dict())
+    from medadv_desktop.engine.models import save_card
+
+    card_path = save_card(new_card, out_dir / CARD_FILE)
     return weights_path, card_path, weights_sha

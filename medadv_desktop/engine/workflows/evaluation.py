@@ -1,0 +1,133 @@
+"""Data-set evaluation: a labelled data set x attacks x eps grid, with optional exports.
+
+    outcome = yield from evaluation_workflow(classifier, EvaluationRequest(
+        data="demo/test", attacks=["fgsm", ("pgd", {"steps": "10"})], eps="1/255,2/255,6HU",
+        json="eval.json", pdf="eval.pdf"))
+
+1. every output path is checked before any work (nothing is overwritten);
+2. attack names are checked, the eps grid and text parameters are parsed
+   against the model card (``6HU`` through its window);
+3. the data set folder is read (unreadable files are skipped and counted);
+4. :func:`~medadv_desktop.engine.evaluation.evaluate.evaluate_job` runs;
+5. the result is written as JSON (the whole ``EvaluationResult``), per-sample
+   CSV and PDF report when asked.
+
+``medadv evaluate`` and the GUI's "Labelled data set folder" scope call this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medadv_desktop.engine.jobs import CancelToken, Job, Progress
+from medadv_desktop.engine.models.card import ModelCard
+from medadv_desktop.engine.results.evaluation import EvaluationResult
+from medadv_desktop.errors import AttackConfigError, OutputExistsError
+
+AttackChoice = str | tuple[str, Mapping[str, Any]]
+
+
+@dataclass
+class EvaluationRequest:
+    """What to evaluate. Budgets and attack parameters may be text (parsed against the card)."""
+
+    data: Any                                        # a data set folder (str/Path) or a LabelledDataset
+    attacks: Sequence[AttackChoice]                  # names or (name, params), in run order
+    eps: str | Sequence[str | float]                 # the eps grid: "1/255,2/255,6HU" or a list
+    norm: str = "linf"
+    batch_size: int = 32
+    seed: int = 0
+    cascade: bool = True
+    full_rows: bool = False
+    n_examples: int = 6
+    max_samples: int | None = None
+    json: str | Path | None = None                   # the whole EvaluationResult
+    csv: str | Path | None = None                    # per-sample CSV
+    pdf: str | Path | None = None                    # PDF report
+
+    def outputs(self) -> list[Path]:
+        return [Path(p) for p in (self.json, self.csv, self.pdf) if p]
+
+
+@dataclass
+class EvaluationOutcome:
+    result: EvaluationResult
+    failures: list[tuple[Path, str]] = field(default_factory=list)   # files of the data set not read
+    written: list[Path] = field(default_factory=list)
+
+
+def attack_specs(attacks: Sequence[AttackChoice], native_per_unit: float | None = None,
+                 units: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """``[(name, params)]`` with names checked (unknown names fail before any work) and text
+    parameters parsed; at least one attack."""
+    from medadv_desktop.engine.attacks import get_attack
+
+    specs: list[tuple[str, dict[str, Any]]] = []
+    for choice in attacks:
+        name, params = (choice, {}) if isinstance(choice, str) else (str(choice[0]), dict(choice[1] or {}))
+        name = name.strip().lower()
+        if not name:
+            continue
+        cls = get_attack(name)
+        specs.append((cls.name, cls.parse_params(params, native_per_unit, units)))
+    if not specs:
+        raise AttackConfigError("choose at least one attack, e.g. fgsm,pgd", parameter="attacks")
+    return specs
+
+
+def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: str | None = None,
+                        cancel: CancelToken | None = None,
+                        on_attack_progress: Callable[[Progress], None] | None = None) -> Job[EvaluationOutcome]:
+    """Run the evaluation of ``request`` (see the module doc) with ``classifier`` (a loaded classifier,
+    or a model card / its path, then loaded on ``device`` after the cheap checks).
+
+    Events: stage ``"evaluate"``; the one after reading the data set has
+    ``data["kind"] == "dataset"`` with its size and ``n_failures``.
+    """
+    from medadv_desktop.engine.attacks import parse_budget_list
+    from medadv_desktop.engine.evaluation.evaluate import evaluate_job
+
+    for path in request.outputs():
+        if path.exists():
+            raise OutputExistsError(path)
+    attack_specs(request.attacks)                       # unknown names fail before any work
+    if isinstance(classifier, (str, Path, ModelCard)):
+        from medadv_desktop.engine.models import load_classifier
+
+        yield Progress("evaluate", 0, 0, "Loading the model")
+        classifier = load_classifier(classifier, device=device)
+    card = getattr(classifier, "card", None)
+    npu = card.intensity.native_per_unit() if card is not None else None
+    attacks = attack_specs(request.attacks, npu)
+    grid = parse_budget_list(request.eps, npu)
+
+    dataset = request.data
+    if isinstance(dataset, (str, Path)):
+        from medadv_desktop.engine.datasets import LabelledDataset
+
+        yield Progress("evaluate", 0, 0, "Reading the data set")
+        class_names = list(getattr(classifier, "class_names", None) or getattr(card, "class_names", []))
+        dataset = LabelledDataset.from_folder(dataset, class_names)
+    failures = list(getattr(dataset, "failures", []))
+    yield Progress("evaluate", 0, 0, f"Data set: {len(dataset)} samples"
+                   + (f", {len(failures)} file(s) not read" if failures else ""),
+                   {"kind": "dataset", "n_samples": len(dataset), "n_failures": len(failures)})
+    result = yield from evaluate_job(
+        classifier, dataset, attacks, grid, norm=request.norm, batch_size=request.batch_size, seed=request.seed,
+        cascade=request.cascade, full_rows=request.full_rows, n_examples=request.n_examples,
+        max_samples=request.max_samples, cancel=cancel, on_attack_progress=on_attack_progress)
+    outcome = EvaluationOutcome(result, failures)
+    if request.json:
+        outcome.written.append(result.save(request.json))
+    if request.csv:
+        from medadv_desktop.engine.reports import write_csv
+
+        outcome.written.append(write_csv(result, request.csv))
+    if request.pdf:
+        from medadv_desktop.engine.reports import write_pdf
+
+        outcome.written.append(write_pdf(result, request.pdf))
+    return outcome

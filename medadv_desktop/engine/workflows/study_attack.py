@@ -1,0 +1,141 @@
+"""Study attack: attack one opened study and (optionally) write what came out.
+
+    outcome = yield from study_attack_workflow(classifier, study, "pgd", {"eps": "6HU", "steps": 10},
+                                               out_dir="adv/")
+
+1. the parameters typed by the user are parsed against the model card and the
+   study (``eps="6HU"`` through the card's intensity window and the study's
+   units; ``4/255``; fractions), before any work;
+2. the attack job (:func:`~medadv_desktop.engine.evaluation.study_attack.attack_study_job`)
+   runs on the chosen slices (all when ``slices`` is None);
+3. the outcome holds the engine result, the adversarial study in native units
+   (the attacked slices replaced), the perturbation map and the JSON summary;
+4. with ``out_dir``, it is written there, never over an existing file:
+   ``<pseudonym>_<attack>_adv`` like the input (DICOM series, NIfTI, PNG), the
+   perturbation map (``_perturbation.png`` for one slice, ``.nii.gz`` for a
+   series) and ``_summary.json`` (no PHI).
+
+``medadv attack`` and the GUI's attack scopes (current slice, whole volume,
+all loaded studies) call this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medadv_desktop.engine.jobs import CancelToken, Job, Progress
+from medadv_desktop.engine.results.study_attack import StudyAttackResult
+from medadv_desktop.errors import ModelInputError, OutputExistsError
+
+DEFAULT_BATCH = 16
+
+
+@dataclass
+class StudyAttackOutcome:
+    """What a study attack produced (arrays in the study's native units)."""
+
+    result: StudyAttackResult
+    study: Any                                     # the Study that was attacked
+    attack: str                                    # registry name, e.g. "pgd"
+    label: str                                     # the attack's display label
+    stem: str                                      # "<pseudonym>_<attack>": the output file names' stem
+    summary: dict[str, Any]                        # what <stem>_summary.json holds
+    written: list[Path] = field(default_factory=list)
+
+    def adversarial_pixels(self) -> np.ndarray:
+        """The whole study's pixels (float32, native units) with the attacked slices replaced."""
+        adv = self.study.pixels.astype(np.float32).copy()
+        for k, s in enumerate(self.result.slices):
+            adv[s] = self.result.adv_native[k]
+        return adv
+
+    def perturbation_map(self, adversarial: np.ndarray | None = None) -> np.ndarray:
+        """adversarial - original per slice, (S, H, W) in native units (colour: the largest channel change)."""
+        adv = self.adversarial_pixels() if adversarial is None else adversarial
+        delta = adv - self.study.pixels.astype(np.float32)
+        if delta.ndim == 4:                       # colour: largest channel change, signed
+            idx = np.abs(delta).argmax(axis=-1)[..., None]
+            delta = np.take_along_axis(delta, idx, axis=-1)[..., 0]
+        return delta
+
+
+def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapping[str, Any], *,
+                          slices: Sequence[int] | None = None, batch_size: int = DEFAULT_BATCH,
+                          out_dir: str | Path | None = None, cancel: CancelToken | None = None,
+                          on_attack_progress: Callable[[Progress], None] | None = None
+                          ) -> Job[StudyAttackOutcome]:
+    """Attack ``slices`` of ``study`` with ``attack`` (see the module doc); yields stage ``"attack"`` events."""
+    from medadv_desktop.engine.attacks import get_attack
+    from medadv_desktop.engine.evaluation.study_attack import attack_study_job
+
+    card = getattr(classifier, "card", None)
+    if card is None:
+        raise ModelInputError("Attacking a study needs a model loaded from a model card.")
+    attack_cls = get_attack(attack)
+    name = attack_cls.name
+    parsed = attack_cls.parse_params(params, card.intensity.native_per_unit(), study.units)
+    stem = f"{study.pseudonym or 'STUDY'}_{name}"
+    targets = _output_paths(study, stem, Path(out_dir)) if out_dir is not None else []
+    for path in targets:            # refuse before the (possibly long) attack
+        if path.exists():
+            raise OutputExistsError(path)
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise OutputExistsError(Path(out_dir))
+
+    result = yield from attack_study_job(classifier, study, slices, name, parsed, batch_size=batch_size,
+                                         cancel=cancel, on_attack_progress=on_attack_progress)
+    outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
+                                 stem=stem, summary={})
+    if out_dir is not None:
+        yield Progress("attack", 1, 1, "Writing the adversarial study", {"kind": "write"})
+        outcome.written = _write_outputs(outcome, Path(out_dir))
+    outcome.summary = _summary(outcome, card.name)
+    if out_dir is not None:
+        from medadv_desktop.engine.serialization import write_json
+
+        outcome.written.append(write_json(Path(out_dir) / f"{stem}_summary.json", outcome.summary))
+    return outcome
+
+
+def _output_paths(study: Any, stem: str, out_dir: Path) -> list[Path]:
+    """The files that are known before the attack (the writers refuse any other existing file)."""
+    perturbation = f"{stem}_perturbation.png" if study.n_slices == 1 else f"{stem}_perturbation.nii.gz"
+    return [out_dir / f"{stem}_summary.json", out_dir / perturbation]
+
+
+def _write_outputs(outcome: StudyAttackOutcome, out_dir: Path) -> list[Path]:
+    from medadv_desktop.engine.io.writers import write_float_map, write_study_like
+    from medadv_desktop.engine.reports.formatting import budget_text
+
+    study, stem = outcome.study, outcome.stem
+    adversarial = outcome.adversarial_pixels()
+    description = f"MedAdv adversarial ({outcome.attack}, eps {budget_text(outcome.result.eps)})"
+    written = write_study_like(study, adversarial, out_dir, stem=f"{stem}_adv", description=description)
+    delta = outcome.perturbation_map(adversarial)
+    if study.n_slices == 1:
+        written += write_float_map(delta[0], out_dir / f"{stem}_perturbation.png", units=study.units,
+                                   description="adversarial minus original")
+    else:
+        written += write_float_map(delta, out_dir / f"{stem}_perturbation.nii.gz", spacing=study.spacing,
+                                   units=study.units, description="adversarial minus original")
+    return written
+
+
+def _summary(outcome: StudyAttackOutcome, model_name: str) -> dict[str, Any]:
+    """Predictions before/after per slice, the summary row and per-slice records, the outputs (no PHI)."""
+    result, names = outcome.result, outcome.result.class_names
+    per_slice = []
+    for k, s in enumerate(result.slices):
+        cb, ca = int(result.clean_pred[k]), int(result.adv_pred[k])
+        per_slice.append({"slice": s, "before": names[cb], "before_probabilities": result.clean_probs[k].tolist(),
+                          "after": names[ca], "after_probabilities": result.adv_probs[k].tolist(),
+                          "fooled": ca != cb})
+    return {"study": result.study, "attack": outcome.attack, "params": result.params, "eps": result.eps,
+            "eps_native": result.eps_native, "units": result.units, "model": model_name, "slices": per_slice,
+            "summary_row": result.row, "records": result.records, "outputs": [p.name for p in outcome.written],
+            "synthetic": bool(getattr(outcome.study, "synthetic", False))}
