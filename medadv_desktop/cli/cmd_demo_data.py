@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from medadv_desktop.cli.progress import ProgressPrinter
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from medadv_desktop.engine.demo.dataset import DEFAULT_N_TEST, DEFAULT_N_TRAIN
 
     p = subparsers.add_parser(
@@ -30,11 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from medadv_desktop.engine.demo.dataset import demo_dataset_job
     from medadv_desktop.engine.jobs import run_job
 
-    def show(event) -> None:
-        if not args.quiet and event.message:
-            print(f"[{event.done:.0f}/{event.total:.0f}] {event.message}", file=sys.stderr)
-
-    info = run_job(demo_dataset_job(args.dir, seed=args.seed, n_train=args.n_train, n_test=args.n_test), show)
+    with ProgressPrinter() as printer:
+        info = run_job(demo_dataset_job(args.dir, seed=args.seed, n_train=args.n_train, n_test=args.n_test),
+                       None if args.quiet else printer)
     print(f"Wrote the synthetic demo data set (synthetic demo task, not for clinical use) to {info.out_dir}")
     for split, counts in info.counts.items():
         print(f"  {split}: " + ", ".join(f"{name} {n}" for name, n in counts.items()))

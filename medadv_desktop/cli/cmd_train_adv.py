@@ -1,8 +1,9 @@
 """`medadv train-adv`: harden a model by adversarial training, then re-test it before/after.
 
     medadv train-adv --model CARD --data DIR --method fgsm|pgd|trades|mix --eps 2/255 \\
-        --epochs N --out DIR [--attacks fgsm,pgd,square,vertical,smia] [--eps-grid 1/255,2/255,4/255]
+        --epochs N --out DIR [--attacks fgsm,pgd] [--eps-grid 1/255,2/255,4/255]
 
+Runs the adversarial training workflow (``engine/workflows/training.py``).
 Trains a copy of the model (the input files are never modified) and writes to
 the new or empty folder ``--out``: ``run.json``, one checkpoint pair per epoch
 (``checkpoint-epoch-NNN.safetensors`` + ``.json``), ``model.safetensors`` and
@@ -19,15 +20,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
+from typing import Any
 
-DEFAULT_ATTACKS = "fgsm,pgd,square,vertical,smia"
-DEFAULT_EPS_GRID = "1/255,2/255,4/255"
+from medadv_desktop.cli.options import add_attack_list_option, attack_names
+from medadv_desktop.cli.progress import ProgressPrinter
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from medadv_desktop.engine.training.config import LR_SCHEDULES, METHODS, TrainingConfig
+    from medadv_desktop.engine.workflows.training import DEFAULT_EPS_GRID
 
     d = TrainingConfig()
     p = subparsers.add_parser(
@@ -71,8 +72,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 autocast on a CUDA GPU (ignored on CPU)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-    p.add_argument("--attacks", default=DEFAULT_ATTACKS, metavar="A,B",
-                   help=f"attacks of the before/after evaluation (default {DEFAULT_ATTACKS})")
+    add_attack_list_option(p, what="attacks of the before/after evaluation")
     p.add_argument("--eps-grid", default=DEFAULT_EPS_GRID, metavar="E1,E2",
                    help=f"budgets of the before/after evaluation, the training eps is always added "
                         f"(default {DEFAULT_EPS_GRID})")
@@ -84,110 +84,57 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-class _BatchLine:
-    """Batch progress on stderr: one updating line on a terminal, nothing otherwise."""
-
-    def __init__(self, stream=None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.last = 0.0
-        self.open = False
-
-    def show(self, text: str, force: bool = False) -> None:
-        if not self.tty:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.1 and not force:
-            return
-        self.last = now
-        print(f"\r{text[:78]:78s}", end="", file=self.stream, flush=True)
-        self.open = True
-
-    def clear(self) -> None:
-        if self.tty and self.open:
-            print("\r" + " " * 78 + "\r", end="", file=self.stream, flush=True)
-            self.open = False
-
-
 def run(args: argparse.Namespace) -> int:
-    from medadv_desktop.engine.attacks import get_attack, parse_budget
-    from medadv_desktop.engine.datasets import LabelledDataset
+    from medadv_desktop.engine.attacks import parse_budget
+    from medadv_desktop.engine.jobs import run_job
     from medadv_desktop.engine.models import ModelCard, load_classifier
-    from medadv_desktop.engine.training import (
-        TrainingConfig, adversarial_training_job, before_after_job, format_table, resolve_split_dirs,
-        stratified_split)
-    from medadv_desktop.errors import AttackConfigError
+    from medadv_desktop.engine.reports.formatting import budget_text, num
+    from medadv_desktop.engine.training import TrainingConfig, format_table
+    from medadv_desktop.engine.workflows.training import AdversarialTrainingRequest, adversarial_training_workflow
 
     card = ModelCard.load(args.model)
-    npu = float(card.intensity.width) if card.intensity.mode == "window" else None
+    npu = card.intensity.native_per_unit()
     eps = parse_budget(args.eps, npu)
-    alpha = parse_budget(args.alpha, npu) if args.alpha else None
-    grid = [parse_budget(e.strip(), npu) for e in args.eps_grid.split(",") if e.strip()]
-    names = [a.strip().lower() for a in args.attacks.split(",") if a.strip()]
-    if not names:
-        raise AttackConfigError("give at least one attack, e.g. --attacks fgsm,pgd", parameter="attacks")
-    for n in names:
-        get_attack(n)                                   # unknown names fail before any work
     config = TrainingConfig(
-        method=args.method, eps=eps, alpha=alpha, steps=args.steps, beta=args.beta, mix_ratio=args.mix_ratio,
-        mix_attack=args.mix_attack, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-        weight_decay=args.weight_decay, val_split=args.val_split, val_pgd_steps=args.val_pgd_steps,
-        seed=args.seed, mixed_precision=args.mixed_precision, eps_warmup=args.eps_warmup,
-        lr_schedule=args.lr_schedule, device=None if args.device in (None, "", "auto") else args.device)
-
-    train_dir, test_dir = resolve_split_dirs(args.data)
+        method=args.method, eps=eps, alpha=parse_budget(args.alpha, npu, parameter="alpha") if args.alpha else None,
+        steps=args.steps, beta=args.beta, mix_ratio=args.mix_ratio, mix_attack=args.mix_attack, epochs=args.epochs,
+        lr=args.lr, batch_size=args.batch_size, weight_decay=args.weight_decay, val_split=args.val_split,
+        val_pgd_steps=args.val_pgd_steps, seed=args.seed, mixed_precision=args.mixed_precision,
+        eps_warmup=args.eps_warmup, lr_schedule=args.lr_schedule,
+        device=None if args.device in (None, "", "auto") else args.device)
+    request = AdversarialTrainingRequest(
+        data=args.data, out_dir=args.out, config=config, attacks=attack_names(args.attacks), eps_grid=args.eps_grid,
+        max_eval_samples=args.max_eval_samples, eval_batch_size=args.eval_batch_size, resume=args.resume,
+        device=args.device)
     classifier = load_classifier(card, device=args.device)
-    train_set = LabelledDataset.from_folder(train_dir, list(classifier.class_names))
-    if train_set.failures:
-        print(f"medadv: {len(train_set.failures)} file(s) could not be read and were skipped", file=sys.stderr)
-    print(f"Adversarial training ({config.method}, L-inf eps {eps * 255:.3g}/255 = {eps:.5g}"
-          + (f" = {eps * npu:.3g} native units" if npu else "") + f") of '{card.name}' on data set "
-          f"{train_set.name}" + (" (SYNTHETIC demo data)" if train_set.synthetic else "")
-          + f", {len(train_set)} samples, {config.epochs} epoch(s)", flush=True)
+    eps_text = f"L-inf eps {budget_text(eps)} = {eps:.5g}" + (f" = {num(eps * npu)} native units" if npu else "")
 
-    line = _BatchLine()
-    result = None
-    job = adversarial_training_job(classifier, train_set, config, args.out, resume=args.resume)
-    try:
-        while True:
-            try:
-                ev = next(job)
-            except StopIteration as stop:
-                result = stop.value
-                break
+    with ProgressPrinter() as printer:
+        def show(ev: Any) -> None:
             kind = ev.data.get("kind")
-            if kind == "batch":
-                line.show(ev.message)
+            if kind == "data":
+                if ev.data["n_failures"]:
+                    printer.line(f"medadv: {ev.data['n_failures']} file(s) could not be read and were skipped",
+                                 sys.stderr)
+                printer.line(f"Adversarial training ({config.method}, {eps_text}) of '{card.name}' on data set "
+                             f"{ev.data['name']}" + (" (SYNTHETIC demo data)" if ev.data["synthetic"] else "")
+                             + f", {ev.data['n_samples']} samples, {config.epochs} epoch(s)")
             elif kind in ("epoch", "resume"):
-                line.clear()
-                print(ev.message, flush=True)
-    finally:
-        line.clear()
-    print(f"Hardened model: {result.model_card_path}", flush=True)
+                printer.line(ev.message)
+            elif kind == "trained":
+                printer.line(f"Hardened model: {ev.data['model_card_path']}")
+                printer.restart()
+            elif kind == "retest":
+                printer.line(f"Before/after evaluation on the {ev.data['source']}: {ev.data['n_samples']} samples, "
+                             f"attacks {', '.join(ev.data['attacks'])}")
+            else:
+                printer(ev)
 
-    if test_dir is not None:
-        eval_set = LabelledDataset.from_folder(test_dir, list(classifier.class_names))
-        where = "test/ folder"
+        outcome = run_job(adversarial_training_workflow(classifier, request), show)
+    print(format_table(outcome.retest.table))
+    if outcome.retest.table_path is not None:
+        print(f"Wrote {outcome.retest.table_path}")
     else:
-        _, val_idx = stratified_split(train_set.labels, config.val_split, config.seed)
-        eval_set = train_set.subset(val_idx) if val_idx else train_set
-        where = "held-out validation split" if val_idx else "training data (no validation split: optimistic)"
-    print(f"Before/after evaluation on the {where}: {min(len(eval_set), args.max_eval_samples or len(eval_set))} "
-          f"samples, attacks {', '.join(names)}", flush=True)
-    ba_job = before_after_job(classifier, result.model_card_path, eval_set, names, eps, grid, training=result,
-                              batch_size=args.eval_batch_size, seed=config.seed,
-                              max_samples=args.max_eval_samples, device=args.device)
-    try:
-        while True:
-            try:
-                ev = next(ba_job)
-            except StopIteration as stop:
-                table = stop.value
-                break
-            line.show(f"[{ev.fraction:4.0%}] {ev.message}" if ev.total else ev.message)
-    finally:
-        line.clear()
-    print(format_table(table))
-    path = table.save_table(Path(args.out) / "before_after.json")
-    print(f"Wrote {path}")
+        print("medadv: before_after.json already exists in the output folder; it was kept as it is",
+              file=sys.stderr)
     return 0

@@ -25,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"medadv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"medadv_desktop.cli.cmd_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"medadv_desktop.cli.cmd_{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"medadv_desktop.cli.cmd_{name}").register(sub)
     return parser
 
 

@@ -1,0 +1,173 @@
+"""Attack options of the CLI, generated from the attack registry and each attack's parameter schema.
+
+The common options (``--eps``, ``--norm``, ``--targeted``...) come from
+``attacks/spec.py`` (torch-free). The attack names in the help, the default
+attack lists and one option per attack-specific parameter need the registry
+(which imports torch): they are added when the sub-command is actually parsed
+(``medadv attack ...``, ``medadv evaluate --help``), so ``medadv --help`` and
+the other sub-commands stay fast. A newly registered attack shows up here
+without any change to the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from medadv_desktop.engine.attacks.spec import COMMON_NAMES, NORMS, TARGET_MODES, ParamSpec
+from medadv_desktop.errors import AttackConfigError
+
+Hook = Callable[[argparse.ArgumentParser], None]
+
+
+class _LazyRegistryParser(argparse.ArgumentParser):
+    """A sub-command parser that runs its registry hooks (attack names, options) on first use."""
+
+    _medadv_hooks: list[Hook]
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        hooks, self._medadv_hooks = getattr(self, "_medadv_hooks", []), []
+        for hook in hooks:
+            hook(self)
+        return super().parse_known_args(args, namespace)
+
+
+def _on_first_parse(p: argparse.ArgumentParser, hook: Hook) -> None:
+    if not isinstance(p, _LazyRegistryParser):
+        p.__class__ = _LazyRegistryParser
+        p._medadv_hooks = []  # type: ignore[attr-defined]
+    p._medadv_hooks.append(hook)  # type: ignore[attr-defined]
+
+
+def _action(p: argparse.ArgumentParser, dest: str) -> argparse.Action:
+    return next(a for a in p._actions if a.dest == dest)
+
+
+def add_attack_name_option(p: argparse.ArgumentParser) -> None:
+    """``--attack NAME`` (one attack); the help lists the registered attacks."""
+    p.add_argument("--attack", required=True, metavar="NAME", help="the attack")
+
+    def hook(parser: argparse.ArgumentParser) -> None:
+        from medadv_desktop.engine.attacks import available
+
+        _action(parser, "attack").help = f"the attack: {', '.join(available())}"
+    _on_first_parse(p, hook)
+
+
+def add_attack_list_option(p: argparse.ArgumentParser, *, what: str = "attacks in run order") -> None:
+    """``--attacks A,B``; the default is the registry's default evaluation list."""
+    p.add_argument("--attacks", default=None, metavar="A,B", help=what)
+
+    def hook(parser: argparse.ArgumentParser) -> None:
+        from medadv_desktop.engine.attacks import available, default_attacks
+
+        action = _action(parser, "attacks")
+        action.default = ",".join(default_attacks())
+        action.help = f"{what}, from {', '.join(available())} (default {action.default})"
+    _on_first_parse(p, hook)
+
+
+def attack_names(text: str) -> list[str]:
+    return [a.strip().lower() for a in text.split(",") if a.strip()]
+
+
+def add_attack_options(p: argparse.ArgumentParser, *, with_eps: bool = True) -> None:
+    """The common attack options, then (on first parse) one option per attack-specific parameter."""
+    if with_eps:
+        p.add_argument("--eps", default="2/255", metavar="EPS",
+                       help="budget: [0, 1] units (0.01, 4/255) or native units through the card's window (6HU)")
+    p.add_argument("--norm", default="linf", choices=NORMS, help="distance measure of the budget")
+    p.add_argument("--targeted", default="none", choices=TARGET_MODES,
+                   help="none: any wrong class; class: --target-class K; least_likely: the clean least-likely class")
+    p.add_argument("--target-class", type=int, default=0, metavar="K", help="class index for --targeted class")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--fold-bn", action=argparse.BooleanOptionalAction, default=True,
+                   help="attack a copy of the model with each BatchNorm folded into the convolution before it: "
+                        "same outputs up to float rounding, faster (default on; --no-fold-bn: the model as loaded)")
+    p.set_defaults(_specs={})
+    _on_first_parse(p, lambda parser: parser.set_defaults(_specs=_add_specific_options(parser)))
+
+
+def _attack_specs() -> dict[str, tuple[ParamSpec, list[str]]]:
+    """{param name: (ParamSpec, [attack names using it])} for attack-specific options."""
+    from medadv_desktop.engine.attacks import available, get_attack
+
+    specs: dict[str, tuple[ParamSpec, list[str]]] = {}
+    for name in available():
+        for spec in get_attack(name).params:
+            if spec.name in COMMON_NAMES:
+                continue
+            if spec.name in specs:
+                specs[spec.name][1].append(name)
+            else:
+                specs[spec.name] = (spec, [name])
+    return specs
+
+
+def _add_specific_options(p: argparse.ArgumentParser) -> dict[str, tuple[ParamSpec, list[str]]]:
+    from medadv_desktop.engine.attacks import get_attack
+
+    specs = _attack_specs()
+    group = p.add_argument_group("attack-specific options (from each attack's parameter schema)")
+    for pname, (spec, users) in sorted(specs.items()):
+        flag = "--" + pname.replace("_", "-")
+        unit = f" [{spec.unit}]" if spec.unit else ""
+        defaults = {u: next(s.default for s in get_attack(u).params if s.name == pname) for u in users}
+        if len({repr(v) for v in defaults.values()}) == 1:
+            default_text = f"default {spec.default}"
+        else:
+            default_text = "defaults " + ", ".join(f"{u} {v}" for u, v in defaults.items())
+        text = f"{spec.help}{unit} (attacks: {', '.join(users)}; {default_text})".replace("%", "%%")
+        if spec.kind == "bool":
+            group.add_argument(flag, dest=f"ap_{pname}", action=argparse.BooleanOptionalAction, default=None,
+                               help=text)
+        elif spec.kind == "choice":
+            group.add_argument(flag, dest=f"ap_{pname}", choices=spec.choices, default=None, help=text)
+        else:
+            group.add_argument(flag, dest=f"ap_{pname}", default=None, metavar=spec.kind.upper(), help=text)
+    return specs
+
+
+def given_specific_options(args: argparse.Namespace) -> dict[str, Any]:
+    """{param name: value} of the attack-specific options given on the command line (text or bool)."""
+    return {pname: getattr(args, f"ap_{pname}") for pname in args._specs
+            if getattr(args, f"ap_{pname}", None) is not None}
+
+
+def common_params(args: argparse.Namespace, *, with_norm_and_seed: bool = True) -> dict[str, Any]:
+    params: dict[str, Any] = {"targeted": args.targeted, "target_class": args.target_class, "fold_bn": args.fold_bn}
+    if with_norm_and_seed:
+        params.update(norm=args.norm, seed=args.seed)
+    return params
+
+
+def params_for(args: argparse.Namespace, attack: str, *, strict: bool, with_norm_and_seed: bool = True
+               ) -> dict[str, Any]:
+    """The params of ``attack`` from the parsed options (values as typed: the workflow parses them).
+
+    ``strict``: an option the attack does not have is an error (``medadv attack``);
+    otherwise it is left out (``medadv evaluate`` passes each attack its own).
+    """
+    from medadv_desktop.engine.attacks import get_attack
+
+    cls = get_attack(attack)
+    own = {s.name for s in cls.params}
+    params = common_params(args, with_norm_and_seed=with_norm_and_seed)
+    for pname, value in given_specific_options(args).items():
+        if pname in own:
+            params[pname] = value
+        elif strict:
+            raise AttackConfigError(f"is not an option of {cls.label or attack}; it applies to "
+                                    f"{', '.join(args._specs[pname][1])}", parameter=pname.replace("_", "-"))
+    return params
+
+
+def check_options_used(args: argparse.Namespace, attacks: list[str]) -> None:
+    """Every attack-specific option given belongs to at least one of the chosen attacks."""
+    from medadv_desktop.engine.attacks import get_attack
+
+    for pname in given_specific_options(args):
+        if not any(pname in {s.name for s in get_attack(a).params} for a in attacks):
+            raise AttackConfigError(f"none of the chosen attacks has this option; it applies to "
+                                    f"{', '.join(args._specs[pname][1])}", parameter=pname.replace("_", "-"))
