@@ -116,7 +116,7 @@ class StartupScript:
         panel = w.attack_panel
         form = panel.select_attack(self.args.run_attack)
         if self.args.eps:
-            from medadv_desktop.engine.attacks.base import parse_budget
+            from medadv_desktop.engine.attacks.spec import parse_budget
 
             npu = form.widgets["eps"].native_per_unit if "eps" in form.widgets else None
             form.set_value("eps", parse_budget(self.args.eps, npu, w.study.units))

@@ -12,17 +12,33 @@ width, or the image's range for per-image mappings):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QStackedWidget,
-    QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
+from medadv_desktop.engine.attacks.spec import parse_budget, parse_budget_list
+from medadv_desktop.engine.reports.formatting import budget_text
+from medadv_desktop.errors import MedAdvError
 from medadv_desktop.ui.docks import vertical_scroll_area
 
 SCOPE_SLICE, SCOPE_VOLUME, SCOPE_ALL, SCOPE_DATASET = "slice", "volume", "all_studies", "dataset"
@@ -40,6 +56,7 @@ class AttackInfo:
     black_box: bool
     norms: tuple[str, ...]
     schema: tuple[Any, ...]          # engine ParamSpec objects
+    default_suites: tuple[str, ...] = ()   # the default attack lists it is in ("evaluate", "quick")
 
 
 @dataclass
@@ -64,29 +81,13 @@ def gather_attack_infos() -> list[AttackInfo]:
     infos = []
     for name in available():
         cls = get_attack(name)
-        infos.append(AttackInfo(name, cls.label or name, cls.description or "", bool(cls.black_box),
-                                tuple(cls.norms), tuple(cls.schema())))
+        infos.append(AttackInfo(name, cls.label or name, cls.description or "", cls.is_black_box(),
+                                tuple(cls.norms), tuple(cls.schema()), tuple(cls.default_suites)))
     return infos
 
 
-def format_budget(value: float) -> str:
-    """A [0, 1] budget as a fraction of 255 when it is one (``2/255``), else a decimal."""
-    if value == 0:
-        return "0"
-    k = value * 255
-    if abs(k - round(k)) < 1e-6 and round(k) > 0:
-        return f"{round(k)}/255"
-    frac = Fraction(value).limit_denominator(1000)
-    if abs(float(frac) - value) < 1e-9 and frac.denominator in (2, 4, 8, 10, 16, 100, 1000):
-        return f"{value:g}"
-    return f"{value:.5g}"
-
-
-def parse_unit_budget(text: str) -> float:
-    """Parse ``0.01`` or ``4/255`` into [0, 1] units (raises the engine's AttackConfigError)."""
-    from medadv_desktop.engine.attacks.base import parse_budget
-
-    return parse_budget(text)
+#: a [0, 1] budget as the fields show it (``2/255``, ``0.01``): the formatting module's, shared with the CLI
+format_budget = budget_text
 
 
 class BudgetField(QWidget):
@@ -148,9 +149,9 @@ class BudgetField(QWidget):
 
     def _from_unit(self) -> None:
         try:
-            value = parse_unit_budget(self.unit_edit.text())
-        except Exception as exc:  # noqa: BLE001 - shown inline
-            self._mark(self.unit_edit, False, getattr(exc, "user_message", lambda: str(exc))())
+            value = parse_budget(self.unit_edit.text(), parameter=self.name)
+        except MedAdvError as exc:
+            self._mark(self.unit_edit, False, exc.user_message())
             return
         self._mark(self.unit_edit, True)
         if value != self.value:
@@ -166,10 +167,8 @@ class BudgetField(QWidget):
             if suffix and text.endswith(suffix):
                 text = text[: -len(suffix)].strip()
         try:
-            value = float(text) / self.native_per_unit
-            if not 0 <= value <= 1:
-                raise ValueError(f"{value:g} is outside [0, 1] units")
-        except (ValueError, ZeroDivisionError) as exc:
+            value = parse_budget(text, self.native_per_unit, native=True, parameter=self.name)
+        except MedAdvError as exc:
             self._mark(self.native_edit, False, f"Not a valid budget: {exc}")
             return
         self._mark(self.native_edit, True)
@@ -511,12 +510,7 @@ class AttackPanel(QWidget):
             if not folder:
                 raise DatasetError("Choose a labelled data set folder (one sub-folder per class) first.")
             request.dataset = folder
-            try:
-                request.eps_grid = [parse_unit_budget(t) for t in self.eps_grid.text().split(",") if t.strip()]
-            except AttackConfigError as exc:
-                raise AttackConfigError(f"eps grid: {exc}", parameter="eps") from None
-            if not request.eps_grid:
-                raise AttackConfigError("give at least one budget in the eps grid, e.g. 2/255", parameter="eps")
+            request.eps_grid = parse_budget_list(self.eps_grid.text())
             names = [self.attack_list.item(r).data(Qt.UserRole) for r in range(self.attack_list.count())
                      if self.attack_list.item(r).checkState() == Qt.Checked]
             if request.attack not in names:

@@ -11,35 +11,63 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-    QProgressBar, QSizePolicy, QToolBar, QWidget,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSizePolicy,
+    QToolBar,
 )
 
 from medadv_desktop import __version__
 from medadv_desktop.engine.jobs import CancelToken
+from medadv_desktop.engine.reports.formatting import budget_text, eps_255, pct
 from medadv_desktop.errors import MedAdvError
-from medadv_desktop.ui import theme
 from medadv_desktop.ui.actions import ActionId, create_action
 from medadv_desktop.ui.attack_dock import (
-    SCOPE_ALL, SCOPE_DATASET, SCOPE_SLICE, SCOPE_VOLUME, AttackInfo, AttackPanel, AttackRequest,
+    SCOPE_ALL,
+    SCOPE_DATASET,
+    SCOPE_SLICE,
+    SCOPE_VOLUME,
+    AttackInfo,
+    AttackPanel,
+    AttackRequest,
     gather_attack_infos,
 )
 from medadv_desktop.ui.docks import (
-    CreateCardDialog, JobsPanel, ModelPanel, StudyBrowser, TagBrowser, make_dock,
+    CreateCardDialog,
+    JobsPanel,
+    ModelPanel,
+    StudyBrowser,
+    TagBrowser,
+    make_dock,
 )
 from medadv_desktop.ui.results import ResultsPanel, SampleEntry, SummaryRow
 from medadv_desktop.ui.training import TrainingController, TrainingPanel
 from medadv_desktop.ui.viewer import (
-    ADVERSARIAL, DIFFERENCE, ORIGINAL, SIDE_BY_SIDE, ViewerWidget,
+    ADVERSARIAL,
+    DIFFERENCE,
+    ORIGINAL,
+    SIDE_BY_SIDE,
+    ViewerWidget,
 )
 from medadv_desktop.ui.worker import (
-    CANCELLED, DONE, FAILED, JobFailure, JobRequest, JobWorker, report_progress,
+    CANCELLED,
+    DONE,
+    JobFailure,
+    JobRequest,
+    JobWorker,
+    report_progress,
 )
 
 log = logging.getLogger(__name__)
@@ -60,12 +88,9 @@ def make_settings() -> QSettings:
 
 
 def _open_path_job(path: str | Path, cancel: CancelToken):
-    """The engine's cancellable loader job (progress per file), or plain open_path."""
-    try:
-        from medadv_desktop.engine.io.reader import open_path_job
-    except ImportError:
-        from medadv_desktop.engine.io import open_path
-        return open_path(path)
+    """The engine's cancellable loader job (progress per file)."""
+    from medadv_desktop.engine.io.reader import open_path_job
+
     return open_path_job(path, cancel=cancel)
 
 
@@ -626,11 +651,9 @@ class MainWindow(QMainWindow):
         if self.card is None or study is None:
             self.attack_panel.set_native_scale(None, study.units if study is not None else "")
             return
-        intensity = self.card.intensity
-        if intensity.mode == "window":
-            npu = float(intensity.width)
-        else:
-            npu = intensity.native_per_unit(study.slice_chw(self.viewer.current))
+        npu = self.card.intensity.native_per_unit()          # a window: fixed; per-image mappings: this slice's
+        if npu is None:
+            npu = self.card.intensity.native_per_unit(study.slice_chw(self.viewer.current))
         self.attack_panel.set_native_scale(npu, study.units or "a.u.")
 
     # ------------------------------------------------------------------ predictions
@@ -675,7 +698,7 @@ class MainWindow(QMainWindow):
             i = i if i < len(result.clean_probs) else 0      # a 3-D model has one row per volume
             before = [float(v) for v in result.clean_probs[i]]
             after = [float(v) for v in result.adv_probs[i]]
-            note = f"after {result.attack} at eps {result.eps * 255:.3g}/255"
+            note = f"after {result.attack} at eps {eps_255(result.eps)}"
             if result.eps_native is not None:
                 note += f" ({result.eps_native:.3g} {result.units})"
         if before is None:
@@ -706,21 +729,21 @@ class MainWindow(QMainWindow):
         label = next((i.label for i in self.attack_infos if i.name == request.attack), request.attack)
 
         def factory(cancel: CancelToken):
-            from medadv_desktop.engine.evaluation import attack_study_job
+            from medadv_desktop.engine.workflows.study_attack import study_attack_workflow
 
             def job():
                 results = []
-                for n, (index, study, slices) in enumerate(targets):
-                    result = yield from attack_study_job(classifier, study, slices, request.attack, params,
-                                                         cancel=cancel, on_attack_progress=report_progress)
-                    results.append((index, result))
+                for index, study, slices in targets:
+                    outcome = yield from study_attack_workflow(classifier, study, request.attack, params,
+                                                               slices=slices, cancel=cancel,
+                                                               on_attack_progress=report_progress)
+                    results.append((index, outcome.result))
                 return results
             return job()
 
         scope_text = {SCOPE_SLICE: f"slice {self.viewer.current + 1}", SCOPE_VOLUME: "whole volume",
                       SCOPE_ALL: f"{len(targets)} studies"}[request.scope]
-        from medadv_desktop.ui.attack_dock import format_budget
-        title = f"{label} eps {format_budget(params.get('eps', 0))} on {scope_text}"
+        title = f"{label} eps {budget_text(params.get('eps', 0))} on {scope_text}"
         self.attack_panel.show_error("")
         return self.submit(title, factory, kind="attack", scope=request.scope)
 
@@ -740,7 +763,7 @@ class MainWindow(QMainWindow):
 
                 samples.append(SampleEntry(record, images, index, slice_index))
             self.jobs_panel.append_log(
-                f"{result.attack} on {result.study} {where}: robust accuracy {result.row.robust_accuracy * 100:.1f} %, "
+                f"{result.attack} on {result.study} {where}: robust accuracy {pct(result.row.robust_accuracy)}, "
                 f"{result.elapsed_s:.2f} s")
         self.results_panel.class_names = list(self.card.class_names) if self.card else []
         self.results_panel.add_summary(rows)
@@ -774,26 +797,26 @@ class MainWindow(QMainWindow):
         before = [float(v) for v in result.clean_probs[p]]
         after = [float(v) for v in result.adv_probs[p]]
         b, a = max(range(len(before)), key=before.__getitem__), max(range(len(after)), key=after.__getitem__)
-        eps = f"{result.eps * 255:.3g}/255" + (f" = {result.eps_native:.3g} {result.units}" if result.eps_native else "")
+        eps = eps_255(result.eps) + (f" = {result.eps_native:.3g} {result.units}" if result.eps_native else "")
         verdict = "prediction CHANGED" if a != b else "prediction unchanged"
-        caption = (f"{result.attack} at eps {eps} on slice {result.slices[i] + 1}: {names[b]} ({before[b] * 100:.1f} %) → "
-                   f"{names[a]} ({after[a] * 100:.1f} %) — {verdict}")
+        caption = (f"{result.attack} at eps {eps} on slice {result.slices[i] + 1}: {names[b]} ({pct(before[b])}) → "
+                   f"{names[a]} ({pct(after[a])}) — {verdict}")
         self.results_panel.show_prediction(names, before, after, caption)
 
     def _run_evaluation(self, request: AttackRequest) -> JobRequest:
         classifier = self.classifier
         folder = request.dataset
-        class_names = list(self.card.class_names)
         norm = request.params.get("norm", "linf")
 
         def factory(cancel: CancelToken):
-            from medadv_desktop.engine.datasets import LabelledDataset
-            from medadv_desktop.engine.evaluation import evaluate_job
+            from medadv_desktop.engine.workflows.evaluation import EvaluationRequest, evaluation_workflow
 
-            dataset = LabelledDataset.from_folder(folder, class_names)
-            return evaluate_job(classifier, dataset, request.attacks, request.eps_grid, norm=norm,
-                                seed=int(request.params.get("seed", 0)), full_rows=request.full_rows,
-                                cancel=cancel)
+            def job():
+                outcome = yield from evaluation_workflow(classifier, EvaluationRequest(
+                    data=folder, attacks=request.attacks, eps=request.eps_grid, norm=norm,
+                    seed=int(request.params.get("seed", 0)), full_rows=request.full_rows), cancel=cancel)
+                return outcome.result
+            return job()
 
         names = ", ".join(n for n, _ in request.attacks)
         mode = ", per-attack rows" if request.full_rows else ""
@@ -824,7 +847,7 @@ class MainWindow(QMainWindow):
         for flag in result.flags:
             self.jobs_panel.append_log(f"flag: {flag.title}: {flag.explanation}")
         self.jobs_panel.append_log(f"evaluation: {result.n_samples} samples, clean accuracy "
-                                   f"{result.clean_accuracy * 100:.1f} %")
+                                   f"{pct(result.clean_accuracy)}")
         self.results_panel.setCurrentIndex(1)
         self.update_actions()
         self.sig_attack_finished.emit(result)
@@ -845,17 +868,12 @@ class MainWindow(QMainWindow):
             self.show_error("Run an evaluation on a labelled data set folder first; the report describes it.",
                             title="Export report")
             return None
-        try:
-            from medadv_desktop.engine import reports
-            export_reports_job = reports.export_reports_job
-        except (ImportError, AttributeError):
-            self.show_error("The report module is not available in this installation.", title="Export report")
-            return None
+        from medadv_desktop.engine.reports import default_report_stem, export_reports_job
+
         folder = QFileDialog.getExistingDirectory(self, "Export report to folder", self._last_dir())
         if not folder:
             return None
-        stem = reports.default_report_stem(self.last_evaluation) if hasattr(reports, "default_report_stem") \
-            else "medadv-report"
+        stem = default_report_stem(self.last_evaluation)
         base = Path(folder) / stem
         result = self.last_evaluation
         paths = dict(pdf=base.with_suffix(".pdf"), csv=base.with_name(stem + "-samples.csv"),
@@ -950,12 +968,12 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def show_about(self) -> None:
+        attacks = f" ({', '.join(i.label for i in self.attack_infos)})" if self.attack_infos else ""
         QMessageBox.about(
             self, f"About {APP_TITLE}",
             f"<h3>{APP_TITLE} {__version__}</h3>"
-            "<p>Tests how easily medical image classifiers are fooled by adversarial attacks "
-            "(FGSM, PGD, Square, vertical perturbation, SMIA), hardens them by adversarial training, "
-            "and exports de-identified reports.</p>"
+            f"<p>Tests how easily medical image classifiers are fooled by adversarial attacks{attacks}, "
+            "hardens them by adversarial training, and exports de-identified reports.</p>"
             "<p><b>For research and quality assurance. Not a medical device; not for clinical use.</b> "
             "The bundled demo is a synthetic task.</p>"
             "<p>Runs offline. Protected health information is never written to logs or reports.</p>")

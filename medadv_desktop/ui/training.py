@@ -5,17 +5,18 @@ The **Training** dock (:class:`TrainingPanel`) only displays state and emits
 it runs two jobs one after the other on the window's
 :class:`~medadv_desktop.ui.worker.JobWorker` (never on the UI thread):
 
-1. ``kind="train"``: ``engine.training.adversarial_training_job`` on a copy of
-   the currently loaded model (the input model's files are never written);
-2. ``kind="before_after"``: ``engine.training.before_after_job``, the original
-   and the hardened model against the ticked attacks at the training eps and
-   over the eps grid; the table is also written as ``before_after.json`` in
-   the output folder (as ``medadv train-adv`` does).
+1. ``kind="train"``: the training phase of the adversarial training workflow
+   (``engine/workflows/training.py``) on a copy of the currently loaded model
+   (the input model's files are never written);
+2. ``kind="before_after"``: its re-test phase, the original and the hardened
+   model against the ticked attacks at the training eps and over the eps
+   grid; the table is also written as ``before_after.json`` in the output
+   folder. ``medadv train-adv`` runs the same two phases.
 
 Data: a labelled folder (class sub-folders or ``labels.csv``). With
 ``train/`` and ``test/`` sub-folders the model is trained on ``train/`` and
 re-tested on ``test/``; otherwise the re-test uses the held-out validation
-split (``resolve_split_dirs``, the CLI's rule).
+split (the workflow's ``retest_set``, the one rule).
 
 Live curves: the worker forwards progress events at most every 50 ms and drops
 the ones in between, so every event is also recorded in a thread-safe
@@ -33,27 +34,42 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-    QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
-    QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from medadv_desktop.engine.jobs import CancelToken, Progress
+from medadv_desktop.engine.reports import formatting
 from medadv_desktop.ui import theme
 from medadv_desktop.ui.attack_dock import BudgetField, format_budget
 from medadv_desktop.ui.docks import job_progress_bar, vertical_scroll_area
 from medadv_desktop.ui.results import CopyableTable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from medadv_desktop.engine.training import BeforeAfterResult, TrainingResult
+    from medadv_desktop.engine.training import BeforeAfterResult, TrainingConfig, TrainingResult
+    from medadv_desktop.engine.workflows.training import AdversarialTrainingRequest, RetestOutcome, TrainingPhaseOutcome
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +88,6 @@ METHOD_HELP = {
     "mix": "A fraction (mix ratio) of every batch replaced by adversarial examples, the rest clean "
            "(the seed paper's scheme).",
 }
-DEFAULT_RETEST = ("fgsm", "pgd")
 DEFAULT_EPS_GRID = "1/255, 2/255, 4/255"
 
 
@@ -83,39 +98,12 @@ def default_output_dir(now: _dt.datetime | None = None) -> Path:
 
 
 def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return formatting.pct(value, dash="—")
 
 
 def points(value: float | None) -> str:
     """A change of accuracy in percentage points."""
-    return "—" if value is None else f"{value * 100:+.1f} pt"
-
-
-# --------------------------------------------------------------------------- request
-@dataclass
-class TrainingRequest:
-    """What the user asked for: the run's options, data, output and the re-test."""
-
-    data_dir: str
-    out_dir: str
-    config: dict[str, Any]                                   # TrainingConfig.to_dict() fields
-    attacks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    eps_grid: list[float] = field(default_factory=list)      # [0, 1] units; the training eps is added
-    max_eval_samples: int | None = None                      # None: every re-test sample
-    eval_batch_size: int = 32
-
-    @property
-    def eps(self) -> float:
-        return float(self.config["eps"])
-
-
-@dataclass
-class TrainingOutcome:
-    """The training job's result on the UI side: the engine result and the re-test data set."""
-
-    result: "TrainingResult"
-    eval_set: Any                   # LabelledDataset used by the before/after job
-    eval_source: str                # "test/ folder", "held-out validation split", ...
+    return formatting.points(value, dash="—")
 
 
 # --------------------------------------------------------------------------- monitor
@@ -262,7 +250,7 @@ class BeforeAfterModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(BA_COLUMNS)
 
-    def set_result(self, result: "BeforeAfterResult | None") -> None:
+    def set_result(self, result: BeforeAfterResult | None) -> None:
         self.beginResetModel()
         self.rows = list(result.rows) if result is not None else []
         self.units = (result.units or "") if result is not None else ""
@@ -316,7 +304,7 @@ class BeforeAfterTable(CopyableTable):
         self.table_model = BeforeAfterModel()
         super().__init__(self.table_model, BA_COLUMNS, "before_after_table", parent)
 
-    def set_result(self, result: "BeforeAfterResult | None") -> None:
+    def set_result(self, result: BeforeAfterResult | None) -> None:
         self.table_model.set_result(result)
 
     def row_texts(self) -> list[dict[str, str]]:
@@ -351,7 +339,7 @@ def _dspin(lo: float, hi: float, value: float, decimals: int, step: float) -> QD
 class TrainingPanel(QWidget):
     """The Training dock: options (left), live curves (middle), before/after table (right)."""
 
-    sig_start_requested = Signal(object)        # TrainingRequest
+    sig_start_requested = Signal(object)        # AdversarialTrainingRequest
     sig_cancel_requested = Signal()
     sig_use_model_requested = Signal(str)       # the hardened model's card path
 
@@ -433,7 +421,7 @@ class TrainingPanel(QWidget):
         form.addRow("Mix attack:", self.mix_attack)
         self.epochs = _spin(1, 10000, 5)
         form.addRow("Epochs:", self.epochs)
-        from medadv_desktop.engine.training.config import TrainingConfig   # no torch: cheap at start-up
+        from medadv_desktop.engine.training.config import TrainingConfig  # no torch: cheap at start-up
         defaults = TrainingConfig()
         self.lr = _dspin(1e-6, 10.0, defaults.lr, 6, 1e-4)
         self.lr.setToolTip("AdamW learning rate")
@@ -569,8 +557,8 @@ class TrainingPanel(QWidget):
         self.method.setCurrentIndex(max(0, self.method.findData(key)))
 
     def set_attacks(self, infos: Sequence[Any]) -> None:
-        """The attack list of the re-test (``AttackInfo``); fgsm and pgd ticked by default."""
-        ticked = set(self.selected_attacks()) or set(DEFAULT_RETEST)
+        """The attack list of the re-test (``AttackInfo``); the attacks of the "quick" suite ticked by default."""
+        ticked = set(self.selected_attacks()) or {i.name for i in infos if "quick" in i.default_suites}
         self.attack_list.clear()
         for info in infos:
             item = QListWidgetItem(info.label + ("  ·  black-box" if info.black_box else ""))
@@ -633,7 +621,7 @@ class TrainingPanel(QWidget):
         self.hardened_card = card_path
         self.use_button.setEnabled(card_path is not None and not self._running)
 
-    def show_before_after(self, result: "BeforeAfterResult", caption: str) -> None:
+    def show_before_after(self, result: BeforeAfterResult, caption: str) -> None:
         self.table.set_result(result)
         self.table_caption.setText(caption)
 
@@ -657,11 +645,13 @@ class TrainingPanel(QWidget):
         self.out_edit.setText(str(default_output_dir()))
 
     # -- the request -----------------------------------------------------------
-    def build_request(self, attack_params: Callable[[str], dict[str, Any]] | None = None) -> TrainingRequest:
+    def build_request(self, attack_params: Callable[[str], dict[str, Any]] | None = None
+                      ) -> AdversarialTrainingRequest:
         """The request for the current settings; raises a ``MedAdvError`` naming what is wrong."""
-        from medadv_desktop.engine.training.config import TrainingConfig, TrainingConfigError
-        from medadv_desktop.errors import AttackConfigError, DatasetError
-        from medadv_desktop.ui.attack_dock import parse_unit_budget
+        from medadv_desktop.engine.attacks.spec import parse_budget_list
+        from medadv_desktop.engine.training.config import TrainingConfig
+        from medadv_desktop.engine.workflows.training import AdversarialTrainingRequest
+        from medadv_desktop.errors import AttackConfigError, DatasetError, TrainingConfigError
 
         data = self.data_edit.text().strip()
         if not data:
@@ -692,13 +682,10 @@ class TrainingPanel(QWidget):
         names = self.selected_attacks()
         if not names:
             raise AttackConfigError("tick at least one attack for the before/after re-test", parameter="attacks")
-        try:
-            grid = [parse_unit_budget(t) for t in self.eps_grid.text().split(",") if t.strip()]
-        except AttackConfigError as exc:
-            raise AttackConfigError(f"eps grid: {exc}", parameter="eps") from None
+        grid = parse_budget_list(self.eps_grid.text())
         attacks = [(n, dict(attack_params(n)) if attack_params is not None else {}) for n in names]
-        return TrainingRequest(data_dir=data, out_dir=str(out_path), config=config.to_dict(), attacks=attacks,
-                               eps_grid=grid, max_eval_samples=self.max_eval.value() or None)
+        return AdversarialTrainingRequest(data=data, out_dir=str(out_path), config=config, attacks=attacks,
+                                          eps_grid=grid, max_eval_samples=self.max_eval.value() or None)
 
     def request_start(self, attack_params: Callable[[str], dict[str, Any]] | None = None) -> None:
         try:
@@ -711,73 +698,30 @@ class TrainingPanel(QWidget):
 
 
 # --------------------------------------------------------------------------- controller
-def _training_title(config: dict[str, Any]) -> str:
-    epochs = int(config["epochs"])
-    return (f"Adversarial training ({config['method']}, eps {format_budget(float(config['eps']))}, "
-            f"{epochs} epoch{'s' if epochs != 1 else ''})")
+def _training_title(config: TrainingConfig) -> str:
+    return (f"Adversarial training ({config.method}, eps {format_budget(config.eps)}, "
+            f"{config.epochs} epoch{'s' if config.epochs != 1 else ''})")
 
 
-def _train_factory(classifier, request: TrainingRequest, monitor: TrainingMonitor):
-    """The training job's factory (runs on the worker): read the data, train, return a TrainingOutcome."""
+def _train_factory(classifier, request: AdversarialTrainingRequest, monitor: TrainingMonitor):
+    """The training job's factory (runs on the worker): the workflow's training phase; every event is
+    also recorded in ``monitor`` (the worker forwards only some of them)."""
 
     def factory(cancel: CancelToken):
-        from medadv_desktop.engine.datasets import LabelledDataset
-        from medadv_desktop.engine.training import (
-            TrainingConfig, adversarial_training_job, resolve_split_dirs, stratified_split)
+        from medadv_desktop.engine.workflows.training import training_phase
 
-        config = TrainingConfig.from_dict(request.config)
-
-        def job():
-            yield Progress("train", 0, 0, "Reading the labelled data set", {"kind": "read"})
-            train_dir, test_dir = resolve_split_dirs(request.data_dir)
-            class_names = list(classifier.card.class_names)
-            train_set = LabelledDataset.from_folder(train_dir, class_names)
-            inner = adversarial_training_job(classifier, train_set, config, request.out_dir, resume=True,
-                                             cancel=cancel)
-            while True:
-                try:
-                    event = next(inner)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                monitor.record(event)
-                yield event
-            if test_dir is not None:
-                eval_set, source = LabelledDataset.from_folder(test_dir, class_names), "test/ folder"
-            else:
-                _, val_idx = stratified_split(train_set.labels, config.val_split, config.seed)
-                if val_idx:
-                    eval_set, source = train_set.subset(val_idx), "held-out validation split"
-                else:
-                    eval_set, source = train_set, "training data (no validation split: optimistic)"
-            return TrainingOutcome(result, eval_set, source)
-
-        return job()
+        return training_phase(classifier, request, cancel=cancel, observe=monitor.record)
 
     return factory
 
 
-def _before_after_factory(classifier, outcome: TrainingOutcome, request: TrainingRequest):
-    """The re-test job's factory (runs on the worker): before/after table, saved as before_after.json."""
+def _before_after_factory(classifier, phase: TrainingPhaseOutcome, request: AdversarialTrainingRequest):
+    """The re-test job's factory (runs on the worker): the workflow's re-test phase (saves before_after.json)."""
 
     def factory(cancel: CancelToken):
-        from medadv_desktop.engine.training import before_after_job
-        from medadv_desktop.errors import MedAdvError
+        from medadv_desktop.engine.workflows.training import retest_phase
 
-        def job():
-            result = outcome.result
-            table = yield from before_after_job(
-                classifier, result.model_card_path, outcome.eval_set, request.attacks, request.eps,
-                request.eps_grid, training=result, batch_size=request.eval_batch_size,
-                seed=int(request.config.get("seed", 0)), max_samples=request.max_eval_samples, cancel=cancel)
-            try:
-                table.save_table(Path(result.out_dir) / "before_after.json")
-                saved = True
-            except MedAdvError:            # already there: never overwritten
-                saved = False
-            return table, saved
-
-        return job()
+        return retest_phase(classifier, phase, request, cancel=cancel)
 
     return factory
 
@@ -801,10 +745,10 @@ class TrainingController(QObject):
         self.window = window
         self.panel = panel
         self.monitor = TrainingMonitor()
-        self.request: TrainingRequest | None = None
+        self.request: AdversarialTrainingRequest | None = None
         self.jobs: dict[int, str] = {}              # job id -> kind
-        self.training_result: "TrainingResult | None" = None
-        self.before_after: "BeforeAfterResult | None" = None
+        self.training_result: TrainingResult | None = None
+        self.before_after: BeforeAfterResult | None = None
         self._seen = (0, 0)
         self._original: Any = None
         self._eval_source = ""
@@ -827,9 +771,9 @@ class TrainingController(QObject):
     # -- state from the window ------------------------------------------------
     def refresh_model(self) -> None:
         card = self.window.card
-        npu, units = None, ""
-        if card is not None and card.intensity.mode == "window":
-            npu = float(card.intensity.width)
+        npu = card.intensity.native_per_unit() if card is not None else None
+        units = ""
+        if npu is not None:
             study = self.window.study
             units = (study.units if study is not None else "") or "a.u."
         self.panel.set_model(card, npu, units)
@@ -846,7 +790,7 @@ class TrainingController(QObject):
         return bool(self.jobs)
 
     # -- run ------------------------------------------------------------------
-    def start(self, request: TrainingRequest):
+    def start(self, request: AdversarialTrainingRequest):
         classifier = self.window.classifier
         if classifier is None:
             self.panel.show_error("Load a model first (Model ▸ Load Model Card).")
@@ -904,13 +848,13 @@ class TrainingController(QObject):
         if kind == "train":
             self._handle_training(value)
         elif kind == "before_after":
-            self._handle_before_after(*value)
+            self._handle_before_after(value)
 
-    def _handle_training(self, outcome: TrainingOutcome) -> None:
+    def _handle_training(self, outcome: TrainingPhaseOutcome) -> None:
         self._pull()
         result = outcome.result
         self.training_result = result
-        self._eval_source = outcome.eval_source
+        self._eval_source = outcome.retest.source
         self.panel.set_hardened_model(result.model_card_path)
         final = result.final
         folder = Path(result.out_dir)
@@ -918,7 +862,7 @@ class TrainingController(QObject):
             f"hardened model written (epoch {final.epoch}: validation clean {pct(final.val_clean_accuracy)}, "
             f"robust {pct(final.val_robust_accuracy)})")
         self.panel.set_status(f"Hardened model saved in '{folder.name}'. Re-testing the original and the hardened "
-                              f"model on the {outcome.eval_source} ({len(outcome.eval_set)} samples)…")
+                              f"model on the {outcome.retest.source} ({len(outcome.retest.dataset)} samples)…")
         self.sig_training_finished.emit(result)
         assert self.request is not None
         job = self.window.submit(
@@ -926,7 +870,8 @@ class TrainingController(QObject):
             _before_after_factory(self._original, outcome, self.request), kind="before_after")
         self.jobs[job.job_id] = "before_after"
 
-    def _handle_before_after(self, table: "BeforeAfterResult", saved: bool) -> None:
+    def _handle_before_after(self, outcome: RetestOutcome) -> None:
+        table, saved = outcome.table, outcome.table_path is not None
         self.before_after = table
         n = table.n_samples
         eps = format_budget(table.train_eps)

@@ -4,8 +4,9 @@ One :class:`JobRunner` lives on one QThread (owned by :class:`JobWorker`).
 The UI submits a :class:`JobRequest` whose ``factory(cancel)`` is called ON
 THE WORKER THREAD: it may import torch, load a model, and return either an
 engine job generator (``Job[T]``: yields :class:`Progress`, returns the result)
-or a plain result. The runner drives the generator and forwards events as
-signals; Qt queues requests in the worker's event loop, so jobs run one after
+or a plain result. The runner drives the generator with the engine's
+:func:`~medadv_desktop.engine.jobs.run_job` and forwards events as signals
+(throttled by the engine's one throttle, ``ProgressCallback``); Qt queues requests in the worker's event loop, so jobs run one after
 the other in submission order.
 
 Cancellation is cooperative through the request's :class:`CancelToken`
@@ -24,12 +25,13 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from medadv_desktop.engine.jobs import CancelToken, Progress
+from medadv_desktop.engine.jobs import CancelToken, Progress, ProgressCallback, run_job
 from medadv_desktop.errors import JobCancelled, MedAdvError
 
 log = logging.getLogger(__name__)
@@ -112,20 +114,16 @@ class JobRunner(QObject):
             return
         self.sig_started.emit(request)
         status = DONE
-        last = [0.0]
 
-        def sink(event: Progress) -> None:
-            now = time.monotonic()
-            if now - last[0] >= self.progress_interval_s:
-                last[0] = now
-                self.sig_progress.emit(request, event)
+        def emit(event: Progress) -> None:
+            self.sig_progress.emit(request, event)
 
-        _local.sink = sink
+        _local.sink = ProgressCallback(callback=emit, interval_s=self.progress_interval_s).report
         try:
             outcome = request.factory(request.cancel)
             self._set_threads()
             if _is_generator(outcome):
-                outcome = self._drive(request, outcome)
+                outcome = run_job(outcome, emit, cancel=request.cancel, interval_s=self.progress_interval_s)
             request.cancel.raise_if_cancelled()
             self.sig_result.emit(request, outcome)
         except JobCancelled:
@@ -143,24 +141,6 @@ class JobRunner(QObject):
         finally:
             _local.sink = None
         self.sig_finished.emit(request, status)
-
-    def _drive(self, request: JobRequest, job) -> Any:
-        last = 0.0
-        pending: Progress | None = None
-        while True:
-            request.cancel.raise_if_cancelled()
-            try:
-                event = next(job)
-            except StopIteration as stop:
-                if pending is not None:
-                    self.sig_progress.emit(request, pending)
-                return stop.value
-            now = time.monotonic()
-            if now - last >= self.progress_interval_s:
-                self.sig_progress.emit(request, event)
-                last, pending = now, None
-            else:
-                pending = event
 
     def _set_threads(self) -> None:
         if not self._threads_set and "torch" in sys.modules:
