@@ -1,46 +1,18 @@
 """`medadv attack` on real DICOM, NIfTI and PNG inputs with a tiny TorchScript model."""
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 from medadv_desktop.cli.main import main
-
-
-class TinyCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.fc = nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
-
-
-def make_card(folder: Path, intensity=None, class_names=("no_finding", "lesion"), size=32) -> Path:
-    """A real TorchScript model + model card (window 40/400 HU by default)."""
-    from medadv_desktop.engine.models import create_card_from_weights, save_card
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    with warnings.catch_warnings():            # torch.jit.trace is deprecated but TorchScript is supported input
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.trace(TinyCNN().eval(), torch.rand(1, 1, size, size)).save(str(folder / "model.pt"))
-    card = create_card_from_weights(folder / "model.pt", name="tiny test model", class_names=list(class_names),
-                                    input_size=[size, size],
-                                    intensity=intensity or {"mode": "window", "center": 40, "width": 400})
-    save_card(card, folder / "model_card.json")
-    return folder / "model_card.json"
+from tests.conftest import make_tiny_card
 
 
 @pytest.fixture(scope="module")
 def card(tmp_path_factory):
-    return make_card(tmp_path_factory.mktemp("model"))
+    return make_tiny_card(tmp_path_factory.mktemp("model"), format="torchscript")
 
 
 def test_attack_dicom_writes_derived_dicom(card, tmp_path, capsys):
@@ -84,7 +56,7 @@ def test_attack_nifti_slices_and_png(tmp_path, capsys):
     from PIL import Image
     from skimage import data
 
-    card = make_card(tmp_path / "m", intensity={"mode": "minmax"})
+    card = make_tiny_card(tmp_path / "m", format="torchscript", intensity={"mode": "minmax"})
     nii = Path(data_path) / "anatomical.nii"
     out = tmp_path / "out_nii"
     rc = main(["attack", "--model", str(card), "--attack", "fgsm", "--eps", "8/255", "--slices", "3,4",

@@ -4,8 +4,7 @@ import json
 import pytest
 
 from medadv_desktop.cli.main import main
-
-from .test_attack import make_card
+from tests.conftest import make_tiny_card
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +13,7 @@ def demo(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("demo") / "data"
     write_demo_dataset(root, n_train=2, n_test=8)
-    card = make_card(tmp_path_factory.mktemp("model"))
+    card = make_tiny_card(tmp_path_factory.mktemp("model"), format="torchscript")
     return root / "test", card
 
 

@@ -10,11 +10,10 @@ import pydicom
 import pytest
 import torch
 from pydicom.data import get_testdata_file
-from safetensors.torch import save_file
 from torch import nn
 
 from medadv_desktop.cli.main import main
-from medadv_desktop.engine._torch_compat import import_timm
+from tests.conftest import make_tiny_card
 
 CT = Path(get_testdata_file("CT_small.dcm"))
 MR = Path(get_testdata_file("MR_small.dcm"))
@@ -35,11 +34,7 @@ def _card(folder: Path, **fields) -> Path:
 
 @pytest.fixture
 def timm_card(tmp_path):
-    net = import_timm().create_model("test_efficientnet", pretrained=False, in_chans=1, num_classes=2)
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    save_file(net.state_dict(), model_dir / "weights.safetensors")
-    return _card(model_dir)
+    return make_tiny_card(tmp_path / "model", name="tiny predict model")
 
 
 class AlwaysFirstClass(nn.Module):

@@ -55,20 +55,10 @@ def ct_small() -> Path:
 @pytest.fixture(scope="session")
 def tiny_card(tmp_path_factory) -> Path:
     """A real tiny timm classifier (test_resnet, 1 channel, 2 classes, 64x64, window 40/400 HU)."""
-    import torch
-    from safetensors.torch import save_file
+    from tests.conftest import make_tiny_card
 
-    from medadv_desktop.engine._torch_compat import import_timm
-    from medadv_desktop.engine.models import create_card_from_weights, save_card
-
-    folder = tmp_path_factory.mktemp("tiny_model")
-    torch.manual_seed(0)
-    net = import_timm().create_model("test_resnet", pretrained=False, in_chans=1, num_classes=2)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "weights.safetensors"))
-    card = create_card_from_weights(folder / "weights.safetensors", name="tiny test_resnet",
-                                    architecture="test_resnet", class_names=["no_finding", "lesion"],
-                                    input_size=[64, 64], intensity={"mode": "window", "center": 40, "width": 400})
-    return save_card(card, folder / "model_card.json")
+    return make_tiny_card(tmp_path_factory.mktemp("tiny_model"), architecture="test_resnet", input_size=64,
+                          name="tiny test_resnet")
 
 
 def wait_idle(qtbot, win, timeout=60_000):

@@ -49,15 +49,21 @@ def test_progress_events(gray_model, gray_batch, name, params, total):
     create_attack(name, gray_model, eps=1 / 255, early_stop=False, **params).perturb(
         x, y, ProgressCallback(callback=events.append))
     assert events and all(e.stage == "attack" and e.total == total for e in events)
-    assert events[-1].done == total and events[-1].fraction == 1.0
-    assert "fooled" in events[-1].data
+    assert [e.done for e in events] == sorted(e.done for e in events) and events[0].done < total
+    last = events[-1]
+    assert last.done == total and last.fraction == 1.0
+    assert last.data["samples"] == len(y) and 0 <= last.data["fooled"] <= len(y)
+    assert f"step {total}/{total}" in last.message and f"{last.data['fooled']}/{len(y)} samples fooled" in last.message
 
 
 def test_progress_events_are_queued_without_a_callback(gray_model, gray_batch):
     x, y = gray_batch
     progress = ProgressCallback()
-    create_attack("pgd", gray_model, steps=3).perturb(x, y, progress)
-    assert progress.drain()
+    create_attack("pgd", gray_model, steps=3, early_stop=False).perturb(x, y, progress)
+    events = progress.drain()
+    assert events and all(e.stage == "attack" and e.total == 3 for e in events)
+    assert events[0].done == 0 and events[-1].done == 3 and events[-1].data["samples"] == len(y)
+    assert progress.drain() == []
 
 
 def test_early_stop_freezes_fooled_samples_at_their_first_fooling_iterate():

@@ -77,6 +77,7 @@ def test_pgd_beats_fgsm_and_grayscale_three_classes(gray_model):
     x, y = _batch(gray_model, n=24, seed=5)
     fgsm = create_attack("fgsm", gray_model, eps=4 / 255).perturb(x, y)
     pgd = create_attack("pgd", gray_model, eps=4 / 255, steps=10).perturb(x, y)
+    assert int(fgsm.success.sum()) > 0                  # FGSM works on this model: the comparison means something
     assert int(pgd.success.sum()) >= int(fgsm.success.sum())
 
 

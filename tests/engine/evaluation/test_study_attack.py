@@ -6,13 +6,12 @@ from medadv_desktop.engine.evaluation import StudyAttackResult, attack_study_job
 from medadv_desktop.engine.jobs import CancelToken, run_job
 from medadv_desktop.errors import JobCancelled
 
-from tests.cli.test_attack import make_card
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
+def classifier(tiny_script_card):
     from medadv_desktop.engine.models import load_classifier
-    return load_classifier(make_card(tmp_path_factory.mktemp("m")), device="cpu")
+    return load_classifier(tiny_script_card, device="cpu")
 
 
 def _study(name):

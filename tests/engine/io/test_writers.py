@@ -43,10 +43,15 @@ def test_dicom_derived_has_new_uids_and_values_within_quantisation(tmp_path: Pat
 
 def test_dicom_values_are_clipped_to_the_stored_type(tmp_path: Path):
     study = open_study(pydicom_file("CT_small.dcm"))
-    huge = study.pixels + 1e6
-    out = write_study_like(study, huge, tmp_path, stem="clip", description="clip test")
+    extreme = study.pixels.copy()
+    extreme[..., ::2] += 1e6                         # every other column far above the stored range,
+    extreme[..., 1::2] -= 1e6                        # the others far below it
+    out = write_study_like(study, extreme, tmp_path, stem="clip", description="clip test")
     ds = pydicom.dcmread(out[0])
-    assert ds.pixel_array.max() == (1 << (int(ds.BitsStored) - 1)) - 1
+    bits, signed = int(ds.BitsStored), int(ds.PixelRepresentation) == 1
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    stored = ds.pixel_array
+    assert (stored[..., ::2] == high).all() and (stored[..., 1::2] == low).all()
 
 
 def test_dicom_series_and_monochrome1_round_trip(tmp_path: Path, series_folder):

@@ -20,21 +20,10 @@ INPUT = 32
 
 def make_card(folder: Path, *, seed: int = 0, arch: str = ARCH, name: str = "Tiny test model") -> Path:
     """A randomly initialised timm test network with its model card (returns the card path)."""
-    from safetensors.torch import save_file
+    from tests.conftest import make_tiny_card
 
-    from medadv_desktop.engine._torch_compat import import_timm
-    from medadv_desktop.engine.demo import CLASS_NAMES
-    from medadv_desktop.engine.models import create_card_from_weights, save_card
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    net = import_timm().create_model(arch, pretrained=False, in_chans=1, num_classes=2)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "weights.safetensors"))
-    card = create_card_from_weights(
-        folder / "weights.safetensors", name=name, class_names=list(CLASS_NAMES), input_size=[INPUT, INPUT],
-        architecture=arch, intensity={"mode": "window", "center": WINDOW[0], "width": WINDOW[1]},
-        card_path=folder / "model_card.json", intended_use="tests")
-    return save_card(card, folder / "model_card.json")
+    return make_tiny_card(folder, architecture=arch, input_size=INPUT, name=name, intended_use="tests", seed=seed,
+                          intensity={"mode": "window", "center": WINDOW[0], "width": WINDOW[1]})
 
 
 def demo_dataset(split: str, n: int, *, seed: int = 0):
