@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
+from medadv_desktop.engine.reports import formatting
 from medadv_desktop.ui import theme
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -328,7 +329,7 @@ class ModelPanel(QWidget):
                 bar.setMinimumWidth(50)
                 bar.setRange(0, 1000)
                 bar.setValue(int(round(float(values[i]) * 1000)))
-                bar.setFormat(f"{float(values[i]) * 100:.1f} %")
+                bar.setFormat(formatting.pct(float(values[i])))
                 bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
                 bar.setObjectName(f"prob_{'before' if col == 1 else 'after'}_{i}")
                 self.prediction_grid.addWidget(bar, i + 1, col)

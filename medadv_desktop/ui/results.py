@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
+from medadv_desktop.engine.reports import formatting
 from medadv_desktop.ui import theme
 from medadv_desktop.ui.viewer import heatmap_colormap
 
 
 def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return formatting.pct(value, dash="—")
 
 
 def num(value: float | None, digits: int = 4) -> str:
@@ -228,7 +229,7 @@ class PredictionChart(pg.PlotWidget):
         for i in range(len(class_names)):
             for value, dx in ((self.before[i], -width / 2 if after is not None else 0.0),
                               *(((self.after[i], width / 2),) if after is not None else ())):
-                label = pg.TextItem(f"{value * 100:.1f}%", color=theme.TEXT, anchor=(0.5, 1.0))
+                label = pg.TextItem(formatting.pct_compact(value), color=theme.TEXT, anchor=(0.5, 1.0))
                 label.setPos(i + dx, value)
                 self.addItem(label)
         self.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(class_names)]])
@@ -462,7 +463,7 @@ class ResultsPanel(QTabWidget):
         for r, entry in enumerate(entries):
             rec = entry.record
             fooled = "—" if rec.success is None else ("yes" if rec.success else "no")
-            cells = [rec.sample_id, rec.attack, f"{rec.eps * 255:.3g}/255",
+            cells = [rec.sample_id, rec.attack, formatting.eps_255(rec.eps),
                      f"{cname(rec.true_label)} / {cname(rec.clean_pred)}", cname(rec.adv_pred),
                      f"{(rec.clean_conf_true - rec.adv_conf_true) * 100:.1f} pt", fooled]
             for c, text in enumerate(cells):
@@ -484,7 +485,7 @@ class ResultsPanel(QTabWidget):
             cn = (lambda i: names[i] if 0 <= i < len(names) else str(i))
             self.preview.show_sample(original, adversarial,
                                      f"{rec.sample_id}: {cn(rec.clean_pred)} → {cn(rec.adv_pred)} "
-                                     f"({rec.attack}, eps {rec.eps * 255:.3g}/255)", levels)
+                                     f"({rec.attack}, eps {formatting.eps_255(rec.eps)})", levels)
         self.sig_sample_selected.emit(entry)
 
 

@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medadv_desktop.engine.attacks.spec import SUITE_QUICK
 from medadv_desktop.engine.jobs import CancelToken, Progress
 from medadv_desktop.engine.reports import formatting
 from medadv_desktop.ui import theme
@@ -558,7 +559,7 @@ class TrainingPanel(QWidget):
 
     def set_attacks(self, infos: Sequence[Any]) -> None:
         """The attack list of the re-test (``AttackInfo``); the attacks of the "quick" suite ticked by default."""
-        ticked = set(self.selected_attacks()) or {i.name for i in infos if "quick" in i.default_suites}
+        ticked = set(self.selected_attacks()) or {i.name for i in infos if SUITE_QUICK in i.default_suites}
         self.attack_list.clear()
         for info in infos:
             item = QListWidgetItem(info.label + ("  ·  black-box" if info.black_box else ""))

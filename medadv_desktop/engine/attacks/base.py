@@ -29,6 +29,8 @@ from torch import nn
 from medadv_desktop.engine.attacks.spec import (  # re-exported: the attack modules import them from here
     COMMON_PARAMS,
     NORMS,
+    SUITE_EVALUATE,
+    SUITE_QUICK,
     TARGET_MODES,
     ParamSpec,
     parse_budget,
@@ -37,13 +39,9 @@ from medadv_desktop.engine.attacks.spec import (  # re-exported: the attack modu
 from medadv_desktop.engine.jobs import ProgressCallback
 from medadv_desktop.errors import AttackConfigError, ModelInputError
 
-__all__ = ["ATTACKS", "COMMON_PARAMS", "NORMS", "TARGET_MODES", "Attack", "AttackOutput", "ParamSpec",
-           "available", "create_attack", "default_attacks", "get_attack", "parse_budget", "parse_budget_list",
-           "register"]
-
-#: the default suites an attack can belong to (see ``Attack.default_suites``)
-SUITE_EVALUATE = "evaluate"
-SUITE_QUICK = "quick"
+__all__ = ["ATTACKS", "COMMON_PARAMS", "NORMS", "SUITE_EVALUATE", "SUITE_QUICK", "TARGET_MODES", "Attack",
+           "AttackOutput", "ParamSpec", "available", "create_attack", "default_attacks", "get_attack", "parse_budget",
+           "parse_budget_list", "register"]
 
 
 @dataclass
@@ -217,7 +215,7 @@ def available() -> list[str]:
 
 
 def default_attacks(suite: str = SUITE_EVALUATE) -> list[str]:
-    """The registered attacks in a default suite (``"evaluate"`` or ``"quick"``), in registration order."""
+    """The registered attacks in a default suite (``SUITE_EVALUATE`` or ``SUITE_QUICK``), in registry order."""
     return [name for name in available() if suite in ATTACKS[name].default_suites]
 
 

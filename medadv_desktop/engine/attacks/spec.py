@@ -27,6 +27,11 @@ from medadv_desktop.errors import AttackConfigError
 TARGET_MODES: tuple[str, ...] = ("none", "class", "least_likely")
 NORMS: tuple[str, ...] = ("linf", "l2")
 
+#: the default attack lists an attack can be in (``Attack.default_suites``): the evaluation default
+#: (``medadv evaluate``/``train-adv`` without --attacks) and the quick one (the GUI's pre-ticked re-test)
+SUITE_EVALUATE = "evaluate"
+SUITE_QUICK = "quick"
+
 ParamKind = Literal["float", "int", "choice", "bool", "budget"]
 #: the unit of a float parameter measured like a budget ([0, 1] image units, shown also in native units)
 UNIT_BUDGET = "[0,1]"
