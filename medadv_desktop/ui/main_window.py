@@ -18,15 +18,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QProgressBar,
-    QSizePolicy,
-    QToolBar,
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QSizePolicy, QToolBar,
 )
 
 from medadv_desktop import __version__
@@ -35,39 +27,19 @@ from medadv_desktop.engine.reports.formatting import budget_text, eps_255, pct
 from medadv_desktop.errors import MedAdvError
 from medadv_desktop.ui.actions import ActionId, create_action
 from medadv_desktop.ui.attack_dock import (
-    SCOPE_ALL,
-    SCOPE_DATASET,
-    SCOPE_SLICE,
-    SCOPE_VOLUME,
-    AttackInfo,
-    AttackPanel,
-    AttackRequest,
+    SCOPE_ALL, SCOPE_DATASET, SCOPE_SLICE, SCOPE_VOLUME, AttackInfo, AttackPanel, AttackRequest,
     gather_attack_infos,
 )
 from medadv_desktop.ui.docks import (
-    CreateCardDialog,
-    JobsPanel,
-    ModelPanel,
-    StudyBrowser,
-    TagBrowser,
-    make_dock,
+    CreateCardDialog, JobsPanel, ModelPanel, StudyBrowser, TagBrowser, make_dock,
 )
 from medadv_desktop.ui.results import ResultsPanel, SampleEntry, SummaryRow
 from medadv_desktop.ui.training import TrainingController, TrainingPanel
 from medadv_desktop.ui.viewer import (
-    ADVERSARIAL,
-    DIFFERENCE,
-    ORIGINAL,
-    SIDE_BY_SIDE,
-    ViewerWidget,
+    ADVERSARIAL, DIFFERENCE, ORIGINAL, SIDE_BY_SIDE, ViewerWidget,
 )
 from medadv_desktop.ui.worker import (
-    CANCELLED,
-    DONE,
-    JobFailure,
-    JobRequest,
-    JobWorker,
-    report_progress,
+    CANCELLED, DONE, JobFailure, JobRequest, JobWorker, report_progress,
 )
 
 log = logging.getLogger(__name__)
