@@ -27,14 +27,14 @@ import copy
 import gzip
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from medadv_desktop.errors import OutputExistsError, UnsupportedStudyError
 from medadv_desktop.engine.io.study import Study
 from medadv_desktop.engine.serialization import atomic_write_bytes
+from medadv_desktop.errors import OutputExistsError, UnsupportedStudyError
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 SYNTHETIC_NOTICE = "MedAdv synthetic demo data - not for clinical use"
