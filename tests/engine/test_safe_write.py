@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 
 from medadv_desktop.engine import safe_write
-from medadv_desktop.engine.safe_write import (NewFiles, OutputConflictError, OutputWriteError,
-                                              refuse_output_over_input, write_new_file)
+from medadv_desktop.engine.safe_write import (
+    NewFiles,
+    OutputConflictError,
+    OutputWriteError,
+    refuse_output_over_input,
+    write_new_file,
+)
 from medadv_desktop.engine.serialization import atomic_write_bytes, write_json
 from medadv_desktop.errors import MedAdvError, OutputExistsError
 

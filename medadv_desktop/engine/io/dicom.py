@@ -773,11 +773,16 @@ def load_dicom_file(path: Path, ds=None, *, memory_budget: MemoryBudget | int | 
 
 def _load_dicom_file(path: Path, ds, budget: MemoryBudget) -> Study:
     if ds is None:
-        header = read_dataset(path, header_only=True)
-        if not has_pixels(header):
-            raise no_image_error(path, header)
-        check_budget(header, path, budget)
-        del header
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        if 8 * size > budget.limit():      # a large file: check its header before reading its pixel data
+            header = read_dataset(path, header_only=True)
+            if not has_pixels(header):
+                raise no_image_error(path, header)
+            check_budget(header, path, budget)
+            del header
         ds = read_dataset(path)
     if not has_pixels(ds):
         raise no_image_error(path, ds)

@@ -46,6 +46,7 @@ import hashlib
 import hmac
 import io
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ from medadv_desktop.engine.io.deid import NON_PHI_UIDS, is_phi, pseudonym_salt
 from medadv_desktop.engine.io.study import Study
 from medadv_desktop.engine.safe_write import NewFiles
 from medadv_desktop.engine.serialization import atomic_write_bytes
-from medadv_desktop.errors import OutputExistsError, UnsupportedStudyError
+from medadv_desktop.errors import MedAdvError, OutputExistsError, UnsupportedStudyError
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 SYNTHETIC_NOTICE = "MedAdv synthetic demo data - not for clinical use"
@@ -254,9 +255,7 @@ def _inverse_modality(values: np.ndarray, native, frame_offset: int) -> np.ndarr
 
 def _write_dicom(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, description: str,
                  keep_identity: bool) -> list[Path]:
-    import pydicom  # noqa: PLC0415
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import generate_uid
 
     native = study.native
     if native is None or not getattr(native, "datasets", None):
@@ -270,69 +269,90 @@ def _write_dicom(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, des
     _refuse_existing(targets)
     series_uid = generate_uid()
     uid_map: dict[str, str] = {}
-    name = study.pseudonym or "ANONYMOUS"
-    batch = NewFiles()
-    for i, (src, target) in enumerate(zip(native.datasets, targets)):
-        ds = copy.deepcopy(src)
-        if not keep_identity:
-            deidentify_dataset(ds, name, uid_map)
-        frames = pixels[i * fpd:(i + 1) * fpd]
-        if native.colour:
-            bits = int(ds.get("BitsAllocated", 8) or 8) if native.colour == "RGB" else 8
-            dtype = np.dtype("u1") if bits == 8 else np.dtype("<u2")
-            top = 255 if bits == 8 else 65535
-            stored = np.clip(np.rint(frames), 0, top).astype(dtype)
-            for key in _PALETTE_KEYWORDS:
-                if key in ds:
-                    del ds[key]
-            ds.PhotometricInterpretation = "RGB"
-            ds.SamplesPerPixel = 3
-            ds.PlanarConfiguration = 0
-            ds.BitsAllocated = bits
-            ds.BitsStored = bits
-            ds.HighBit = bits - 1
-            ds.PixelRepresentation = 0
-        else:
-            values = frames.astype(np.float64)
-            if native.mono1_reflect is not None:
-                values = native.mono1_reflect - values
-            dtype, lo, hi = _stored_dtype(ds)
-            stored = np.clip(np.rint(_inverse_modality(values, native, i * fpd)), lo, hi).astype(dtype)
-        if fpd == 1:
-            stored = stored[0]
-        for key in _STALE_KEYWORDS:
+    with NewFiles() as batch, warnings.catch_warnings():   # pydicom warnings may quote header values (PHI)
+        warnings.simplefilter("ignore")
+        for i, (src, target) in enumerate(zip(native.datasets, targets)):
+            try:
+                data = _encode_dicom(study, src, pixels[i * fpd:(i + 1) * fpd], i * fpd, series_uid, uid_map,
+                                     description, keep_identity)
+            except MedAdvError:
+                raise
+            except Exception as exc:   # a source header pydicom cannot write back: say so, leave nothing
+                where = study.source_paths[min(i, len(study.source_paths) - 1)] if study.source_paths else target
+                raise UnsupportedStudyError(
+                    where, f"its header holds values that cannot be written to a new DICOM file "
+                           f"({exc.__class__.__name__}); nothing was written",
+                    hint="Export the image again from its source, or save the result as NIfTI/PNG.") from None
+            batch.add(target, data)
+    return batch.written
+
+
+def _encode_dicom(study: Study, src, frames: np.ndarray, frame_offset: int, series_uid: str,
+                  uid_map: dict[str, str], description: str, keep_identity: bool) -> bytes:
+    """One derived DICOM file (see the module docstring) as bytes."""
+    import pydicom  # noqa: PLC0415
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    native = study.native
+    fpd = native.frames_per_dataset
+    ds = copy.deepcopy(src)
+    for elem in list(ds):                  # command (0000) and file meta (0002) groups do not belong here
+        if elem.tag.group in (0x0000, 0x0002):
+            del ds[elem.tag]
+    if not keep_identity:
+        deidentify_dataset(ds, study.pseudonym or "ANONYMOUS", uid_map)
+    if native.colour:
+        bits = int(ds.get("BitsAllocated", 8) or 8) if native.colour == "RGB" else 8
+        dtype = np.dtype("u1") if bits == 8 else np.dtype("<u2")
+        top = 255 if bits == 8 else 65535
+        stored = np.clip(np.rint(frames), 0, top).astype(dtype)
+        for key in _PALETTE_KEYWORDS:
             if key in ds:
                 del ds[key]
-        ds.PixelData = stored.tobytes()
-        ds["PixelData"].VR = "OB" if stored.dtype.itemsize == 1 else "OW"
-        if fpd > 1:
-            ds.NumberOfFrames = fpd
-        sop_class = str(ds.get("SOPClassUID", "") or "") or SECONDARY_CAPTURE
-        ds.SOPClassUID = sop_class
-        ds.SOPInstanceUID = generate_uid()
-        ds.SeriesInstanceUID = series_uid
-        image_type = list(ds.get("ImageType", []) or [])
-        ds.ImageType = ["DERIVED", "SECONDARY"] + [str(v) for v in image_type[2:]]
-        ds.SeriesDescription = f"{ADVERSARIAL_NOTICE}: {description}"[:64]
-        ds.DerivationDescription = f"{ADVERSARIAL_NOTICE}: {description}"[:1024]
-        comments = [ADVERSARIAL_NOTICE]
-        if study.synthetic:
-            comments.append(SYNTHETIC_NOTICE)   # derived from demo data: stays marked as such
-        ds.ImageComments = " | ".join(comments)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = sop_class
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
-        ds.preamble = b"\x00" * 128
-        buf = io.BytesIO()
-        try:
-            pydicom.dcmwrite(buf, ds, enforce_file_format=True)
-        except BaseException:
-            batch.abort()
-            raise
-        batch.add(target, buf.getvalue())
-    return batch.commit()
+        ds.PhotometricInterpretation = "RGB"
+        ds.SamplesPerPixel = 3
+        ds.PlanarConfiguration = 0
+        ds.BitsAllocated = bits
+        ds.BitsStored = bits
+        ds.HighBit = bits - 1
+        ds.PixelRepresentation = 0
+    else:
+        values = frames.astype(np.float64)
+        if native.mono1_reflect is not None:
+            values = native.mono1_reflect - values
+        dtype, lo, hi = _stored_dtype(ds)
+        stored = np.clip(np.rint(_inverse_modality(values, native, frame_offset)), lo, hi).astype(dtype)
+    if fpd == 1:
+        stored = stored[0]
+    for key in _STALE_KEYWORDS:
+        if key in ds:
+            del ds[key]
+    ds.PixelData = stored.tobytes()
+    ds["PixelData"].VR = "OB" if stored.dtype.itemsize == 1 else "OW"
+    if fpd > 1:
+        ds.NumberOfFrames = fpd
+    sop_class = str(ds.get("SOPClassUID", "") or "") or SECONDARY_CAPTURE
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = series_uid
+    image_type = list(ds.get("ImageType", []) or [])
+    ds.ImageType = ["DERIVED", "SECONDARY"] + [str(v) for v in image_type[2:]]
+    ds.SeriesDescription = f"{ADVERSARIAL_NOTICE}: {description}"[:64]
+    ds.DerivationDescription = f"{ADVERSARIAL_NOTICE}: {description}"[:1024]
+    comments = [ADVERSARIAL_NOTICE]
+    if study.synthetic:
+        comments.append(SYNTHETIC_NOTICE)   # derived from demo data: stays marked as such
+    ds.ImageComments = " | ".join(comments)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * 128
+    buf = io.BytesIO()
+    pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------- NIfTI

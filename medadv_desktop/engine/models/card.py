@@ -502,7 +502,8 @@ def _read_card_json(path: Path) -> Any:
         raise ModelCardError(f"is over {MAX_CARD_BYTES:,} bytes; a model card is a small JSON file", path=path)
     problem = _json_depth_problem(text)
     if problem is not None:
-        raise ModelCardError(f"is nested more than {MAX_JSON_DEPTH} levels deep", path=path, field=problem[1])
+        raise ModelCardError(f"is nested more than {MAX_JSON_DEPTH} levels deep", path=path,
+                             field=_field_name(problem[1]))
     try:
         data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
@@ -513,8 +514,15 @@ def _read_card_json(path: Path) -> Any:
     if huge is not None:
         key, number = huge
         raise ModelCardError(f"holds {number!r}; card numbers have at most {MAX_INT_DIGITS} digits", path=path,
-                             field=key)
+                             field=_field_name(key))
     return data
+
+
+def _field_name(key: str | None) -> str | None:
+    """A top-level key fit to name in a one-line message (None for anything odd)."""
+    if key and len(key) <= 40 and key.isprintable() and "'" not in key:
+        return key
+    return None
 
 
 def _find_huge(data: Any) -> tuple[str | None, _HugeInt] | None:

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from medadv_desktop.engine.io import open_path, open_study
-from medadv_desktop.engine.io.writers import (read_float_map_png, write_float_map, write_png_preview,
-                                              write_study_like)
+from medadv_desktop.engine.io.writers import read_float_map_png, write_float_map, write_png_preview, write_study_like
 from medadv_desktop.errors import OutputExistsError
 
 from .conftest import NIBABEL_DATA, pydicom_file
@@ -93,7 +92,7 @@ def test_nifti_round_trip_keeps_affine(tmp_path: Path):
 
 
 def test_png_round_trip_8_and_16_bit(tmp_path: Path):
-    Image.fromarray((np.arange(100, dtype=np.uint16).reshape(10, 10) * 600)).save(tmp_path / "g16.png")
+    Image.fromarray(np.arange(100, dtype=np.uint16).reshape(10, 10) * 600).save(tmp_path / "g16.png")
     Image.fromarray(np.arange(100, dtype=np.uint8).reshape(10, 10)).save(tmp_path / "g8.jpg")
     for name in ("g16.png", "g8.jpg"):
         study = open_study(tmp_path / name)
@@ -217,7 +216,7 @@ def test_written_adversarial_dicom_holds_no_phi_from_the_input(tmp_path: Path):
     out = write_study_like(study, adv, tmp_path / "out", stem=f"{study.pseudonym}_pgd", description="PGD eps 6 HU")
     assert len(out) == 3
     datasets = [pydicom.dcmread(p) for p in out]
-    for path, ds in zip(out, datasets):
+    for path, ds in zip(out, datasets, strict=True):
         _assert_no_secret(path.read_bytes(), secrets)
         assert str(ds.PatientName) == study.pseudonym == ds.PatientID
         assert ds.PatientIdentityRemoved == "YES" and "Basic Profile" in ds.DeidentificationMethod
@@ -237,7 +236,8 @@ def test_written_adversarial_dicom_holds_no_phi_from_the_input(tmp_path: Path):
     # a second export of the same study joins the same (new) study, never the patient's real one
     again = write_study_like(study, adv, tmp_path / "out2", stem="again", description="FGSM")
     ds2 = pydicom.dcmread(again[0])
-    assert ds2.StudyInstanceUID == datasets[0].StudyInstanceUID and ds2.SeriesInstanceUID != datasets[0].SeriesInstanceUID
+    assert ds2.StudyInstanceUID == datasets[0].StudyInstanceUID
+    assert ds2.SeriesInstanceUID != datasets[0].SeriesInstanceUID
 
 
 def test_keep_identity_is_an_explicit_opt_in(tmp_path: Path):

@@ -253,7 +253,7 @@ def test_weights_outside_the_card_folder_are_refused(tmp_path, weights, words):
     p = _write(tmp_path, json.dumps(card(weights=weights)))
     c = ModelCard.load(p)
     with pytest.raises(ModelCardError) as info:
-        c.weights_path
+        _ = c.weights_path
     assert info.value.field == "weights" and words in str(info.value) and "\n" not in str(info.value)
     assert "--allow-outside-card-dir" in info.value.hint
     allowed = ModelCard.load(p, allow_outside_card_dir=True)
@@ -276,14 +276,14 @@ def test_a_symlink_leading_out_of_the_card_folder_is_refused(tmp_path):
     os.symlink(folder / "loop1", folder / "loop2")
     c = ModelCard.load(_write(folder, json.dumps(card())))
     with pytest.raises(ModelCardError, match="symbolic link") as info:
-        c.weights_path
+        _ = c.weights_path
     assert info.value.field == "weights"
     assert c.resolve_weights(allow_outside_card_dir=True) == outside.resolve()
     ok = ModelCard.load(_write(folder, json.dumps(card(weights="v.safetensors")), "ok.json"))
     assert ok.weights_path == (folder / "inside" / "v.safetensors").resolve()
     assert ModelCard.load(_write(folder, json.dumps(card(weights="inside/v.safetensors")), "ok2.json")).weights_path
     with pytest.raises(ModelCardError) as info:
-        ModelCard.load(_write(folder, json.dumps(card(weights="loop1")), "loop.json")).weights_path
+        _ = ModelCard.load(_write(folder, json.dumps(card(weights="loop1")), "loop.json")).weights_path
     assert info.value.field == "weights"
 
 

@@ -2,7 +2,12 @@ import pytest
 import torch
 
 from medadv_desktop.engine.training.checkpoint import (
-    checkpoint_paths, latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint)
+    checkpoint_paths,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from medadv_desktop.errors import ModelLoadError, OutputExistsError
 
 
