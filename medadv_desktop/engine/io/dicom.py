@@ -924,8 +924,9 @@ def _load_dicom_series(paths: list[Path], headers: list | None, budget: MemoryBu
             failures.extend(errors)
             continue
         index, cp, ch, ds, pix, nat = used
-        for exc in errors:                # damaged copies of an instance that did load
-            failures.append(type(exc)(exc.path, f"{exc.reason}; its intact copy '{cp.name}' was loaded instead"))
+        for damaged in errors:            # damaged copies of an instance that did load
+            failures.append(type(damaged)(damaged.path,
+                                          f"{damaged.reason}; its intact copy '{cp.name}' was loaded instead"))
         for other, _ in candidates[index + 1:]:
             failures.append(UnsupportedStudyError(
                 other, f"it is a copy of '{cp.name}' (same SOP Instance UID); skipped"))

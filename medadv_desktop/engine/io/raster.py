@@ -128,8 +128,9 @@ def load_raster(path: Path, *, memory_budget: MemoryBudget | int | str | None = 
         try:
             img = Image.open(path)
         except Image.DecompressionBombError as exc:
-            raise UnsupportedStudyError(path, _bomb_reason(exc),
-                                        hint="A small file that declares a huge image is a decompression bomb.") from None
+            raise UnsupportedStudyError(
+                path, _bomb_reason(exc),
+                hint="A small file that declares a huge image is a decompression bomb.") from None
         except UnidentifiedImageError:
             raise UnsupportedStudyError(path, "it is not a PNG, JPEG or TIFF image Pillow can identify") from None
         except Exception as exc:

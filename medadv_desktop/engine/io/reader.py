@@ -365,8 +365,8 @@ def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken, bu
             study, failures = None, [type(exc)(p, exc.reason) for p in paths]
         except Exception as exc:         # the whole series failed: each of its files says why
             study, failures = None, [as_study_error(p, exc) for p in paths]
-        for exc in failures:
-            fail(exc, exc.path)
+        for failure in failures:
+            fail(failure, failure.path)
         if study is not None:
             report.studies.append(study)
     report.studies.extend(other_studies)
