@@ -6,8 +6,6 @@ import dataclasses
 import enum
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,28 +41,19 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = False) -> Path:
-    """Write a file atomically (temp file + rename). Refuses to overwrite unless asked."""
-    from medadv_desktop.errors import OutputExistsError
+    """Write a file atomically and race-free; refuses to overwrite unless asked.
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    See :func:`medadv_desktop.engine.safe_write.write_new_file`: temporary file,
+    then a hard link into place that fails if the name exists (also when it
+    appeared meanwhile); :class:`OutputExistsError` or, on a full or read-only
+    disk, :class:`~medadv_desktop.engine.safe_write.OutputWriteError`; nothing
+    partial is left behind.
+    """
+    from medadv_desktop.engine.safe_write import write_new_file
+
+    return write_new_file(path, data, overwrite=overwrite)
 
 
 def write_json(path: str | Path, obj: Any, *, overwrite: bool = False) -> Path:
+    """``obj`` as indented JSON (see :func:`dumps`), written like :func:`atomic_write_bytes`."""
     return atomic_write_bytes(path, dumps(obj).encode("utf-8"), overwrite=overwrite)

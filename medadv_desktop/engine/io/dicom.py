@@ -22,16 +22,17 @@ ImagerPixelSpacing and the enhanced functional groups as fallbacks.
 from __future__ import annotations
 
 import warnings
-from collections.abc import MutableSequence
+from collections.abc import Iterable, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from medadv_desktop.errors import CorruptStudyError, StudyError, UnsupportedStudyError
+from medadv_desktop.engine.io.budget import MemoryBudget
 from medadv_desktop.engine.io.deid import is_phi, pseudonym
 from medadv_desktop.engine.io.study import HeaderElement, Study, WindowPreset
+from medadv_desktop.errors import CorruptStudyError, StudyError, UnsupportedStudyError
 
 #: Default CT windows (name, centre HU, width HU).
 CT_DEFAULT_PRESETS: tuple[WindowPreset, ...] = (
@@ -223,6 +224,94 @@ def _sop_class_name(ds) -> str:
     return "" if name == str(uid) else str(name)
 
 
+# --------------------------------------------------------------------------- declared size
+
+_MAX_DIM = 65535            # Rows and Columns are US (16-bit) values
+_BITS = (1, 8, 16, 32, 64)
+
+
+def _single_int(ds, keyword: str, path: Path, default: int | None = None) -> int | None:
+    """A header value that must be one whole number (Rows, Columns, SamplesPerPixel, ...)."""
+    if keyword not in ds:
+        return default
+    value = ds[keyword].value
+    if value is None or value == "" or value == b"":
+        return default
+    if _is_multi(value):
+        if len(value) != 1:
+            raise CorruptStudyError(path, f"its header gives {len(value)} values for {keyword} where one "
+                                          "number belongs; the file is damaged",
+                                    hint="Export the image again from the PACS or scanner.")
+        value = value[0]
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CorruptStudyError(path, f"its {keyword} is not a whole number; the file is damaged",
+                                hint="Export the image again from the PACS or scanner.") from None
+
+
+@dataclass(frozen=True)
+class DeclaredImage:
+    """What the header says the pixel data holds (checked before anything is decoded)."""
+
+    rows: int
+    columns: int
+    frames: int
+    samples: int
+    bits_allocated: int
+    palette: bool
+
+    @property
+    def raw_bytes(self) -> int:
+        n = self.rows * self.columns * self.frames * self.samples
+        return (n * self.bits_allocated + 7) // 8
+
+    @property
+    def output_values(self) -> int:
+        channels = 3 if self.samples == 3 or self.palette else 1
+        return self.rows * self.columns * self.frames * channels
+
+    def describe(self) -> str:
+        frames = f" x {self.frames} frames" if self.frames > 1 else ""
+        colour = ", colour" if self.samples == 3 or self.palette else ""
+        return f"its {self.columns} x {self.rows}{frames} {self.bits_allocated}-bit image{colour}"
+
+
+def declared_image(ds, path: Path) -> DeclaredImage:
+    """Rows, Columns, frames, samples and bits from the header; a StudyError when they make no sense."""
+    rows = _single_int(ds, "Rows", path)
+    cols = _single_int(ds, "Columns", path)
+    if rows is None or cols is None:
+        raise CorruptStudyError(path, "its header does not give the image size (Rows and Columns)",
+                                hint="Export the image again from the PACS or scanner.")
+    if not (1 <= rows <= _MAX_DIM and 1 <= cols <= _MAX_DIM):
+        raise CorruptStudyError(path, f"its image size {cols} x {rows} is impossible (1 to {_MAX_DIM} "
+                                      "pixels per side); the file is damaged")
+    frames = _single_int(ds, "NumberOfFrames", path, 1)
+    frames = max(1, frames if frames is not None else 1)
+    samples = _single_int(ds, "SamplesPerPixel", path, 1) or 1
+    if samples not in (1, 3):
+        raise UnsupportedStudyError(path, f"images with {samples} samples per pixel are not supported")
+    default_bits = 32 if "FloatPixelData" in ds else 64 if "DoubleFloatPixelData" in ds else 16
+    bits = _single_int(ds, "BitsAllocated", path, default_bits) or default_bits
+    if bits not in _BITS:
+        raise UnsupportedStudyError(path, f"{bits}-bit pixel storage (BitsAllocated) is not supported; "
+                                          "DICOM uses 1, 8, 16, 32 or 64")
+    try:
+        palette = str(ds.get("PhotometricInterpretation", "") or "").strip().upper() == "PALETTE COLOR"
+    except Exception:
+        palette = False
+    return DeclaredImage(rows, cols, frames, samples, bits, palette)
+
+
+def check_budget(ds, path: Path, budget: MemoryBudget | None = None) -> DeclaredImage:
+    """Refuse a file whose declared pixel data would not fit the memory budget (header only)."""
+    image = declared_image(ds, path)
+    MemoryBudget.resolve(budget).check(path, raw_bytes=image.raw_bytes, values=image.output_values,
+                                       what=image.describe())
+    return image
+
+
 # --------------------------------------------------------------------------- pixels
 
 def _transfer_syntax(ds):
@@ -244,7 +333,7 @@ def decode_pixels(ds, path: Path) -> np.ndarray:
         warnings.simplefilter("ignore")
         try:
             arr = ds.pixel_array
-        except NotImplementedError as exc:
+        except NotImplementedError:
             name = getattr(ts, "name", str(ts))
             plugin = _PLUGIN_FOR_SYNTAX.get(str(ts))
             need = f"; it needs {plugin}" if plugin else ""
@@ -670,18 +759,34 @@ def _finite(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def load_dicom_file(path: Path, ds=None) -> Study:
-    """One DICOM file (single- or multi-frame) as a Study; raises StudyError subclasses."""
+def load_dicom_file(path: Path, ds=None, *, memory_budget: MemoryBudget | int | str | None = None) -> Study:
+    """One DICOM file (single- or multi-frame) as a Study; raises StudyError subclasses.
+
+    The header is read first and checked against the memory budget; the pixel
+    data is read and decoded only when it fits.
+    """
+    budget = MemoryBudget.resolve(memory_budget)
     with warnings.catch_warnings():   # pydicom warnings may quote header values (PHI)
         warnings.simplefilter("ignore")
-        return _load_dicom_file(Path(path), ds)
+        return _load_dicom_file(Path(path), ds, budget)
 
 
-def _load_dicom_file(path: Path, ds=None) -> Study:
+def _load_dicom_file(path: Path, ds, budget: MemoryBudget) -> Study:
     if ds is None:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        if 8 * size > budget.limit():      # a large file: check its header before reading its pixel data
+            header = read_dataset(path, header_only=True)
+            if not has_pixels(header):
+                raise no_image_error(path, header)
+            check_budget(header, path, budget)
+            del header
         ds = read_dataset(path)
     if not has_pixels(ds):
         raise no_image_error(path, ds)
+    check_budget(ds, path, budget)
     raw = decode_pixels(ds, path)
     pixels, native = _to_native(ds, raw, path)
     pixels = _finite(pixels)
@@ -739,21 +844,62 @@ def _drop_pixel_data(ds) -> None:
         pass
 
 
-def load_dicom_series(paths: list[Path], headers: list | None = None) -> tuple[Study | None, list[StudyError]]:
+def load_dicom_series(paths: list[Path], headers: list | None = None, *,
+                      memory_budget: MemoryBudget | int | str | None = None,
+                      copies: dict[Path, list[tuple[Path, Any]]] | None = None,
+                      ) -> tuple[Study | None, list[StudyError]]:
     """Single-frame files of one series -> one Study sorted along the slice normal.
 
     ``headers`` (header-only datasets, same order as ``paths``) are used for
     sorting; files whose pixels fail are returned as errors and the rest load.
+    ``copies`` maps a file to other files holding the same instance (same SOP
+    Instance UID): when the file does not decode, its first copy that does is
+    used instead, and the copies not used are listed as skipped. The whole
+    series is checked against the memory budget before any pixel is decoded.
     """
     with warnings.catch_warnings():   # pydicom warnings may quote header values (PHI)
         warnings.simplefilter("ignore")
-        return _load_dicom_series([Path(p) for p in paths], headers)
+        return _load_dicom_series([Path(p) for p in paths], headers, MemoryBudget.resolve(memory_budget),
+                                  {Path(k): v for k, v in (copies or {}).items()})
 
 
-def _load_dicom_series(paths: list[Path], headers: list | None) -> tuple[Study | None, list[StudyError]]:
+def _decode_slice(p: Path, first_shape: tuple | None):
+    ds = read_dataset(p)
+    if not has_pixels(ds):
+        raise no_image_error(p, ds)
+    raw = decode_pixels(ds, p)
+    pix, nat = _to_native(ds, raw, p)
+    if first_shape is not None and pix.shape[1:] != first_shape:
+        raise UnsupportedStudyError(p, "its image size differs from the rest of its series")
+    return ds, pix, nat
+
+
+def _series_budget(paths: list[Path], headers: list, budget: MemoryBudget) -> None:
+    """Slices are decoded one at a time (raw bytes of the largest) into float32 slices of the whole."""
+    raw = values = 0
+    size = ""
+    for p, h in zip(paths, headers):
+        try:
+            image = declared_image(h, p)
+        except StudyError:
+            continue                      # refused on its own when it is decoded
+        raw, values = max(raw, image.raw_bytes), values + image.output_values
+        size = size or f" ({image.columns} x {image.rows} pixels each)"
+    budget.check(paths[0], raw_bytes=raw, values=values, what=f"its series of {len(paths)} files{size}")
+
+
+def _load_dicom_series(paths: list[Path], headers: list | None, budget: MemoryBudget,
+                       copies: dict[Path, list[tuple[Path, Any]]]) -> tuple[Study | None, list[StudyError]]:
+    from medadv_desktop.engine.io.reader import as_study_error
+
     failures: list[StudyError] = []
     if headers is None:
         headers = [read_dataset(p, header_only=True) for p in paths]
+    try:
+        _series_budget(paths, headers, budget)
+    except StudyError as exc:
+        others = [c for p in paths for c, _ in copies.get(p, [])]
+        return None, [type(exc)(p, exc.reason, hint=exc.hint) for p in [*paths, *others]]
     order = sort_slices(headers)
     paths = [paths[i] for i in order]
     headers = [headers[i] for i in order]
@@ -763,22 +909,32 @@ def _load_dicom_series(paths: list[Path], headers: list | None) -> tuple[Study |
     kept_paths: list[Path] = []
     kept_headers = []
     for p, h in zip(paths, headers):
-        try:
-            ds = read_dataset(p)
-            if not has_pixels(ds):
-                raise no_image_error(p, ds)
-            raw = decode_pixels(ds, p)
-            pix, nat = _to_native(ds, raw, p)
-            if slices and pix.shape[1:] != slices[0].shape[1:]:
-                raise UnsupportedStudyError(p, "its image size differs from the rest of its series")
-        except StudyError as exc:
-            failures.append(exc)
+        candidates = [(p, h), *copies.get(p, [])]
+        errors: list[StudyError] = []
+        used = None
+        for index, (cp, ch) in enumerate(candidates):
+            try:
+                ds, pix, nat = _decode_slice(cp, slices[0].shape[1:] if slices else None)
+            except Exception as exc:      # per-file isolation (StudyError or anything else)
+                errors.append(as_study_error(cp, exc))
+                continue
+            used = (index, cp, ch, ds, pix, nat)
+            break
+        if used is None:
+            failures.extend(errors)
             continue
+        index, cp, ch, ds, pix, nat = used
+        for damaged in errors:            # damaged copies of an instance that did load
+            failures.append(type(damaged)(damaged.path,
+                                          f"{damaged.reason}; its intact copy '{cp.name}' was loaded instead"))
+        for other, _ in candidates[index + 1:]:
+            failures.append(UnsupportedStudyError(
+                other, f"it is a copy of '{cp.name}' (same SOP Instance UID); skipped"))
         slices.append(pix)
         natives.append(nat)
         datasets.append(ds)
-        kept_paths.append(p)
-        kept_headers.append(h)
+        kept_paths.append(cp)
+        kept_headers.append(ch)
     if not slices:
         return None, failures
     pixels = _finite(np.concatenate(slices, axis=0))
@@ -813,13 +969,20 @@ def _load_dicom_series(paths: list[Path], headers: list | None) -> tuple[Study |
     ), failures
 
 
+def _int_or_none(ds, keyword: str):
+    try:
+        return int(ds.get(keyword))
+    except Exception:
+        return None
+
+
 def series_key(ds) -> tuple:
-    """Grouping key for folder loading: series UID plus image geometry."""
-    return (
-        str(ds.get("SeriesInstanceUID", "") or ""),
-        int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0),
-        int(ds.get("SamplesPerPixel", 1) or 1),
-    )
+    """Grouping key for folder loading: series UID plus image geometry (never raises)."""
+    try:
+        uid = str(ds.get("SeriesInstanceUID", "") or "")
+    except Exception:
+        uid = ""
+    return (uid, _int_or_none(ds, "Rows"), _int_or_none(ds, "Columns"), _int_or_none(ds, "SamplesPerPixel"))
 
 
 def iter_series_groups(items: Iterable[tuple[Path, Any]]) -> list[list[tuple[Path, Any]]]:

@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from medadv_desktop.errors import CorruptStudyError, UnsupportedStudyError
+from medadv_desktop.engine.io.budget import MemoryBudget
 from medadv_desktop.engine.io.deid import is_phi, pseudonym
 from medadv_desktop.engine.io.study import HeaderElement, Study
+from medadv_desktop.errors import CorruptStudyError, UnsupportedStudyError
 
 #: Suffixes nibabel reads as volumes (lower case).
 NIBABEL_SUFFIXES = (".nii", ".nii.gz", ".hdr", ".img", ".img.gz", ".hdr.gz", ".mgz", ".mgh",
@@ -66,8 +67,14 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def load_volume(path: Path, *, volume_index: int | None = None) -> Study:
-    """A nibabel-readable volume as a Study in the display convention above."""
+def load_volume(path: Path, *, volume_index: int | None = None,
+                memory_budget: MemoryBudget | int | str | None = None) -> Study:
+    """A nibabel-readable volume as a Study in the display convention above.
+
+    The header's dimensions and data type are checked against the memory budget
+    before any voxel is read (a small .nii.gz can declare a huge volume).
+    """
+    budget = MemoryBudget.resolve(memory_budget)
     import nibabel as nib  # noqa: PLC0415  (lazy)
     from nibabel.filebasedimages import ImageFileError
     from nibabel.spatialimages import SpatialImage
@@ -108,6 +115,7 @@ def load_volume(path: Path, *, volume_index: int | None = None) -> Study:
             raise UnsupportedStudyError(
                 path, f"volume {v} was asked for but the file holds {n_volumes} volume(s) (0 to {n_volumes - 1})",
                 hint="Pick a volume index in that range.")
+        _check_budget(img, shape, path, budget)
         try:
             if len(img.shape) >= 4:
                 index = (slice(None),) * 3 + (v,) + (0,) * (len(img.shape) - 4)
@@ -157,6 +165,23 @@ def load_volume(path: Path, *, volume_index: int | None = None) -> Study:
                            source_header=img.header, volume_index=v, n_volumes=n_volumes,
                            canonical_shape=tuple(int(s) for s in canonical.shape)),
     )
+
+
+def _check_budget(img, shape: tuple[int, ...], path: Path, budget: MemoryBudget) -> None:
+    """Declared voxels of one volume x bytes per voxel against the memory budget."""
+    if any(s < 0 for s in shape):
+        raise CorruptStudyError(path, f"its header declares negative dimensions {shape}; the file is damaged")
+    try:
+        itemsize = int(np.dtype(img.get_data_dtype()).itemsize)
+    except Exception:
+        itemsize = 8
+    spatial = shape[:3]
+    voxels = 1
+    for s in spatial:
+        voxels *= int(s)
+    dims = " x ".join(str(int(s)) for s in spatial) or "0"
+    budget.check(path, raw_bytes=voxels * itemsize, values=voxels,
+                 what=f"its {dims} volume ({8 * itemsize}-bit voxels)")
 
 
 def _missing_pair(path: Path, exc: FileNotFoundError) -> CorruptStudyError:

@@ -5,6 +5,10 @@ Grayscale images become (1, H, W) float32 holding the stored values (0..255 for
 become (1, H, W, 3) RGB float32 (alpha is dropped, palettes are expanded).
 Multi-page TIFFs whose pages share a size become slices. Spacing is unknown in
 these formats and set to 1 mm; the modality is "OT".
+
+Nothing is decoded before the declared size (width x height x pages x bytes
+per pixel) has passed the memory budget (:mod:`.budget`); Pillow's own
+decompression-bomb limit becomes a clear refusal as well.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from medadv_desktop.errors import CorruptStudyError, UnsupportedStudyError
+from medadv_desktop.engine.io.budget import MemoryBudget
 from medadv_desktop.engine.io.deid import pseudonym
 from medadv_desktop.engine.io.study import HeaderElement, Study, WindowPreset
+from medadv_desktop.errors import CorruptStudyError, UnsupportedStudyError
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -63,10 +68,58 @@ def _page_array(page) -> tuple[np.ndarray, int]:
     return arr, 8
 
 
-def load_raster(path: Path) -> Study:
+def _bomb_reason(exc: BaseException) -> str:
+    """Pillow's DecompressionBombError in words (its numbers in megapixels)."""
+    import re
+
+    numbers = [int(n) for n in re.findall(r"\d{4,}", str(exc))]
+    if len(numbers) >= 2:
+        return (f"it declares {numbers[0] / 1e6:.0f} megapixels, beyond Pillow's decompression-bomb limit of "
+                f"{numbers[1] / 1e6:.0f} megapixels; not decoded")
+    return "it declares an image beyond Pillow's decompression-bomb limit; not decoded"
+
+
+def _band_bytes(mode: str) -> int:
+    if mode in ("I", "F") or mode.startswith("I;32") or mode.startswith("F;"):
+        return 4
+    if mode.startswith("I;16"):
+        return 2
+    return 1
+
+
+def _declared_page(img) -> tuple[int, int, str, int, int]:
+    """(width, height, mode, raw bytes, output values) of the current page, from its header."""
+    width, height = (int(v) for v in img.size)
+    mode = img.mode
+    try:
+        bands = len(img.getbands())
+    except Exception:
+        bands = 4
+    colour = mode not in _GRAY_MODES
+    out_channels = 3 if colour else 1
+    return width, height, mode, width * height * bands * _band_bytes(mode), width * height * out_channels
+
+
+def _count_pages(img, first: tuple[int, int, str]) -> int:
+    """Pages (up to the limit) sharing the first page's size and mode; reads headers only."""
+    n = 1
+    while n < _MAX_PAGES:
+        try:
+            img.seek(n)
+        except EOFError:
+            break
+        if (tuple(img.size), img.mode) != (first[:2], first[2]):
+            break
+        n += 1
+    img.seek(0)
+    return n
+
+
+def load_raster(path: Path, *, memory_budget: MemoryBudget | int | str | None = None) -> Study:
     """A PNG/JPEG/TIFF file as a Study (see module docstring)."""
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
+    budget = MemoryBudget.resolve(memory_budget)
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
         raise CorruptStudyError(path, "the file is empty (0 bytes)", hint="Copy the file again from its source.")
@@ -74,6 +127,10 @@ def load_raster(path: Path) -> Study:
         warnings.simplefilter("ignore")
         try:
             img = Image.open(path)
+        except Image.DecompressionBombError as exc:
+            raise UnsupportedStudyError(
+                path, _bomb_reason(exc),
+                hint="A small file that declares a huge image is a decompression bomb.") from None
         except UnidentifiedImageError:
             raise UnsupportedStudyError(path, "it is not a PNG, JPEG or TIFF image Pillow can identify") from None
         except Exception as exc:
@@ -82,8 +139,12 @@ def load_raster(path: Path) -> Study:
         pages: list[np.ndarray] = []
         depth = 8
         try:
-            n_pages = int(getattr(img, "n_frames", 1) or 1)
-            for i in range(min(n_pages, _MAX_PAGES)):
+            width, height, mode0, raw, values = _declared_page(img)
+            n_pages = _count_pages(img, (width, height, mode0))
+            what = (f"its {n_pages} pages of {width} x {height} pixels ({fmt}, mode {mode0})" if n_pages > 1
+                    else f"its {width} x {height} {fmt} image (mode {mode0})")
+            budget.check(path, raw_bytes=raw * n_pages, values=values * n_pages, what=what)
+            for i in range(n_pages):
                 img.seek(i)
                 arr, depth_i = _page_array(img)
                 if pages and arr.shape != pages[0].shape:
@@ -91,6 +152,8 @@ def load_raster(path: Path) -> Study:
                 pages.append(arr)
                 depth = max(depth, depth_i)
             mode = img.mode
+        except Image.DecompressionBombError as exc:
+            raise UnsupportedStudyError(path, _bomb_reason(exc)) from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             text = _short(exc)
             if "truncated" in text.lower() or isinstance(exc, EOFError):

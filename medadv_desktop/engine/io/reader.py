@@ -7,18 +7,32 @@ are read header-first, grouped into series by SeriesInstanceUID (and image
 size), sorted along the slice normal and loaded as one study per series;
 multi-frame DICOM files, volumes and images each become a study of their own.
 Every file that does not load is listed in :attr:`LoadReport.failures` with the
-reason in plain words, and the good files still load.
+reason in plain words, and the good files still load:
+
+* named pipes (FIFOs), sockets, device files, dangling symbolic links and
+  symbolic-link loops are listed with their reason and never opened for
+  reading (a FIFO would block the load for ever);
+* every image is checked against the memory budget (:mod:`.budget`) from its
+  header, before any pixel is decoded;
+* any error while reading one file, expected or not, becomes that file's
+  failure entry; the rest of the folder still loads;
+* when two files hold the same DICOM instance (same SOP Instance UID), the
+  copy that decodes is used and the other is listed, so a damaged duplicate
+  never hides the good copy.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from pathlib import Path
 
-from medadv_desktop.engine.jobs import CancelToken, Job, Progress, run_job
-from medadv_desktop.errors import CorruptStudyError, StudyError, UnsupportedStudyError
+from medadv_desktop.engine.io.budget import MemoryBudget
 from medadv_desktop.engine.io.study import LoadReport, Study
+from medadv_desktop.engine.jobs import CancelToken, Job, Progress, run_job
+from medadv_desktop.errors import CorruptStudyError, MedAdvError, StudyError, UnsupportedStudyError
 
 _PAIR_DATA_SUFFIXES = {  # data file -> header file that carries it
     ".img": (".hdr",), ".img.gz": (".hdr", ".hdr.gz"), ".rec": (".par",),
@@ -26,17 +40,96 @@ _PAIR_DATA_SUFFIXES = {  # data file -> header file that carries it
 }
 
 
-def _head(path: Path, n: int = 400) -> bytes:
+def _special_reason(mode: int) -> str | None:
+    """Why a file of this kind is skipped (None for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "it is a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "it is a named pipe (FIFO), not a file; skipped without reading it"
+    if stat.S_ISSOCK(mode):
+        return "it is a socket, not a file; skipped without reading it"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "it is a device, not a file; skipped without reading it"
+    return "it is not a regular file; skipped without reading it"
+
+
+def check_regular_file(path: Path) -> os.stat_result:
+    """``os.stat`` of a regular file, or the StudyError that says why ``path`` is skipped.
+
+    Never opens the file: a FIFO, socket or device is refused from its type,
+    a symbolic link that loops or points nowhere from the error of ``stat``.
+    """
     try:
-        with open(path, "rb") as fh:
-            return fh.read(n)
-    except PermissionError:
-        raise StudyError(path, "it cannot be read (permission denied)",
-                         hint="Ask for read access to the file or copy it somewhere you can read.") from None
-    except IsADirectoryError:
-        raise StudyError(path, "it is a folder, not a file") from None
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StudyError(path, "it is a symbolic link that loops back on itself; skipped") from None
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise StudyError(path, "it is a symbolic link whose target does not exist; skipped") from None
+        if exc.errno == errno.ENOENT:
+            raise StudyError(path, "it does not exist", hint="Check the path and try again.") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise StudyError(path, "it cannot be read (permission denied)",
+                             hint="Ask for read access to the file or copy it somewhere you can read.") from None
+        raise StudyError(path, f"it cannot be read ({exc.strerror or exc})") from None
+    reason = _special_reason(st.st_mode)
+    if reason is not None:
+        raise StudyError(path, reason)
+    return st
+
+
+def _head(path: Path, n: int = 400) -> bytes:
+    """The first ``n`` bytes of a regular file.
+
+    Opened non-blocking and checked with ``fstat`` before reading, so a file
+    swapped for a FIFO or device after the folder was listed is refused, not waited on.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.EISDIR:
+            raise StudyError(path, "it is a folder, not a file") from None
+        check_regular_file(path)     # explains loops, dangling links, permissions
+        raise StudyError(path, f"it cannot be read ({exc.strerror or exc})") from None
+    try:
+        reason = _special_reason(os.fstat(fd).st_mode)
+        if reason is not None:
+            raise StudyError(path, reason)
+        chunks = []
+        while n > 0:
+            chunk = os.read(fd, n)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
     except OSError as exc:
         raise StudyError(path, f"it cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+
+
+def as_study_error(path: Path, exc: BaseException) -> StudyError:
+    """Any exception raised while reading ``path`` as that file's StudyError (one line, no PHI).
+
+    Messages of unexpected errors are not quoted: reader libraries may quote
+    header values (names, IDs) in them; the class name is enough to report a bug.
+    """
+    if isinstance(exc, StudyError):
+        return exc
+    if isinstance(exc, MemoryError):
+        return UnsupportedStudyError(path, "it is too large to decode in the memory available",
+                                     hint="Close other programs, or open it on a machine with more memory.")
+    if isinstance(exc, RecursionError):
+        return CorruptStudyError(path, "its header is nested too deeply to read (damaged or hostile file)")
+    if isinstance(exc, OSError):
+        return StudyError(path, f"it cannot be read ({exc.strerror or exc.__class__.__name__})")
+    return CorruptStudyError(path, f"the reader failed on it ({exc.__class__.__name__}): the file is damaged "
+                                   "or uses a variant MedAdv does not support",
+                             hint="Export the image again from its source.")
 
 
 def classify(path: Path, head: bytes | None = None) -> str:
@@ -58,53 +151,74 @@ def classify(path: Path, head: bytes | None = None) -> str:
     return "unknown"
 
 
-def load_file(path: Path, *, volume_index: int | None = None) -> Study:
-    """Load one file of any supported kind; raises a StudyError subclass."""
+def load_file(path: Path, *, volume_index: int | None = None,
+              memory_budget: MemoryBudget | int | str | None = None) -> Study:
+    """Load one file of any supported kind; raises a StudyError subclass, never anything else.
+
+    ``memory_budget``: bytes (or a size such as ``"2G"``) decoding may take;
+    default: ``MEDADV_MEMORY_BUDGET`` or half the available memory, at most 4 GiB.
+    """
     path = Path(path)
+    budget = MemoryBudget.resolve(memory_budget)
+    try:
+        return _load_file(path, volume_index, budget)
+    except MedAdvError:
+        raise
+    except Exception as exc:   # per-file isolation: every failure is this file's StudyError
+        raise as_study_error(path, exc) from None
+
+
+def _load_file(path: Path, volume_index: int | None, budget: MemoryBudget) -> Study:
+    check_regular_file(path)
     head = _head(path)
     if not head:
         raise CorruptStudyError(path, "the file is empty (0 bytes)", hint="Copy the file again from its source.")
     kind = classify(path, head)
     if kind == "image":
         from medadv_desktop.engine.io.raster import load_raster
-        return load_raster(path)
+        return load_raster(path, memory_budget=budget)
     if kind == "nifti":
         from medadv_desktop.engine.io.nifti import load_volume
-        return load_volume(path, volume_index=volume_index)
+        return load_volume(path, volume_index=volume_index, memory_budget=budget)
     if kind == "gzip":
         raise UnsupportedStudyError(
             path, "it is a gzip-compressed file that is not a .nii.gz volume",
             hint="Unpack it first (e.g. with 'gunzip'), then open the file inside.")
     from medadv_desktop.engine.io.dicom import load_dicom_file
-    return load_dicom_file(path)
+    return load_dicom_file(path, memory_budget=budget)
 
 
 def open_path_job(path: str | os.PathLike, *, volume_index: int | None = None,
-                  cancel: CancelToken | None = None) -> Job[LoadReport]:
+                  cancel: CancelToken | None = None,
+                  memory_budget: MemoryBudget | int | str | None = None) -> Job[LoadReport]:
     """:func:`open_path` as a cancellable job: yields ``Progress("open", files_done, files_total)``
     (messages never name files: names may hold PHI) and returns the LoadReport."""
-    report, _ = yield from _open_job(Path(path), volume_index, cancel or CancelToken())
+    budget = MemoryBudget.resolve(memory_budget)
+    report, _ = yield from _open_job(Path(path), volume_index, cancel or CancelToken(), budget)
     return report
 
 
-def open_path(path: str | os.PathLike, *, volume_index: int | None = None) -> LoadReport:
+def open_path(path: str | os.PathLike, *, volume_index: int | None = None,
+              memory_budget: MemoryBudget | int | str | None = None) -> LoadReport:
     """Open a file or a folder; never raises for bad files, lists them instead.
 
     Returns a :class:`LoadReport` with the studies that loaded (DICOM series
     first, in the order their first file was found) and ``(path, reason)`` for
     every file that did not. Raises :class:`StudyError` only when ``path``
-    itself does not exist or cannot be listed.
+    itself does not exist or cannot be listed. ``memory_budget``: see :func:`load_file`.
     """
-    report, _ = run_job(_open_job(Path(path), volume_index, CancelToken()))
+    budget = MemoryBudget.resolve(memory_budget)
+    report, _ = run_job(_open_job(Path(path), volume_index, CancelToken(), budget))
     return report
 
 
 def open_study(path: str | os.PathLike, **kw) -> Study:
     """The first study at ``path``; raises the StudyError that explains why there is none."""
     path = Path(path)
+    budget = MemoryBudget.resolve(kw.get("memory_budget"))
     if path.is_file():
-        return load_file(path, **kw)
-    report, errors = run_job(_open_job(path, kw.get("volume_index"), CancelToken()))
+        return load_file(path, volume_index=kw.get("volume_index"), memory_budget=budget)
+    report, errors = run_job(_open_job(path, kw.get("volume_index"), CancelToken(), budget))
     if report.studies:
         return report.studies[0]
     if len(errors) == 1:
@@ -119,17 +233,19 @@ def open_study(path: str | os.PathLike, **kw) -> Study:
         hint="Run 'medadv info' on the folder to see the reason for every file.")
 
 
-def _open_job(path: Path, volume_index: int | None, cancel: CancelToken):
-    if not path.exists():
-        raise StudyError(path, "it does not exist", hint="Check the path and try again.")
-    if path.is_file():
+def _open_job(path: Path, volume_index: int | None, cancel: CancelToken, budget: MemoryBudget):
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISDIR(st.st_mode):
         try:
-            return LoadReport(studies=[load_file(path, volume_index=volume_index)]), []
+            return LoadReport(studies=[load_file(path, volume_index=volume_index, memory_budget=budget)]), []
         except StudyError as exc:
+            if not os.path.lexists(path):
+                raise
             return LoadReport(failures=[(path, exc.reason)]), [exc]
-    if not path.is_dir():
-        raise StudyError(path, "it is neither a file nor a folder")
-    return (yield from _open_folder(path, volume_index, cancel))
+    return (yield from _open_folder(path, volume_index, cancel, budget))
 
 
 #: Side-car files that sit beside images in study and data-set folders (labels,
@@ -138,17 +254,24 @@ def _open_job(path: Path, volume_index: int | None, cancel: CancelToken):
 SIDECAR_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".md", ".json", ".pdf", ".html", ".xml", ".log"})
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path) -> tuple[list[Path], list[StudyError]]:
+    """Files under ``folder`` (hidden entries and side-cars skipped) and the sub-folders that
+    could not be listed. Symbolic links to folders are not followed (no loops)."""
     files: list[Path] = []
+    unlisted: list[StudyError] = []
 
     def onerror(exc: OSError) -> None:
-        raise StudyError(Path(exc.filename or folder), "the folder cannot be listed (permission denied)")
+        where = Path(exc.filename or folder)
+        why = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc))
+        if where == folder:
+            raise StudyError(folder, f"the folder cannot be listed ({why})")
+        unlisted.append(StudyError(where, f"this sub-folder cannot be listed ({why})"))
 
     for root, dirs, names in os.walk(folder, onerror=onerror):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(Path(root) / n for n in sorted(names)
                      if not n.startswith(".") and Path(n).suffix.lower() not in SIDECAR_SUFFIXES)
-    return files
+    return files, unlisted
 
 
 def _is_pair_data_file(path: Path, present: set[Path]) -> bool:
@@ -163,11 +286,11 @@ def _is_pair_data_file(path: Path, present: set[Path]) -> bool:
     return False
 
 
-def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken):
+def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken, budget: MemoryBudget):
     """Generator job: yields Progress per file, returns (LoadReport, errors)."""
     from medadv_desktop.engine.io import dicom
 
-    files = _walk(folder)
+    files, unlisted = _walk(folder)
     total = len(files)
     yield Progress("open", 0, total, "Reading file headers")
     present = set(files)
@@ -176,12 +299,17 @@ def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken):
     other_studies: list[Study] = []
     series_items: list[tuple[Path, object]] = []
     seen_instances: dict[str, Path] = {}
+    copies: dict[Path, list[tuple[Path, object]]] = {}   # first file of an instance -> its other copies
 
     def fail(exc: StudyError, where: Path) -> None:
         errors.append(exc)
         report.failures.append((where, exc.reason))
 
+    for exc in unlisted:
+        fail(exc, exc.path)
+
     def _read_folder_file(f: Path) -> None:
+        check_regular_file(f)
         head = _head(f)
         if not head:
             raise CorruptStudyError(f, "the file is empty (0 bytes)")
@@ -189,18 +317,19 @@ def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken):
         if kind == "nifti" and _is_pair_data_file(f, present):
             return  # loaded through its header file
         if kind in ("image", "nifti", "gzip"):
-            other_studies.append(load_file(f, volume_index=volume_index))
+            other_studies.append(load_file(f, volume_index=volume_index, memory_budget=budget))
             return
         ds = dicom.read_dataset(f, header_only=True)
         if not dicom.has_pixels(ds):
             raise dicom.no_image_error(f, ds)
+        dicom.check_budget(ds, f, budget)          # also refuses multi-valued / absurd geometry
         if dicom._n_frames(ds) > 1:
-            other_studies.append(dicom.load_dicom_file(f))
+            other_studies.append(dicom.load_dicom_file(f, memory_budget=budget))
             return
         sop = str(ds.get("SOPInstanceUID", "") or "")
         if sop and sop in seen_instances:
-            raise UnsupportedStudyError(
-                f, f"it is a copy of '{seen_instances[sop].name}' (same SOP Instance UID); skipped")
+            copies.setdefault(seen_instances[sop], []).append((f, ds))   # the copy that decodes wins
+            return
         if sop:
             seen_instances[sop] = f
         series_items.append((f, ds))
@@ -215,6 +344,10 @@ def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken):
                 _read_folder_file(f)
             except StudyError as exc:
                 fail(exc, f)
+            except MedAdvError:
+                raise
+            except Exception as exc:      # per-file isolation: one bad file never sinks the folder
+                fail(as_study_error(f, exc), f)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         groups = dicom.iter_series_groups(series_items)
@@ -223,9 +356,17 @@ def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken):
         yield Progress("open", total, total, f"Loading a series of {len(group)} file(s)")
         paths = [p for p, _ in group]
         headers = [h for _, h in group]
-        study, failures = dicom.load_dicom_series(paths, headers)
-        for exc in failures:
-            fail(exc, exc.path)
+        try:
+            study, failures = dicom.load_dicom_series(paths, headers, memory_budget=budget,
+                                                      copies={p: copies[p] for p in paths if p in copies})
+        except MedAdvError as exc:
+            if not isinstance(exc, StudyError):
+                raise
+            study, failures = None, [type(exc)(p, exc.reason) for p in paths]
+        except Exception as exc:         # the whole series failed: each of its files says why
+            study, failures = None, [as_study_error(p, exc) for p in paths]
+        for failure in failures:
+            fail(failure, failure.path)
         if study is not None:
             report.studies.append(study)
     report.studies.extend(other_studies)

@@ -13,6 +13,7 @@ Nothing here unpickles arbitrary Python objects:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -113,6 +114,7 @@ def create_card_from_weights(
     card_path: str | Path | None = None,
     compute_sha256: bool = True,
     provenance: Mapping[str, Any] | None = None,
+    allow_outside_card_dir: bool = False,
 ) -> ModelCard:
     """Build a validated :class:`ModelCard` for an existing weights file (the GUI's form).
 
@@ -121,7 +123,8 @@ def create_card_from_weights(
     sigmoid model). ``weights`` is stored relative to ``card_path``'s folder
     (default: a ``model_card.json`` beside the weights). The SHA-256 of the
     weights is recorded when ``compute_sha256``. Nothing is written: pass the
-    result to :func:`save_card`.
+    result to :func:`save_card`. The weights must sit in the card's folder or
+    below it (a card elsewhere could not be loaded) unless ``allow_outside_card_dir``.
     """
     if not str(weights).strip():
         raise ModelLoadError("No weights file was chosen.", hint="Choose the .safetensors, .pt/.pth or TorchScript file of the model.")
@@ -134,6 +137,10 @@ def create_card_from_weights(
         rel = os.path.relpath(weights.resolve(), card_path.resolve().parent)
     except ValueError:  # different drives on Windows
         rel = str(weights.resolve())
+    if not allow_outside_card_dir and (os.path.isabs(rel) or rel.split(os.sep)[0] == os.pardir):
+        raise ModelCardError(f"the weights '{weights.name}' are not in the card's folder or below it",
+                             path=card_path, field="weights",
+                             hint="Save the model card in the weights' folder (or a folder above it).")
     if format is None:
         format = "timm" if architecture else "torchscript"
     if num_classes is None:
@@ -153,7 +160,9 @@ def create_card_from_weights(
     }
     if provenance:
         data["provenance"] = dict(provenance)
-    return ModelCard.from_dict(data, card_path.resolve())
+    card = ModelCard.from_dict(data, card_path.resolve(), allow_outside_card_dir=allow_outside_card_dir)
+    card.resolve_weights()
+    return card
 
 
 # --------------------------------------------------------------------------- weights
@@ -364,12 +373,14 @@ def _load_torchscript(card: ModelCard, path: Path):
 
 
 def load_classifier(card: ModelCard | str | Path, device: "str | torch.device | None" = None, *,
-                    verify_hash: bool = True) -> "Classifier":
+                    verify_hash: bool = True, allow_outside_card_dir: bool = False) -> "Classifier":
     """Load the model a card describes and wrap it as a :class:`Classifier` in eval mode.
 
     ``card``: a :class:`ModelCard` or the path of its JSON (or of its folder).
     ``device``: see :func:`resolve_device` (default: CUDA when available).
     ``verify_hash``: check the weights against ``card.sha256`` when it is set.
+    ``allow_outside_card_dir``: the explicit opt-in to weights outside the
+    card's folder (refused by default, see :meth:`ModelCard.resolve_weights`).
 
     After loading, one dummy forward at the card's input size checks that the
     network accepts it and returns ``num_classes`` outputs.
@@ -379,7 +390,9 @@ def load_classifier(card: ModelCard | str | Path, device: "str | torch.device | 
     from medadv_desktop.engine.models.wrapper import Classifier
 
     if not isinstance(card, ModelCard):
-        card = ModelCard.load(card)
+        card = ModelCard.load(card, allow_outside_card_dir=allow_outside_card_dir)
+    elif allow_outside_card_dir and not card.allow_outside_card_dir:
+        card = dataclasses.replace(card, allow_outside_card_dir=True)
     target = resolve_device(device)
     path = card.weights_path
     if not path.is_file():
@@ -394,13 +407,15 @@ def load_classifier(card: ModelCard | str | Path, device: "str | torch.device | 
                 f"the card says {card.sha256[:12]}....", path=path,
                 hint="The file may be corrupt or a different version of the model. Copy the right weights, "
                      "or update the card's 'sha256' if you trust this file.")
-    if card.format == "timm":
-        network = _build_timm(card, path)
-    else:
-        network = _load_torchscript(card, path)
-    network = network.float()
-    network.eval()
-    _check_network(network, card, path)
+    with warnings.catch_warnings():     # library warnings are noise next to a clear error
+        warnings.simplefilter("ignore")
+        if card.format == "timm":
+            network = _build_timm(card, path)
+        else:
+            network = _load_torchscript(card, path)
+        network = network.float()
+        network.eval()
+        _check_network(network, card, path)
     model = Classifier(network, card)
     model.to(target)
     model.eval()

@@ -26,7 +26,7 @@ def test_is_phi_covers_identifiers_and_spares_technical_fields():
 def test_pseudonym_is_stable_salted_and_short(monkeypatch):
     monkeypatch.setenv("MEDADV_PSEUDONYM_SALT", "salt-a")
     a = deid.pseudonym("1.2.3", "4.5.6")
-    assert re.fullmatch(r"STUDY-[0-9A-F]{6}", a)
+    assert re.fullmatch(r"STUDY-[0-9A-F]{16}", a)
     assert deid.pseudonym("1.2.3", "4.5.6") == a
     assert deid.pseudonym("1.2.3", "4.5.7") != a
     assert "1.2.3" not in a

@@ -99,7 +99,7 @@ def check_one(path: Path) -> None:
         assert px.shape[3] == 3
     assert np.all(np.isfinite(px)), f"{path.name}: non-finite pixels"
     assert all(np.isfinite(s) and s > 0 for s in study.spacing), study.spacing
-    assert re.fullmatch(r"STUDY-[0-9A-F]{6}", study.pseudonym)
+    assert re.fullmatch(r"STUDY-[0-9A-F]{16}", study.pseudonym)
     assert study.description and study.modality
     assert study.header, "the header is kept for the tag browser"
 

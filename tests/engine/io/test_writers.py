@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from medadv_desktop.engine.io import open_path, open_study
-from medadv_desktop.engine.io.writers import (read_float_map_png, write_float_map, write_png_preview,
-                                              write_study_like)
+from medadv_desktop.engine.io.writers import read_float_map_png, write_float_map, write_png_preview, write_study_like
 from medadv_desktop.errors import OutputExistsError
 
 from .conftest import NIBABEL_DATA, pydicom_file
@@ -34,9 +33,9 @@ def test_dicom_derived_has_new_uids_and_values_within_quantisation(tmp_path: Pat
     a, b = pydicom.dcmread(src), pydicom.dcmread(out[0])
     assert b.SOPInstanceUID != a.SOPInstanceUID and b.SeriesInstanceUID != a.SeriesInstanceUID
     assert b.file_meta.MediaStorageSOPInstanceUID == b.SOPInstanceUID
-    assert b.StudyInstanceUID == a.StudyInstanceUID
+    assert b.StudyInstanceUID != a.StudyInstanceUID                  # de-identified by default
     assert list(b.ImageType)[:2] == ["DERIVED", "SECONDARY"]
-    assert b.SeriesDescription == "FGSM eps 8 HU"
+    assert b.SeriesDescription == "ADVERSARIAL - NOT FOR DIAGNOSIS: FGSM eps 8 HU"
     assert b.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
     assert str(a.PatientName) not in out[0].name
 
@@ -98,7 +97,7 @@ def test_nifti_round_trip_keeps_affine(tmp_path: Path):
 
 
 def test_png_round_trip_8_and_16_bit(tmp_path: Path):
-    Image.fromarray((np.arange(100, dtype=np.uint16).reshape(10, 10) * 600)).save(tmp_path / "g16.png")
+    Image.fromarray(np.arange(100, dtype=np.uint16).reshape(10, 10) * 600).save(tmp_path / "g16.png")
     Image.fromarray(np.arange(100, dtype=np.uint8).reshape(10, 10)).save(tmp_path / "g8.jpg")
     for name in ("g16.png", "g8.jpg"):
         study = open_study(tmp_path / name)
@@ -157,3 +156,174 @@ def test_synthetic_demo_flag_is_read_and_kept_by_the_writer(tmp_path: Path):
     assert study.synthetic and not open_study(pydicom_file("CT_small.dcm")).synthetic
     out = write_study_like(study, study.pixels, tmp_path / "out", stem="d", description="FGSM")
     assert open_study(out[0]).synthetic
+
+
+# --------------------------------------------------------------------------- privacy of written studies
+PHI = {
+    "PatientName": "Doe^Jane^Marie", "PatientID": "MRN-55501234", "PatientBirthDate": "19610203",
+    "AccessionNumber": "ACC9988776", "InstitutionName": "Saint Example Hospital",
+    "InstitutionAddress": "12 Example Street, Springfield", "ReferringPhysicianName": "House^Gregory",
+    "PerformingPhysicianName": "Wilson^James", "OperatorsName": "Cuddy^Lisa", "StationName": "CTSCANNER07",
+    "StudyID": "STUDY7788", "StudyDescription": "Jane Doe chest follow-up", "PatientAddress": "1 Private Road",
+    "OtherPatientIDs": "OTHERID-4242", "DeviceSerialNumber": "SN-31337", "StudyDate": "20210314",
+    "SeriesDate": "20210314", "AcquisitionDate": "20210314", "StudyTime": "101112", "PatientAge": "059Y",
+    "ImageComments": "patient Jane complained of pain", "RequestingPhysician": "Chase^Robert",
+    "ProtocolName": "JDOE protocol", "PatientComments": "allergic to penicillin, Jane",
+}
+
+
+def _phi_study(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Three CT slices of one series carrying PHI everywhere: top level, sequences, private tags, overlays."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    src = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    folder = tmp_path / "phi"
+    folder.mkdir()
+    study_uid, series_uid, for_uid = generate_uid(), generate_uid(), generate_uid()
+    secrets = list(PHI.values()) + [study_uid, series_uid, for_uid]
+    for k in range(3):
+        ds = src.copy()
+        for key, value in PHI.items():
+            setattr(ds, key, value)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, for_uid
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        secrets.append(ds.SOPInstanceUID)
+        ds.ImagePositionPatient = [0.0, 0.0, 2.0 * k]
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = ds.SOPClassUID
+        ref.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+        ds.ReferencedImageSequence = [ref]
+        request = Dataset()
+        request.RequestedProcedureID = "RP-778899"
+        request.ScheduledProcedureStepID = "SPS-665544"
+        request.RequestingPhysician = "Foreman^Eric"
+        ds.RequestAttributesSequence = [request]
+        ds.add_new(0x00091010, "LO", "private note Jane Doe")
+        ds.add_new(0x60004000, "LT", "overlay comment Doe")
+        ds.save_as(folder / f"s{k}.dcm", enforce_file_format=True)
+    secrets += ["RP-778899", "SPS-665544", "Foreman^Eric", "private note Jane Doe", "overlay comment Doe"]
+    return folder, secrets
+
+
+def _assert_no_secret(data: bytes, secrets: list[str]) -> None:
+    for secret in secrets:
+        for variant in {secret, secret.replace("^", " "), secret.split("^")[0]}:
+            assert variant.encode() not in data, f"{variant!r} leaked into the written file"
+
+
+def test_written_adversarial_dicom_holds_no_phi_from_the_input(tmp_path: Path):
+    folder, secrets = _phi_study(tmp_path)
+    study = open_study(folder)
+    assert study.n_slices == 3
+    adv = _perturb(study, 5.0)
+    out = write_study_like(study, adv, tmp_path / "out", stem=f"{study.pseudonym}_pgd", description="PGD eps 6 HU")
+    assert len(out) == 3
+    datasets = [pydicom.dcmread(p) for p in out]
+    for path, ds in zip(out, datasets, strict=True):
+        _assert_no_secret(path.read_bytes(), secrets)
+        assert str(ds.PatientName) == study.pseudonym == ds.PatientID
+        assert ds.PatientIdentityRemoved == "YES" and "Basic Profile" in ds.DeidentificationMethod
+        assert ds.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
+        assert ds.SeriesDescription.startswith("ADVERSARIAL - NOT FOR DIAGNOSIS")
+        assert "ADVERSARIAL - NOT FOR DIAGNOSIS" in ds.ImageComments
+        assert ds.PatientBirthDate == "" and ds.AccessionNumber == "" and "InstitutionName" not in ds
+        assert "RequestAttributesSequence" not in ds and "ReferencedImageSequence" not in ds
+        assert not [e for e in ds if e.tag.is_private] and 0x60004000 not in ds
+    # new UIDs, consistent across the series; the reader still sees one series in HU
+    assert len({ds.StudyInstanceUID for ds in datasets}) == 1 and len({ds.SeriesInstanceUID for ds in datasets}) == 1
+    assert len({ds.FrameOfReferenceUID for ds in datasets}) == 1 and len({ds.SOPInstanceUID for ds in datasets}) == 3
+    back = open_study(tmp_path / "out")
+    assert back.n_slices == 3 and back.units == "HU" and back.pseudonym != study.pseudonym
+    assert np.abs(back.pixels - adv).max() <= 0.5 + 1e-4
+    assert not any(h.value and any(s in h.value for s in secrets) for h in back.header)
+    # a second export of the same study joins the same (new) study, never the patient's real one
+    again = write_study_like(study, adv, tmp_path / "out2", stem="again", description="FGSM")
+    ds2 = pydicom.dcmread(again[0])
+    assert ds2.StudyInstanceUID == datasets[0].StudyInstanceUID
+    assert ds2.SeriesInstanceUID != datasets[0].SeriesInstanceUID
+
+
+def test_keep_identity_is_an_explicit_opt_in(tmp_path: Path):
+    folder, _ = _phi_study(tmp_path)
+    study = open_study(folder)
+    out = write_study_like(study, study.pixels, tmp_path / "kept", stem="k", description="FGSM", keep_identity=True)
+    ds, src = pydicom.dcmread(out[0]), pydicom.dcmread(folder / "s0.dcm")
+    assert str(ds.PatientName) == PHI["PatientName"] and ds.StudyInstanceUID == src.StudyInstanceUID
+    assert ds.SeriesInstanceUID != src.SeriesInstanceUID and ds.SOPInstanceUID != src.SOPInstanceUID
+    assert ds.SeriesDescription.startswith("ADVERSARIAL - NOT FOR DIAGNOSIS") and "PatientIdentityRemoved" not in ds
+
+
+def test_nifti_and_png_outputs_carry_the_notice_and_no_header_text(tmp_path: Path):
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.zeros((8, 8, 3), np.float32), np.eye(4))
+    img.header["aux_file"] = b"jane_doe.txt"
+    img.header["db_name"] = b"JDOE"
+    img.header.extensions.append(nib.nifti1.Nifti1Extension(6, b"Patient: Jane Doe"))
+    nib.save(img, tmp_path / "v.nii")
+    study = open_study(tmp_path / "v.nii")
+    (out,) = write_study_like(study, study.pixels, tmp_path / "o", stem="v", description="PGD")
+    data = gzip_bytes(out)
+    assert b"Jane" not in data and b"JDOE" not in data and b"jane_doe" not in data
+    assert nib.load(str(out)).header["descrip"].tobytes().startswith(b"ADVERSARIAL - NOT FOR DIAGNOSIS")
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "x.png")
+    (png,) = write_study_like(open_study(tmp_path / "x.png"), np.zeros((1, 4, 4), np.float32), tmp_path / "o",
+                              stem="x", description="FGSM")
+    assert Image.open(png).text["Description"].startswith("ADVERSARIAL - NOT FOR DIAGNOSIS")
+
+
+def gzip_bytes(path: Path) -> bytes:
+    import gzip
+
+    return gzip.decompress(path.read_bytes())
+
+
+# --------------------------------------------------------------------------- full / read-only output disk
+def test_a_full_disk_during_a_series_leaves_nothing_behind(tmp_path: Path, monkeypatch):
+    import errno
+    import os
+
+    from medadv_desktop.engine.safe_write import OutputWriteError
+
+    folder, _ = _phi_study(tmp_path)
+    study = open_study(folder)
+    real = os.write
+    calls = [0]
+
+    def write(fd, data):
+        calls[0] += 1
+        if calls[0] > 2:                          # the third slice hits a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    out = tmp_path / "out"
+    with pytest.raises(OutputWriteError, match="disk is full") as info:
+        write_study_like(study, study.pixels, out, stem="s", description="FGSM")
+    monkeypatch.undo()
+    assert info.value.path.parent == out
+    assert not out.exists() or list(out.iterdir()) == []            # no partial series, no temp file
+    written = write_study_like(study, study.pixels, out, stem="s", description="FGSM")   # result still in memory
+    assert len(written) == 3
+
+
+def test_a_read_only_output_gives_a_clear_error(tmp_path: Path, monkeypatch):
+    import errno
+    import tempfile
+
+    from medadv_desktop.engine.safe_write import OutputWriteError
+
+    study = open_study(pydicom_file("CT_small.dcm"))
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputWriteError, match="read-only") as info:
+        write_study_like(study, study.pixels, tmp_path, stem="r", description="x")
+    assert "\n" not in str(info.value)
+    with pytest.raises(OutputWriteError):
+        write_float_map(np.zeros((4, 4), np.float32), tmp_path / "m.png")
+    assert list(tmp_path.iterdir()) == []

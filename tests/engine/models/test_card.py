@@ -140,3 +140,176 @@ def test_create_card_from_weights(tmp_path):
         create_card_from_weights("", name="x", class_names=["a", "b"], input_size=[64, 64])
     with pytest.raises(ModelLoadError, match="does not exist"):
         create_card_from_weights(tmp_path / "missing.pt", name="x", class_names=["a", "b"], input_size=[64, 64])
+
+
+# --------------------------------------------------------------------------- limits (issue 14)
+@pytest.mark.parametrize("changes, field", [
+    ({"input_size": [4096, 4096]}, "input_size"),
+    ({"input_size": [1025, 64]}, "input_size"),
+    ({"format": "torchscript", "architecture": "", "input_size": [512, 512, 512]}, "input_size"),
+    ({"num_classes": 1001, "class_names": [str(i) for i in range(1001)]}, "num_classes"),
+    ({"num_classes": 10 ** 30}, "num_classes"),
+    ({"num_classes": 0}, "num_classes"),
+    ({"std": [float("inf")]}, "std"),
+    ({"std": [float("nan")]}, "std"),
+    ({"std": [1e-12]}, "std"),
+    ({"mean": [float("nan")]}, "mean"),
+    ({"mean": [1e30]}, "mean"),
+    ({"mean": [10 ** 400]}, "mean"),
+    ({"intensity": {"mode": "window", "center": 40, "width": 1e308}}, "intensity.width"),
+    ({"intensity": {"mode": "window", "center": 40, "width": float("nan")}}, "intensity.width"),
+    ({"intensity": {"mode": "window", "center": float("inf"), "width": 400}}, "intensity.center"),
+    ({"intensity": {"mode": "window", "center": 40, "width": 0}}, "intensity.width"),
+    ({"intensity": {"mode": "window", "center": True, "width": 400}}, "intensity"),
+    ({"intensity": {"mode": ["window"]}}, "intensity.mode"),
+    ({"intensity": {"mode": "percentile", "low": float("nan"), "high": 99}}, "intensity"),
+    ({"weights": "w\x00.safetensors"}, "weights"),
+    ({"name": "n" * 201}, "name"),
+    ({"class_names": ["a", "b" * 300]}, "class_names"),
+    ({"output": ["logits"]}, "output"),
+])
+def test_limits_and_finite_numbers_name_their_field(changes, field):
+    with pytest.raises(ModelCardError) as info:
+        ModelCard.from_dict(card(**changes))
+    assert info.value.field == field
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+def _write(tmp_path, text: str, name: str = "model_card.json"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_hostile_card_files_give_one_line_errors(tmp_path):
+    good = json.dumps(GOOD)
+    digits = _write(tmp_path, good.replace('"num_classes": 2', '"num_classes": ' + "9" * 5000))
+    with pytest.raises(ModelCardError) as info:
+        ModelCard.load(digits)
+    assert info.value.field == "num_classes" and "5000-digit" in str(info.value)
+    deep = _write(tmp_path, good[:-1] + ', "provenance": {"x": ' + "[" * 100000 + "]" * 100000 + "}}", "deep.json")
+    with pytest.raises(ModelCardError) as info:
+        ModelCard.load(deep)
+    assert info.value.field == "provenance" and "nested more than 64 levels" in str(info.value)
+    with pytest.raises(ModelCardError, match="nested"):
+        ModelCard.load(_write(tmp_path, "[" * 50000 + "]" * 50000, "arr.json"))
+    huge_prov = _write(tmp_path, good[:-1] + ', "provenance": {"n": ' + "1" * 200 + "}}", "prov.json")
+    with pytest.raises(ModelCardError) as info:
+        ModelCard.load(huge_prov)
+    assert info.value.field == "provenance"
+    for literal, field in (("NaN", "std"), ("Infinity", "std"), ("-Infinity", "std"), ("1e400", "std")):
+        p = _write(tmp_path, good[:-1] + f', "std": [{literal}]}}', "nan.json")
+        with pytest.raises(ModelCardError) as info:
+            ModelCard.load(p)
+        assert info.value.field == field, literal
+    wide = _write(tmp_path, good[:-1] + ', "intensity": {"mode": "window", "center": 40, "width": 1e308}}', "w.json")
+    with pytest.raises(ModelCardError, match="window width") as info:
+        ModelCard.load(wide)
+    assert info.value.field == "intensity.width"
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (2 << 20) + good.encode())
+    with pytest.raises(ModelCardError, match="small JSON file"):
+        ModelCard.load(big)
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"\xff\xfe{")
+    with pytest.raises(ModelCardError, match="cannot be read"):
+        ModelCard.load(bad)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + good.encode())
+    assert ModelCard.load(bom).name == "m"
+
+
+def test_a_fifo_card_is_refused_without_blocking(tmp_path):
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("POSIX")
+    fifo = tmp_path / "model_card.json"
+    os.mkfifo(fifo)
+    box = {}
+    t = threading.Thread(target=_load_into, args=(box, fifo), daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "reading a FIFO card blocked"
+    assert isinstance(box.get("error"), ModelCardError) and "regular file" in str(box["error"])
+
+
+def _load_into(box, path):
+    try:
+        ModelCard.load(path)
+    except Exception as exc:
+        box["error"] = exc
+
+
+# --------------------------------------------------------------------------- weights confinement
+@pytest.mark.parametrize("weights, words", [
+    ("../../../../etc/shadow", "'..'"),
+    ("/etc/shadow", "absolute path"),
+    ("sub/../../w.safetensors", "'..'"),
+    ("..\\..\\w.safetensors", "'..'"),
+])
+def test_weights_outside_the_card_folder_are_refused(tmp_path, weights, words):
+    p = _write(tmp_path, json.dumps(card(weights=weights)))
+    c = ModelCard.load(p)
+    with pytest.raises(ModelCardError) as info:
+        _ = c.weights_path
+    assert info.value.field == "weights" and words in str(info.value) and "\n" not in str(info.value)
+    assert "--allow-outside-card-dir" in info.value.hint
+    allowed = ModelCard.load(p, allow_outside_card_dir=True)
+    assert allowed.weights_path.is_absolute()
+
+
+def test_a_symlink_leading_out_of_the_card_folder_is_refused(tmp_path):
+    import os
+
+    outside = tmp_path / "elsewhere" / "w.safetensors"
+    outside.parent.mkdir()
+    outside.write_bytes(b"x")
+    folder = tmp_path / "card"
+    folder.mkdir()
+    os.symlink(outside, folder / "w.safetensors")
+    (folder / "inside").mkdir()
+    (folder / "inside" / "v.safetensors").write_bytes(b"y")
+    os.symlink(folder / "inside" / "v.safetensors", folder / "v.safetensors")
+    os.symlink(folder / "loop2", folder / "loop1")
+    os.symlink(folder / "loop1", folder / "loop2")
+    c = ModelCard.load(_write(folder, json.dumps(card())))
+    with pytest.raises(ModelCardError, match="symbolic link") as info:
+        _ = c.weights_path
+    assert info.value.field == "weights"
+    assert c.resolve_weights(allow_outside_card_dir=True) == outside.resolve()
+    ok = ModelCard.load(_write(folder, json.dumps(card(weights="v.safetensors")), "ok.json"))
+    assert ok.weights_path == (folder / "inside" / "v.safetensors").resolve()
+    assert ModelCard.load(_write(folder, json.dumps(card(weights="inside/v.safetensors")), "ok2.json")).weights_path
+    with pytest.raises(ModelCardError) as info:
+        _ = ModelCard.load(_write(folder, json.dumps(card(weights="loop1")), "loop.json")).weights_path
+    assert info.value.field == "weights"
+
+
+def test_load_classifier_refuses_outside_weights_before_opening_them(tmp_path, monkeypatch):
+    from medadv_desktop.engine.models import load_classifier, loading
+
+    opened = []
+    monkeypatch.setattr(loading, "sha256_file", lambda p, **k: opened.append(p) or "0" * 64)
+    p = _write(tmp_path, json.dumps(card(weights="../../../../etc/passwd", sha256="a" * 64)))
+    with pytest.raises(ModelCardError) as info:
+        load_classifier(p, device="cpu")
+    assert info.value.field == "weights" and opened == []
+    with pytest.raises(ModelLoadError):       # allowed: now it is hashed and found not to match
+        load_classifier(p, device="cpu", allow_outside_card_dir=True)
+    assert opened
+
+
+def test_create_card_keeps_weights_beside_the_card(tmp_path):
+    w = tmp_path / "models" / "net.safetensors"
+    w.parent.mkdir()
+    w.write_bytes(b"weights")
+    (tmp_path / "cards").mkdir()
+    with pytest.raises(ModelCardError) as info:
+        create_card_from_weights(w, name="n", architecture="resnet18", class_names=["a", "b"],
+                                 input_size=[64, 64], card_path=tmp_path / "cards" / "card.json")
+    assert info.value.field == "weights"
+    c = create_card_from_weights(w, name="n", architecture="resnet18", class_names=["a", "b"], input_size=[64, 64],
+                                 card_path=tmp_path / "cards" / "card.json", allow_outside_card_dir=True)
+    assert c.weights == "../models/net.safetensors" and c.weights_path == w.resolve()
