@@ -1,0 +1,232 @@
+"""Numerical helpers shared by the corruptions (numpy only).
+
+* signal reference: the image's baseline and its mean foreground signal (SNR, spike, ghost amplitudes);
+* storage model: how a scanner or PACS stores the native values as integers (codecs, quantisation);
+* 1-D linear operators as matrices (Gaussian blur, area down-sampling, linear up-sampling, slice profiles),
+  applied along one axis with a matrix product: exact, boundary-aware and fast for image sizes;
+* k-space: centred 2-D FFT over the last two axes;
+* bilinear in-plane rotation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))   # 2.3548
+
+
+# -- signal reference -------------------------------------------------------------
+def baseline(x: np.ndarray) -> float:
+    """The value treated as "no signal": 0, or the minimum when the image has negative values (e.g. air in HU).
+
+    k-space and multiplicative corruptions act on ``x - baseline`` (an MR magnitude image has baseline 0).
+    """
+    return min(0.0, float(x.min()))
+
+
+def foreground_mean(x: np.ndarray) -> float:
+    """Mean signal above the baseline over the foreground: pixels above 10 % of the 99th percentile.
+
+    The reference signal S of an SNR (noise SD = S / SNR) and of artefact amplitudes.
+    """
+    v = x.astype(np.float64, copy=False) - baseline(x)
+    p99 = float(np.percentile(v, 99))
+    if p99 <= 0:
+        return 1.0
+    fg = v[v > 0.1 * p99]
+    return float(fg.mean()) if fg.size else p99
+
+
+# -- storage model -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Storage:
+    """Native values <-> stored unsigned integers, as a DICOM file or a codec holds them.
+
+    ``native = low + stored * step``. ``bits_allocated`` is 8 or 16 (the DICOM
+    convention the compression ratio is measured against).
+    """
+
+    low: float
+    step: float
+    bits_stored: int
+    exact: bool          # True: integer native values stored without loss
+
+    @property
+    def bits_allocated(self) -> int:
+        return 8 if self.bits_stored <= 8 else 16
+
+    @property
+    def max_stored(self) -> int:
+        return (1 << self.bits_stored) - 1
+
+    @property
+    def high(self) -> float:
+        return self.low + self.max_stored * self.step
+
+    def to_stored(self, x: np.ndarray) -> np.ndarray:
+        v = np.rint((x - self.low) / self.step)
+        np.clip(v, 0, self.max_stored, out=v)
+        return v.astype(np.uint8 if self.bits_allocated == 8 else np.uint16)
+
+    def to_native(self, v: np.ndarray) -> np.ndarray:
+        return (self.low + v.astype(np.float64) * self.step).astype(np.float32)
+
+
+def storage_for(x: np.ndarray, is_hu: bool) -> Storage:
+    """The storage a scanner would use for these values.
+
+    CT (HU): 12 bits stored with intercept -1024 (-1024..3071 HU), widened to
+    more bits when the values go beyond. Other integer-valued images: offset
+    by their minimum when negative, as many bits as their range needs (8-bit
+    images stay 8-bit). Non-integer values: the image's range over 16 bits.
+    """
+    lo, hi = float(x.min()), float(x.max())
+    if is_hu:
+        low = min(-1024.0, math.floor(lo))
+        span = max(3071.0, math.ceil(hi)) - low
+        bits = max(12, int(math.ceil(math.log2(span + 1))))
+        if bits <= 16 and np.array_equal(x, np.rint(x)):
+            return Storage(low, 1.0, bits, True)
+    elif np.array_equal(x, np.rint(x)) and hi - min(lo, 0.0) < 65536:
+        low = min(lo, 0.0)
+        bits = max(1, int(math.ceil(math.log2(hi - low + 1))))
+        return Storage(low, 1.0, bits, True)
+    span = hi - lo if hi > lo else 1.0
+    return Storage(lo, span / 65535.0, 16, False)
+
+
+# -- 1-D operators as matrices ---------------------------------------------------------
+def _reflect(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices reflected into [0, n) (mirror without repeating the edge sample, like numpy's 'reflect')."""
+    if n == 1:
+        return np.zeros_like(i)
+    period = 2 * (n - 1)
+    i = np.mod(i, period)
+    return np.where(i >= n, period - i, i)
+
+
+@lru_cache(maxsize=64)
+def gaussian_matrix(n: int, sigma_px: float) -> np.ndarray:
+    """(n, n) Gaussian blur with mirrored edges; rows sum to 1."""
+    if sigma_px <= 0:
+        return np.eye(n, dtype=np.float32)
+    r = int(math.ceil(4 * sigma_px))
+    k = np.arange(-r, r + 1)
+    w = np.exp(-0.5 * (k / sigma_px) ** 2)
+    w /= w.sum()
+    m = np.zeros((n, n), dtype=np.float64)
+    rows = np.repeat(np.arange(n), k.size)
+    cols = _reflect((np.arange(n)[:, None] + k[None, :]).ravel(), n)
+    np.add.at(m, (rows, cols), np.tile(w, n))
+    return _frozen(m)
+
+
+@lru_cache(maxsize=64)
+def box_matrix(n: int, width_px: float) -> np.ndarray:
+    """(n, n) box average of ``width_px`` samples (fractional at both ends) with replicated edges; rows sum to 1.
+
+    Sample j covers [j - 1/2, j + 1/2]; output i averages [i - w/2, i + w/2].
+    """
+    if width_px <= 1:
+        return np.eye(n, dtype=np.float32)
+    m = np.zeros((n, n), dtype=np.float64)
+    half = width_px / 2
+    r = int(math.ceil(half + 0.5))
+    for i in range(n):
+        for j in range(i - r, i + r + 1):
+            overlap = min(i + half, j + 0.5) - max(i - half, j - 0.5)
+            if overlap > 0:
+                m[i, min(max(j, 0), n - 1)] += overlap
+    m /= m.sum(axis=1, keepdims=True)
+    return _frozen(m)
+
+
+@lru_cache(maxsize=64)
+def area_matrix(n: int, m_out: int) -> np.ndarray:
+    """(m_out, n) area average: output pixel k averages the input over [k n/m, (k+1) n/m)."""
+    edges = np.arange(m_out + 1) * (n / m_out)
+    a = np.zeros((m_out, n), dtype=np.float64)
+    for k in range(m_out):
+        lo, hi = edges[k], edges[k + 1]
+        for j in range(int(math.floor(lo)), min(n, int(math.ceil(hi)))):
+            a[k, j] = min(hi, j + 1) - max(lo, j)
+    a /= a.sum(axis=1, keepdims=True)
+    return _frozen(a)
+
+
+@lru_cache(maxsize=64)
+def linear_matrix(m_in: int, n: int) -> np.ndarray:
+    """(n, m_in) linear interpolation from m_in samples back to n (pixel centres aligned, edges clamped)."""
+    pos = (np.arange(n) + 0.5) * (m_in / n) - 0.5
+    pos = np.clip(pos, 0, m_in - 1)
+    i0 = np.floor(pos).astype(int)
+    i1 = np.minimum(i0 + 1, m_in - 1)
+    f = pos - i0
+    a = np.zeros((n, m_in), dtype=np.float64)
+    np.add.at(a, (np.arange(n), i0), 1 - f)
+    np.add.at(a, (np.arange(n), i1), f)
+    return _frozen(a)
+
+
+def _frozen(m: np.ndarray) -> np.ndarray:
+    out = m.astype(np.float32)
+    out.flags.writeable = False   # cached: shared by every caller
+    return out
+
+
+def along(x: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
+    """Apply a (n_out, n_in) matrix along ``axis`` of ``x``."""
+    moved = np.moveaxis(x, axis, -1)
+    out = moved @ matrix.T
+    return np.moveaxis(out, -1, axis)
+
+
+# -- k-space -----------------------------------------------------------------------
+def kspace(x: np.ndarray) -> np.ndarray:
+    """Centred 2-D k-space of the last two axes (DC in the middle)."""
+    return np.fft.fftshift(np.fft.fft2(x, axes=(-2, -1)), axes=(-2, -1))
+
+
+def image(k: np.ndarray) -> np.ndarray:
+    """Complex image from centred k-space (inverse of :func:`kspace`)."""
+    return np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), axes=(-2, -1))
+
+
+def centred_freq(n: int) -> np.ndarray:
+    """Frequencies in cycles per sample of the centred k-space lines (fftshift order)."""
+    return np.fft.fftshift(np.fft.fftfreq(n))
+
+
+# -- rotation ------------------------------------------------------------------------
+def rotate(x: np.ndarray, degrees: float, fill: float, spacing: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Rotate the last two axes by ``degrees`` about the image centre (bilinear; ``fill`` outside).
+
+    Rotation in physical space (mm): anisotropic pixels are handled through ``spacing`` (row, col).
+    """
+    if degrees == 0:
+        return x.copy()
+    h, w = x.shape[-2:]
+    sr, sc = spacing
+    t = math.radians(degrees)
+    c, s = math.cos(t), math.sin(t)
+    yy, xx = np.meshgrid((np.arange(h) - (h - 1) / 2) * sr, (np.arange(w) - (w - 1) / 2) * sc, indexing="ij")
+    # source of each output point: inverse rotation
+    ys = (c * yy + s * xx) / sr + (h - 1) / 2
+    xs = (-s * yy + c * xx) / sc + (w - 1) / 2
+    y0 = np.floor(ys).astype(np.intp)
+    x0 = np.floor(xs).astype(np.intp)
+    fy = (ys - y0).astype(np.float32)
+    fx = (xs - x0).astype(np.float32)
+    flat = x.reshape(-1, h * w)
+    out = np.zeros_like(flat)
+    for dy, dx, wgt in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        yi, xi = y0 + dy, x0 + dx
+        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+        idx = (np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)).ravel()
+        vals = np.where(inside.ravel()[None, :], flat[:, idx], fill)
+        out += vals * wgt.ravel()[None, :]
+    return out.reshape(x.shape)
