@@ -31,24 +31,8 @@ import and no dependency; each corruption is a few lines of FFT or matrix
 algebra, tested against its documented physical statistic.
 """
 
-# registration order = the order of available() and of the tables: noise, k-space, resolution, grey scale, archive
-from medadv_desktop.engine.corruptions import (  # noqa: E402,F401,I001  # noqa: E402,F401,I001  # noqa: E402,F401,I001  # noqa: E402,F401,I001  # noqa: E402,F401,I001
-    bias_field,
-    blur,
-    contrast,
-    ct_dose,
-    gamma,
-    ghosting,
-    gibbs,
-    jpeg,
-    jpeg2000,
-    motion,
-    quantize,
-    resolution,
-    rician,
-    slice_thickness,
-    spike,
-)
+import importlib
+
 from medadv_desktop.engine.corruptions.apply import (
     CorruptedStudy,
     corrupt_native_batch,
@@ -73,8 +57,16 @@ from medadv_desktop.engine.corruptions.base import (
     register,
 )
 
+#: the built-in corruptions, one module each, registered in this order (the order of available() and of
+#: the tables): noise, k-space, resolution, grey scale, archive
+BUILTIN = ("ct_dose", "rician", "bias_field", "motion", "ghosting", "spike", "gibbs", "blur", "resolution",
+           "slice_thickness", "gamma", "contrast", "jpeg", "jpeg2000", "quantize")
+for _module in BUILTIN:
+    importlib.import_module(f"{__name__}.{_module}")
+
 __all__ = [
-    "COMMON_PARAMS", "CORRUPTIONS", "MAX_SEVERITY", "MODALITY_GROUPS", "SEVERITIES", "CorruptedStudy", "Corruption",
-    "CorruptionConfigError", "CorruptionRecord", "ImageContext", "available", "corrupt_native_batch", "corrupt_study",
-    "corrupt_unit_batch", "create_corruption", "default_corruptions", "get_corruption", "modality_group", "register",
+    "BUILTIN", "COMMON_PARAMS", "CORRUPTIONS", "MAX_SEVERITY", "MODALITY_GROUPS", "SEVERITIES", "CorruptedStudy",
+    "Corruption", "CorruptionConfigError", "CorruptionRecord", "ImageContext", "available", "corrupt_native_batch",
+    "corrupt_study", "corrupt_unit_batch", "create_corruption", "default_corruptions", "get_corruption",
+    "modality_group", "register",
 ]

@@ -75,4 +75,4 @@ def planes(x: np.ndarray) -> list[tuple[int, slice | int]]:
 def frame(x: np.ndarray, i: int, sel: slice | int) -> np.ndarray:
     """The (H, W) or (H, W, 3) frame to code."""
     f = x[i, sel]
-    return np.moveaxis(f, 0, -1) if f.ndim == 3 else f
+    return np.ascontiguousarray(np.moveaxis(f, 0, -1) if f.ndim == 3 else f)

@@ -37,7 +37,11 @@ class RigidMotion(Corruption):
 
     The same trajectory applies to the whole volume (one 3-D acquisition),
     so slices are corrupted consistently. For a fixed seed the times and
-    directions are fixed and only the amplitudes grow with severity.
+    directions are fixed and only the amplitudes grow with severity; the
+    expected artefact energy (over seeds) grows with severity, one seed's
+    need not (a phase error 2 pi k d on high-k lines wraps round). T and R
+    are absolute: on a small field of view (MR_small.dcm: 20 mm) even
+    severity 1 is a large movement.
 
     | severity | max translation T | max rotation R |
     |---|---|---|
