@@ -202,6 +202,13 @@ def centred_freq(n: int) -> np.ndarray:
 
 
 # -- rotation ------------------------------------------------------------------------
+@lru_cache(maxsize=32)
+def _centred_mm(h: int, w: int, sr: float, sc: float) -> tuple[np.ndarray, np.ndarray]:
+    yy = ((np.arange(h) - (h - 1) / 2) * sr)[:, None]
+    xx = ((np.arange(w) - (w - 1) / 2) * sc)[None, :]
+    return yy, xx
+
+
 def rotate(x: np.ndarray, degrees: float, fill: float, spacing: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """Rotate the last two axes by ``degrees`` about the image centre (bilinear; ``fill`` outside).
 
@@ -210,23 +217,22 @@ def rotate(x: np.ndarray, degrees: float, fill: float, spacing: tuple[float, flo
     if degrees == 0:
         return x.copy()
     h, w = x.shape[-2:]
-    sr, sc = spacing
+    sr, sc = float(spacing[0]), float(spacing[1])
+    yy, xx = _centred_mm(h, w, sr, sc)
     t = math.radians(degrees)
     c, s = math.cos(t), math.sin(t)
-    yy, xx = np.meshgrid((np.arange(h) - (h - 1) / 2) * sr, (np.arange(w) - (w - 1) / 2) * sc, indexing="ij")
-    # source of each output point: inverse rotation
-    ys = (c * yy + s * xx) / sr + (h - 1) / 2
-    xs = (-s * yy + c * xx) / sc + (w - 1) / 2
-    y0 = np.floor(ys).astype(np.intp)
-    x0 = np.floor(xs).astype(np.intp)
-    fy = (ys - y0).astype(np.float32)
-    fx = (xs - x0).astype(np.float32)
-    flat = x.reshape(-1, h * w)
-    out = np.zeros_like(flat)
-    for dy, dx, wgt in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
-        yi, xi = y0 + dy, x0 + dx
-        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
-        idx = (np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)).ravel()
-        vals = np.where(inside.ravel()[None, :], flat[:, idx], fill)
-        out += vals * wgt.ravel()[None, :]
-    return out.reshape(x.shape)
+    # source of each output point (inverse rotation), in pixels of an image padded by one `fill` pixel
+    ys = np.clip((c * yy + s * xx) / sr + (h - 1) / 2 + 1, 0, h + 0.999)
+    xs = np.clip((-s * yy + c * xx) / sc + (w - 1) / 2 + 1, 0, w + 0.999)
+    y0 = ys.astype(np.intp)
+    x0 = xs.astype(np.intp)
+    fy = (ys - y0).astype(np.float32).ravel()
+    fx = (xs - x0).astype(np.float32).ravel()
+    lead = x.shape[:-2]
+    padded = np.full(lead + (h + 2, w + 2), fill, dtype=np.float32)
+    padded[..., 1:-1, 1:-1] = x
+    flat = padded.reshape(-1, (h + 2) * (w + 2))
+    i00 = (y0 * (w + 2) + x0).ravel()
+    top = flat[:, i00] * (1 - fx) + flat[:, i00 + 1] * fx
+    bottom = flat[:, i00 + w + 2] * (1 - fx) + flat[:, i00 + w + 3] * fx
+    return (top * (1 - fy) + bottom * fy).reshape(x.shape)

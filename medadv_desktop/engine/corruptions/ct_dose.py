@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ def added_noise_sd(reference_sd: float, dose_fraction: float) -> float:
     return float(reference_sd * math.sqrt(max(0.0, 1.0 / dose_fraction - 1.0)))
 
 
+@lru_cache(maxsize=32)
 def nps_filter(shape: tuple[int, int], spacing: tuple[float, float], peak_per_mm: float) -> np.ndarray:
     """Amplitude filter sqrt(NPS) on the FFT grid, normalised so that filtered unit white noise has variance 1.
 
@@ -35,9 +37,10 @@ def nps_filter(shape: tuple[int, int], spacing: tuple[float, float], peak_per_mm
     f = np.sqrt(fy ** 2 + fx ** 2)
     nps = f * np.exp(-(f ** 2) / (2 * peak_per_mm ** 2))
     mean = float(nps.mean())
-    if mean <= 0:
-        return np.ones(shape)
-    return np.sqrt(nps / mean)
+    amp = np.sqrt(nps / mean) if mean > 0 else np.ones(shape)
+    amp = amp.astype(np.float32)
+    amp.flags.writeable = False      # cached: shared by every call
+    return amp
 
 
 @register
@@ -107,7 +110,7 @@ class CTDoseNoise(Corruption):
         sd = p["added_noise_sd_hu"]
         noise = rng.standard_normal(x.shape, dtype=np.float32)
         if p["texture"] == "ct":
-            amp = nps_filter(x.shape[-2:], context.spacing[1:], p["nps_peak_per_mm"])
+            amp = nps_filter(tuple(x.shape[-2:]), tuple(context.spacing[1:]), p["nps_peak_per_mm"])
             noise = np.fft.ifft2(np.fft.fft2(noise, axes=(-2, -1)) * amp, axes=(-2, -1)).real.astype(np.float32)
         out = x + np.float32(sd) * noise
         return out, {"added_noise_sd_measured_hu": float((out - x).std())}
