@@ -6,8 +6,8 @@ Inputs: held-out SYNTHETIC demo patches (64 x 64 CT in HU, ``medadv demo-data``
 test split), corrupted in native units by
 :func:`medadv_desktop.engine.corruptions.corrupt_native_batch` exactly as the
 corruption evaluation will call it (one generator per sample). The CT
-corruptions (``default_corruptions("CT")``) run on the patches as CT; the
-MR / X-ray ones run on the same patches as an MR image (HU + 1024, so
+corruptions (``default_corruptions("CT")``, and ``jpeg`` as an 8-bit export)
+run on the patches as CT; the MR / X-ray ones run on the same patches as an MR image (HU + 1024, so
 values are non-negative) to time them at the same size. ``slice_thickness``
 needs a volume and is timed on the 14-slice demo study (per slice).
 
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     n = native.shape[0]
     ct = ImageContext("CT", (1.0, 0.478516, 0.478516), "HU")          # the demo patches' spacing
     mr = ImageContext("MR", (1.0, 0.478516, 0.478516))
-    ct_names = default_corruptions("CT")
+    ct_names = set(default_corruptions("CT")) | {"jpeg"}   # jpeg: as an 8-bit export of the CT patches
     first, _, last = args.severities.partition("-")
     severities = tuple(range(int(first), int(last or first) + 1))
     from medadv_desktop.engine.io import open_path

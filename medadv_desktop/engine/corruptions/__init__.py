@@ -22,10 +22,11 @@ pylibjpeg-openjpeg for JPEG 2000). TorchIO 1.2.1 (the richest MR artefacts:
 motion, ghosting, spike, bias field) pulls SimpleITK, scipy, pydantic, rich,
 typer and more: +452 MB installed over torch + numpy, +1.7-2.7 s import after
 torch. MONAI 1.6.1 needs only torch and numpy: +16 MB, but +2.1-2.5 s import
-after torch, for four of the fifteen corruptions (Rician noise, bias field,
-Gibbs, spike), random-range transforms that would still need MedAdv's physical
-calibration and seeding around them, 2-3x slower per 64-pixel image than the
-code here, and none of CT dose noise in HU, motion, ghosting, resolution,
+after torch, for six of the fifteen corruptions (Rician noise, bias field,
+Gibbs, spike, Gaussian blur, gamma), mostly random-range transforms that would
+still need MedAdv's physical calibration and seeding around them (its Rician,
+Gibbs, spike and bias field were 2-3x slower per 64-pixel image than the code
+here), and none of CT dose noise in HU, motion, ghosting, resolution loss,
 slice thickness or the compression round trips. This package adds 0.25 s of
 import and no dependency; each corruption is a few lines of FFT or matrix
 algebra, tested against its documented physical statistic.

@@ -81,6 +81,12 @@ class JPEGCompression(Corruption):
     and tables left out; see ``_compression``). Baseline JPEG cannot go much
     below about 0.1 bit per pixel: higher targets are recorded as not reached.
 
+    Modality defaults: X-ray and other (8-bit exports, secondary captures).
+    CT and MR archives keep 12-16 bits and code them with JPEG 2000 (or
+    12-bit JPEG, which Pillow cannot write): for them ``jpeg2000`` is the
+    archive corruption, and ``jpeg`` stays available as "an 8-bit JPEG
+    export of the study".
+
     | severity | target ratio (16-bit source; 8-bit source) |
     |---|---|
     | 1 | 10:1 (1.6 bit/pixel; 0.8) |
@@ -92,7 +98,8 @@ class JPEGCompression(Corruption):
 
     name = "jpeg"
     label = "Lossy JPEG"
-    description = "Baseline 8-bit JPEG at a compression ratio, coded and decoded (archive, teleradiology export)."
+    description = "Baseline 8-bit JPEG at a compression ratio, coded and decoded (8-bit export, X-ray archive)."
+    modalities = ("XR", "OT")
     severity_table = {"default": (10.0, 20.0, 40.0, 60.0, 100.0)}
     severity_unit = ":1 ratio"
     params = (

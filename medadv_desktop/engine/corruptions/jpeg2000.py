@@ -12,7 +12,6 @@ from medadv_desktop.engine.corruptions._signal import storage_for
 from medadv_desktop.engine.corruptions.base import Corruption, CorruptionConfigError, ImageContext, register
 
 MIN_SIDE = 32   # OpenJPEG codes 6 resolution levels: at least 32 pixels per side
-MAX_TRIES = 6
 RATE_SLACK_BYTES = 17.0
 
 _header_bytes: dict[tuple[Any, ...], int] = {}
@@ -53,23 +52,22 @@ def at_ratio(stored: np.ndarray, bits_stored: int, raw_bytes: int, target: float
     asked for is the sample bytes over (target data bytes + header bytes). Its rate control
     overshoots by up to about 17 bytes (measured on CT slices and demo patches), so the target
     asked for is that much lower: one coding nearly always suffices. When it does not, the rate
-    is raised until the image is at least as compressed as asked, or no longer shrinks (the
-    codec's floor for a tiny frame: target not reached).
+    is raised once by the miss, then to the codec's floor (as compressed as it can code the
+    frame); a tiny frame whose floor is above the target is recorded as not reached.
     """
     precision_bytes = stored.size * bits_stored / 8
     data_target = raw_bytes / target
     header = _header_for(stored.shape, stored.dtype, bits_stored)
     rate = max(1.0, precision_bytes / (max(1.0, data_target - RATE_SLACK_BYTES) + header))
-    last = None
-    for _ in range(MAX_TRIES):
+    for attempt in range(3):
         stream = encode(stored, bits_stored, rate)
         data = len(stream) - header_length(stream)
         if data <= data_target * 1.001:
             return stream, rate, True
-        if last is not None and data >= last:
-            break                                     # the floor: more rate no longer shrinks the stream
-        last = data
-        rate *= max(1.1, data / data_target)
+        if attempt == 0:
+            rate *= max(1.1, data / data_target)
+        else:                                          # as compressed as the codec can: its floor
+            rate = max(rate * 1.1, precision_bytes / (header + 2.0))
     return stream, rate, False
 
 

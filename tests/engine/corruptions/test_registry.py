@@ -66,11 +66,12 @@ def test_modality_groups_and_defaults():
     assert [modality_group(m) for m in ("CT", "mr", "CR", "DX", "MG", "US", "", "OT")] == \
         ["CT", "MR", "XR", "XR", "XR", "OT", "OT", "OT"]
     ct = default_corruptions("CT")
-    assert ct == ["ct_dose", "blur", "resolution", "jpeg", "jpeg2000", "quantize"]
-    assert default_corruptions("CT", volume=True) == ["ct_dose", "blur", "resolution", "slice_thickness", "jpeg",
+    assert ct == ["ct_dose", "blur", "resolution", "jpeg2000", "quantize"]
+    assert default_corruptions("CT", volume=True) == ["ct_dose", "blur", "resolution", "slice_thickness",
                                                       "jpeg2000", "quantize"]
     mr = default_corruptions("MR")
     assert {"rician", "bias_field", "motion", "ghosting", "spike", "gibbs"} <= set(mr) and "ct_dose" not in mr
+    assert "jpeg" not in mr and "jpeg2000" in mr       # 12-16-bit archives: JPEG 2000; 8-bit JPEG is for exports
     xr = default_corruptions("DX")
     assert "ct_dose" not in xr and "motion" not in xr and {"blur", "gamma", "contrast", "jpeg"} <= set(xr)
     assert get_corruption("blur").table_for("XR") != get_corruption("blur").table_for("CT")   # finer for X-ray
