@@ -21,15 +21,15 @@ def smooth_field(shape: tuple[int, int, int], spacing: tuple[float, float, float
     s, h, w = shape
     axes = [(np.arange(n) - (n - 1) / 2) * sp for n, sp in zip((s, h, w), spacing, strict=True)]
     half = max(max(float(np.abs(a).max()) for a in axes), 1e-6)
-    z, y, x = (a / half for a in axes)
-    field = np.zeros(shape, dtype=np.float64)
+    z, y, x = (np.asarray(a / half, dtype=np.float32) for a in axes)
+    field = np.zeros(shape, dtype=np.float32)
     for i in range(order + 1):
         for j in range(order + 1 - i):
             for k in range(order + 1 - i - j):
                 if i + j + k == 0 or (s == 1 and i > 0):
                     continue
-                c = rng.standard_normal()
-                field += c * (z[:, None, None] ** i) * (y[None, :, None] ** j) * (x[None, None, :] ** k)
+                c = np.float32(rng.standard_normal())
+                field += c * (z[:, None, None] ** i) * ((y[:, None] ** j) * (x[None, :] ** k))[None]
     lo, hi = float(field.min()), float(field.max())
     if hi - lo < 1e-12:
         return np.zeros(shape)

@@ -65,7 +65,7 @@ class Ghosting(Corruption):
         axis = 2 if p["phase_encode"] == "rows" else 3
         n = x.shape[axis]
         g, period = p["ghost_intensity"], p["period"]
-        mod = np.full(n, 1.0 - g)
+        mod = np.full(n, 1.0 - g, dtype=np.float32)
         mod[np.arange(n) % period == 0] += g * period
         shape = [1, 1, 1, 1]
         shape[axis] = n

@@ -15,7 +15,7 @@ PE_AXES = ("rows", "columns")
 
 def _shift_ramp(n: int, shift_px: float) -> np.ndarray:
     """Phase ramp along one FFT axis (numpy order) that shifts the signal by ``shift_px`` samples."""
-    return np.exp(-2j * np.pi * np.fft.fftfreq(n) * shift_px)
+    return np.exp(-2j * np.pi * np.fft.fftfreq(n) * shift_px).astype(np.complex64)
 
 
 @register
