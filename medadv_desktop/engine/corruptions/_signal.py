@@ -114,10 +114,9 @@ def gaussian_matrix(n: int, sigma_px: float) -> np.ndarray:
     """(n, n) Gaussian blur with mirrored edges; rows sum to 1."""
     if sigma_px <= 0:
         return np.eye(n, dtype=np.float32)
-    r = int(math.ceil(4 * sigma_px))
+    w = gaussian_kernel(sigma_px).astype(np.float64)
+    r = (w.size - 1) // 2
     k = np.arange(-r, r + 1)
-    w = np.exp(-0.5 * (k / sigma_px) ** 2)
-    w /= w.sum()
     m = np.zeros((n, n), dtype=np.float64)
     rows = np.repeat(np.arange(n), k.size)
     cols = _reflect((np.arange(n)[:, None] + k[None, :]).ravel(), n)
@@ -170,6 +169,85 @@ def linear_matrix(m_in: int, n: int) -> np.ndarray:
     np.add.at(a, (np.arange(n), i0), 1 - f)
     np.add.at(a, (np.arange(n), i1), f)
     return _frozen(a)
+
+
+#: above this many samples along an axis a banded operator runs as shifted sums, not as a dense matrix
+DENSE_LIMIT = 384
+
+
+def gaussian_kernel(sigma_px: float) -> np.ndarray:
+    """Normalised Gaussian taps over +-4 sigma (the same taps as :func:`gaussian_matrix`)."""
+    r = int(math.ceil(4 * sigma_px))
+    k = np.arange(-r, r + 1)
+    w = np.exp(-0.5 * (k / sigma_px) ** 2)
+    return (w / w.sum()).astype(np.float32)
+
+
+def blur_along(x: np.ndarray, sigma_px: float, axis: int) -> np.ndarray:
+    """Gaussian blur along one axis with mirrored edges: a matrix product on small axes, shifted sums on
+    large ones (same result; O(n * taps) instead of O(n^2) per line)."""
+    n = x.shape[axis]
+    if sigma_px <= 0:
+        return x.copy()
+    if n <= DENSE_LIMIT or n == 1:
+        return along(x, gaussian_matrix(n, sigma_px), axis)
+    w = gaussian_kernel(sigma_px)
+    r = (w.size - 1) // 2
+    moved = np.moveaxis(x, axis, -1)
+    idx = _reflect(np.arange(-r, n + r), n)
+    padded = np.take(moved, idx, axis=-1)
+    out = np.zeros_like(moved)
+    for t in range(w.size):
+        out += w[t] * padded[..., t:t + n]
+    return np.moveaxis(out, -1, axis)
+
+
+def box_along(x: np.ndarray, width_px: float, axis: int) -> np.ndarray:
+    """Box average of ``width_px`` samples along ``axis`` (as :func:`box_matrix`: fractional ends,
+    replicated edges) as a sum of shifted copies: O(n * taps) time, two arrays of memory."""
+    n = x.shape[axis]
+    if width_px <= 1:
+        return x.copy()
+    half = width_px / 2
+    r = int(math.ceil(half + 0.5))
+    offsets = np.arange(-r, r + 1)
+    taps = np.clip(np.minimum(half, offsets + 0.5) - np.maximum(-half, offsets - 0.5), 0, None) / width_px
+    moved = np.moveaxis(x, axis, -1)
+    padded = np.take(moved, np.clip(np.arange(-r, n + r), 0, n - 1), axis=-1)
+    out = np.zeros(moved.shape, dtype=np.float32)
+    for t, w in enumerate(taps.astype(np.float32)):
+        if w:
+            out += w * padded[..., t:t + n]
+    return np.moveaxis(out, -1, axis)
+
+
+def area_resample(x: np.ndarray, m_out: int, axis: int) -> np.ndarray:
+    """Area average to ``m_out`` samples along ``axis`` (as :func:`area_matrix`), in O(n) per line.
+
+    Output k is the mean of the piecewise-constant signal over [k n/m, (k+1) n/m): the difference
+    of its running integral at both edges, divided by the width.
+    """
+    n = x.shape[axis]
+    moved = np.moveaxis(x, axis, -1).astype(np.float64)
+    integral = np.concatenate([np.zeros(moved.shape[:-1] + (1,)), np.cumsum(moved, axis=-1)], axis=-1)
+    edges = np.arange(m_out + 1) * (n / m_out)
+    j = np.minimum(np.floor(edges).astype(np.intp), n - 1)
+    frac = edges - j
+    at = integral[..., j] + frac * moved[..., j]                 # integral up to each edge
+    out = (at[..., 1:] - at[..., :-1]) / (n / m_out)
+    return np.moveaxis(out.astype(np.float32), -1, axis)
+
+
+def linear_resample(x: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Linear interpolation from the samples along ``axis`` to ``n`` (as :func:`linear_matrix`), in O(n)."""
+    m_in = x.shape[axis]
+    pos = np.clip((np.arange(n) + 0.5) * (m_in / n) - 0.5, 0, m_in - 1)
+    i0 = np.floor(pos).astype(np.intp)
+    i1 = np.minimum(i0 + 1, m_in - 1)
+    f = (pos - i0).astype(np.float32)
+    moved = np.moveaxis(x, axis, -1)
+    out = moved[..., i0] * (1 - f) + moved[..., i1] * f
+    return np.moveaxis(out, -1, axis)
 
 
 def _frozen(m: np.ndarray) -> np.ndarray:

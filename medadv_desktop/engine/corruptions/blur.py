@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from medadv_desktop.engine.attacks.base import ParamSpec
-from medadv_desktop.engine.corruptions._signal import FWHM_PER_SIGMA, along, gaussian_matrix
+from medadv_desktop.engine.corruptions._signal import FWHM_PER_SIGMA, blur_along
 from medadv_desktop.engine.corruptions.base import Corruption, ImageContext, register
 
 
@@ -48,7 +48,5 @@ class Blur(Corruption):
 
     def _corrupt(self, x: np.ndarray, context: ImageContext, p: dict[str, Any],
                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-        h, w = x.shape[-2:]
         sy, sx = p["sigma_px"]
-        out = along(x, gaussian_matrix(h, round(sy, 6)), 2)
-        return along(out, gaussian_matrix(w, round(sx, 6)), 3), {}
+        return blur_along(blur_along(x, round(sy, 6), 2), round(sx, 6), 3), {}

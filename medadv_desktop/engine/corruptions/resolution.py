@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from medadv_desktop.engine.attacks.base import ParamSpec
-from medadv_desktop.engine.corruptions._signal import along, area_matrix, linear_matrix
+from medadv_desktop.engine.corruptions._signal import area_resample, linear_resample
 from medadv_desktop.engine.corruptions.base import Corruption, ImageContext, register
 
 
@@ -51,5 +51,5 @@ class ResolutionLoss(Corruption):
                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
         h, w = x.shape[-2:]
         ch, cw = p["coarse_matrix"]
-        out = along(x, linear_matrix(ch, h) @ area_matrix(h, ch), 2)
-        return along(out, linear_matrix(cw, w) @ area_matrix(w, cw), 3), {}
+        out = linear_resample(area_resample(x, ch, 2), h, 2)
+        return linear_resample(area_resample(out, cw, 3), w, 3), {}

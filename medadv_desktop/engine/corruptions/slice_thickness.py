@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from medadv_desktop.engine.attacks.base import ParamSpec
-from medadv_desktop.engine.corruptions._signal import along, box_matrix
+from medadv_desktop.engine.corruptions._signal import box_along
 from medadv_desktop.engine.corruptions.base import Corruption, ImageContext, register
 
 
@@ -53,4 +53,4 @@ class SliceThickness(Corruption):
                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
         if p["unchanged"]:
             return x.copy(), {}
-        return along(x, box_matrix(x.shape[0], round(p["slab_slices"], 6)), 0), {}
+        return box_along(x, p["slab_slices"], 0), {}

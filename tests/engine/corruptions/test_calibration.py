@@ -300,3 +300,32 @@ def test_an_8_bit_image_keeps_its_values_in_jpeg_and_counts_8_bits():
     assert np.array_equal(out, np.round(out))
     out, rec = create_corruption("quantize", 3).apply(img, ctx)
     assert rec.parameters["bits_kept"] == 4 and len(np.unique(out)) <= 16
+
+
+def test_large_images_blur_by_shifted_sums_exactly_as_the_matrix_does():
+    from medadv_desktop.engine.corruptions import _signal
+
+    x = np.random.default_rng(0).uniform(0, 1000, (1, 1, 3, _signal.DENSE_LIMIT + 57)).astype(np.float32)
+    fast = _signal.blur_along(x, 4.3, 3)
+    dense = _signal.along(x, _signal.gaussian_matrix(x.shape[3], 4.3), 3)
+    np.testing.assert_allclose(fast, dense, rtol=1e-4, atol=1e-2)
+
+
+def test_resampling_in_linear_time_equals_the_resampling_matrices():
+    from medadv_desktop.engine.corruptions import _signal
+
+    x = np.random.default_rng(1).uniform(-1000, 1000, (2, 1, 5, 77)).astype(np.float32)
+    for m in (1, 13, 26, 51, 77):
+        down = _signal.area_resample(x, m, 3)
+        np.testing.assert_allclose(down, _signal.along(x, _signal.area_matrix(77, m), 3), rtol=1e-4, atol=1e-2)
+        up = _signal.linear_resample(down, 77, 3)
+        np.testing.assert_allclose(up, _signal.along(down, _signal.linear_matrix(m, 77), 3), rtol=1e-4, atol=1e-2)
+
+
+def test_slab_average_by_shifted_sums_equals_the_box_matrix():
+    from medadv_desktop.engine.corruptions import _signal
+
+    x = np.random.default_rng(2).uniform(-1000, 1000, (23, 1, 4, 3)).astype(np.float32)
+    for width in (1.0, 1.5, 2.0, 3.7, 10.0, 30.0):
+        np.testing.assert_allclose(_signal.box_along(x, width, 0), _signal.along(x, _signal.box_matrix(23, width), 0),
+                                   rtol=1e-4, atol=1e-2)
