@@ -193,13 +193,20 @@ def blur_along(x: np.ndarray, sigma_px: float, axis: int) -> np.ndarray:
         return along(x, gaussian_matrix(n, sigma_px), axis)
     w = gaussian_kernel(sigma_px)
     r = (w.size - 1) // 2
-    moved = np.moveaxis(x, axis, -1)
-    idx = _reflect(np.arange(-r, n + r), n)
-    padded = np.take(moved, idx, axis=-1)
-    out = np.zeros_like(moved)
-    for t in range(w.size):
-        out += w[t] * padded[..., t:t + n]
-    return np.moveaxis(out, -1, axis)
+    return _shifted_sum(np.take(x, _reflect(np.arange(-r, n + r), n), axis=axis), w, axis, n)
+
+
+def _shifted_sum(padded: np.ndarray, taps: np.ndarray, axis: int, n: int) -> np.ndarray:
+    """sum_t taps[t] * padded[t : t + n] along ``axis``, in the array's own (C) order: no transposed strides."""
+    shape = list(padded.shape)
+    shape[axis] = n
+    out = np.zeros(shape, dtype=np.float32)
+    index: list[slice] = [slice(None)] * padded.ndim
+    for t, w in enumerate(taps.astype(np.float32)):
+        if w:
+            index[axis] = slice(t, t + n)
+            out += w * padded[tuple(index)]
+    return out
 
 
 def box_along(x: np.ndarray, width_px: float, axis: int) -> np.ndarray:
@@ -212,13 +219,7 @@ def box_along(x: np.ndarray, width_px: float, axis: int) -> np.ndarray:
     r = int(math.ceil(half + 0.5))
     offsets = np.arange(-r, r + 1)
     taps = np.clip(np.minimum(half, offsets + 0.5) - np.maximum(-half, offsets - 0.5), 0, None) / width_px
-    moved = np.moveaxis(x, axis, -1)
-    padded = np.take(moved, np.clip(np.arange(-r, n + r), 0, n - 1), axis=-1)
-    out = np.zeros(moved.shape, dtype=np.float32)
-    for t, w in enumerate(taps.astype(np.float32)):
-        if w:
-            out += w * padded[..., t:t + n]
-    return np.moveaxis(out, -1, axis)
+    return _shifted_sum(np.take(x, np.clip(np.arange(-r, n + r), 0, n - 1), axis=axis), taps, axis, n)
 
 
 def area_resample(x: np.ndarray, m_out: int, axis: int) -> np.ndarray:
@@ -228,14 +229,27 @@ def area_resample(x: np.ndarray, m_out: int, axis: int) -> np.ndarray:
     of its running integral at both edges, divided by the width.
     """
     n = x.shape[axis]
-    moved = np.moveaxis(x, axis, -1).astype(np.float64)
-    integral = np.concatenate([np.zeros(moved.shape[:-1] + (1,)), np.cumsum(moved, axis=-1)], axis=-1)
+    shape = [1] * x.ndim
+    shape[axis] = m_out + 1
+    zero = np.zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:])
+    integral = np.concatenate([zero, np.cumsum(x, axis=axis, dtype=np.float64)], axis=axis)
     edges = np.arange(m_out + 1) * (n / m_out)
     j = np.minimum(np.floor(edges).astype(np.intp), n - 1)
-    frac = edges - j
-    at = integral[..., j] + frac * moved[..., j]                 # integral up to each edge
-    out = (at[..., 1:] - at[..., :-1]) / (n / m_out)
-    return np.moveaxis(out.astype(np.float32), -1, axis)
+    frac = (edges - j).reshape(shape)
+    at = np.take(integral, j, axis=axis) + frac * np.take(x, j, axis=axis)     # integral up to each edge
+    hi = [slice(None)] * x.ndim
+    lo = [slice(None)] * x.ndim
+    hi[axis], lo[axis] = slice(1, None), slice(None, -1)
+    return ((at[tuple(hi)] - at[tuple(lo)]) / (n / m_out)).astype(np.float32)
+
+
+def resample_back(x: np.ndarray, m: int, axis: int) -> np.ndarray:
+    """Area average down to ``m`` samples along ``axis`` and linear interpolation back to the original
+    count: one matrix product on small axes, the linear-time pair on large ones (same result)."""
+    n = x.shape[axis]
+    if n <= DENSE_LIMIT:
+        return along(x, linear_matrix(m, n) @ area_matrix(n, m), axis)
+    return linear_resample(area_resample(x, m, axis), n, axis)
 
 
 def linear_resample(x: np.ndarray, n: int, axis: int) -> np.ndarray:
@@ -244,10 +258,10 @@ def linear_resample(x: np.ndarray, n: int, axis: int) -> np.ndarray:
     pos = np.clip((np.arange(n) + 0.5) * (m_in / n) - 0.5, 0, m_in - 1)
     i0 = np.floor(pos).astype(np.intp)
     i1 = np.minimum(i0 + 1, m_in - 1)
-    f = (pos - i0).astype(np.float32)
-    moved = np.moveaxis(x, axis, -1)
-    out = moved[..., i0] * (1 - f) + moved[..., i1] * f
-    return np.moveaxis(out, -1, axis)
+    shape = [1] * x.ndim
+    shape[axis] = n
+    f = (pos - i0).astype(np.float32).reshape(shape)
+    return np.take(x, i0, axis=axis) * (1 - f) + np.take(x, i1, axis=axis) * f
 
 
 def _frozen(m: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from medadv_desktop.engine.attacks.base import ParamSpec
-from medadv_desktop.engine.corruptions._signal import area_resample, linear_resample
+from medadv_desktop.engine.corruptions._signal import resample_back
 from medadv_desktop.engine.corruptions.base import Corruption, ImageContext, register
 
 
@@ -49,7 +49,5 @@ class ResolutionLoss(Corruption):
 
     def _corrupt(self, x: np.ndarray, context: ImageContext, p: dict[str, Any],
                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-        h, w = x.shape[-2:]
         ch, cw = p["coarse_matrix"]
-        out = linear_resample(area_resample(x, ch, 2), h, 2)
-        return linear_resample(area_resample(out, cw, 3), w, 3), {}
+        return resample_back(resample_back(x, ch, 2), cw, 3), {}

@@ -329,3 +329,14 @@ def test_slab_average_by_shifted_sums_equals_the_box_matrix():
     for width in (1.0, 1.5, 2.0, 3.7, 10.0, 30.0):
         np.testing.assert_allclose(_signal.box_along(x, width, 0), _signal.along(x, _signal.box_matrix(23, width), 0),
                                    rtol=1e-4, atol=1e-2)
+
+
+def test_large_axes_resample_back_as_small_ones_do():
+    from medadv_desktop.engine.corruptions import _signal
+
+    x = np.random.default_rng(3).uniform(0, 1000, (1, 1, 2, _signal.DENSE_LIMIT + 41)).astype(np.float32)
+    n = x.shape[3]
+    for m in (n // 6, n // 2, round(n / 1.5)):
+        fast = _signal.resample_back(x, m, 3)
+        dense = _signal.along(x, _signal.linear_matrix(m, n) @ _signal.area_matrix(n, m), 3)
+        np.testing.assert_allclose(fast, dense, rtol=1e-4, atol=1e-2)
