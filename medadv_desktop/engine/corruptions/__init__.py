@@ -4,7 +4,7 @@ One module per corruption, registered by name on import, as the attacks are:
 ``create_corruption("ct_dose", severity=3, seed=0)`` builds one, ``available()``
 lists the names, ``default_corruptions("MR")`` those whose physics fits a
 modality, and each class's ``schema()`` its parameters (the same
-:class:`~medadv_desktop.engine.attacks.base.ParamSpec` as the attacks, for the
+:class:`~medadv_desktop.engine.attacks.spec.ParamSpec` as the attacks, for the
 GUI forms and CLI options). :func:`corrupt_study` corrupts a study;
 :func:`corrupt_native_batch` / :func:`corrupt_unit_batch` a batch for the
 evaluation.

@@ -18,7 +18,8 @@ Severity 0 is the identity (a float32 copy); severities 1..5 are calibrated in
 physical terms (dose fraction, SNR, FWHM in mm, compression ratio, ...),
 documented in each corruption's docstring and in the README table. All
 randomness comes from a generator seeded by ``(seed, corruption name)``: the
-same seed gives the same result on every machine.
+same seed gives the same result on every machine. The package imports no
+torch (parameters use the torch-free :class:`~medadv_desktop.engine.attacks.spec.ParamSpec`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from medadv_desktop.engine.attacks.base import ParamSpec
+from medadv_desktop.engine.attacks.spec import ParamSpec
 from medadv_desktop.errors import AttackConfigError, ModelInputError
 
 SEVERITIES = (0, 1, 2, 3, 4, 5)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from medadv_desktop.engine.attacks.base import ParamSpec
+from medadv_desktop.engine.attacks.spec import ParamSpec
 from medadv_desktop.engine.corruptions._signal import baseline
 from medadv_desktop.engine.corruptions.base import Corruption, ImageContext, register
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from medadv_desktop.engine.attacks.base import ParamSpec
+from medadv_desktop.engine.attacks.spec import ParamSpec
 from medadv_desktop.engine.corruptions.base import Corruption, ImageContext, register
 
 #: severity 1..5: fraction of the original dose

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from medadv_desktop.engine.attacks.base import ParamSpec
+from medadv_desktop.engine.attacks.spec import ParamSpec
 from medadv_desktop.engine.corruptions._compression import RatioTally, frame, planes
 from medadv_desktop.engine.corruptions._signal import storage_for
 from medadv_desktop.engine.corruptions.base import Corruption, CorruptionConfigError, ImageContext, register

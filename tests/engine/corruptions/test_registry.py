@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from medadv_desktop.engine.attacks.base import ParamSpec
+from medadv_desktop.engine.attacks.spec import ParamSpec
 from medadv_desktop.engine.corruptions import (
     CORRUPTIONS,
     Corruption,
@@ -121,3 +121,14 @@ def test_describe_and_record_state_the_physical_parameters(ct_study):
     study = res.to_study(ct_study)
     assert study.pixels is res.pixels and study.modality == "CT" and ct_study.pixels is not res.pixels
     assert create_corruption("blur", 0).describe() == "Blur, severity 0 (no change)"
+
+
+def test_the_corruptions_import_neither_torch_nor_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, medadv_desktop.engine.corruptions as c\n"
+            "assert len(c.available()) == 15\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'pyqtgraph')]\n"
+            "assert not bad, bad[:5]\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
