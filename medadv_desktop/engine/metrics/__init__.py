@@ -9,6 +9,12 @@ from medadv_desktop.engine.metrics.distances import (
 from medadv_desktop.engine.metrics.flags import (
     check_black_box_beats_white_box, check_nondeterminism, check_probabilities,
     check_zero_gradients, model_sanity_flags)
+from medadv_desktop.engine.metrics.intervals import (
+    CLOPPER_PEARSON, WILSON, PairedComparison, Proportion, clopper_pearson_interval, mcnemar_exact,
+    newcombe_paired_interval, paired_caution, paired_comparison, paired_comparison_counts, proportion,
+    proportion_interval, small_sample_caution, wilson_interval)
+from medadv_desktop.engine.metrics.per_class import (
+    ClassRates, PerClassMeasures, RobustnessByClass, class_rates, per_class_measures, robustness_by_class)
 
 __all__ = [
     "ClassificationSummary", "classification_summary", "confusion_matrix", "summarize_records",
@@ -16,4 +22,9 @@ __all__ = [
     "as_two_class_logits", "perturbation_measures", "ssim", "true_class_confidence",
     "check_black_box_beats_white_box", "check_nondeterminism", "check_probabilities",
     "check_zero_gradients", "model_sanity_flags",
+    "CLOPPER_PEARSON", "WILSON", "PairedComparison", "Proportion", "clopper_pearson_interval", "mcnemar_exact",
+    "newcombe_paired_interval", "paired_caution", "paired_comparison", "paired_comparison_counts", "proportion",
+    "proportion_interval", "small_sample_caution", "wilson_interval",
+    "ClassRates", "PerClassMeasures", "RobustnessByClass", "class_rates", "per_class_measures",
+    "robustness_by_class",
 ]
