@@ -37,9 +37,9 @@ inside a shrinking bisection bracket.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Sequence
 
 CLOPPER_PEARSON = "clopper-pearson"
 WILSON = "wilson"
@@ -322,7 +322,7 @@ def paired_comparison(before: Sequence[bool], after: Sequence[bool], *,
     if len(before) != len(after):
         raise ValueError(f"paired outcomes need the same samples: {len(before)} before, {len(after)} after")
     a = b = c = d = 0
-    for x, y in zip(before, after):
+    for x, y in zip(before, after, strict=True):
         if x and y:
             a += 1
         elif x:
@@ -360,10 +360,11 @@ def small_sample_caution(n: int | None, low: float | None = None, high: float | 
 
     The interval is quoted when given. ``subject`` names the rate ("robust sensitivity of lesion").
     """
-    have_interval = low is not None and high is not None
-    width = (high - low) if have_interval else None  # type: ignore[operator]
-    where = (f" ({_conf(confidence)} interval {_pct(low)} to {_pct(high)}, "  # type: ignore[arg-type]
-             f"{100.0 * width:.0f} points wide)") if have_interval else ""
+    interval = (low, high) if low is not None and high is not None else None
+    where = ""
+    if interval is not None:
+        where = (f" ({_conf(confidence)} interval {_pct(interval[0])} to {_pct(interval[1])}, "
+                 f"{100.0 * (interval[1] - interval[0]):.0f} points wide)")
     if n is not None and n <= 0:
         return f"No samples: {subject} cannot be measured."
     if n is not None and n < VERY_SMALL_N:
@@ -371,10 +372,10 @@ def small_sample_caution(n: int | None, low: float | None = None, high: float | 
                 f"do not base a decision on it.")
     if n is not None and n < SMALL_N:
         return f"Few samples (n = {n}): {subject} is uncertain{where}."
-    if width is not None and width > WIDE_INTERVAL:
+    if interval is not None and interval[1] - interval[0] > WIDE_INTERVAL:
         count = f"n = {n}, " if n is not None else ""
-        return (f"Wide uncertainty ({count}{_conf(confidence)} interval {_pct(low)} to "  # type: ignore[arg-type]
-                f"{_pct(high)}): {subject} needs more samples for a firm figure.")  # type: ignore[arg-type]
+        return (f"Wide uncertainty ({count}{_conf(confidence)} interval {_pct(interval[0])} to "
+                f"{_pct(interval[1])}): {subject} needs more samples for a firm figure.")
     return None
 
 

@@ -33,12 +33,11 @@ low, high; Clopper-Pearson 95 % by default).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from medadv_desktop.engine.metrics.aggregate import worst_case_records
-from medadv_desktop.engine.metrics.intervals import (
-    DEFAULT_CONFIDENCE, DEFAULT_METHOD, Proportion, proportion)
+from medadv_desktop.engine.metrics.intervals import DEFAULT_CONFIDENCE, DEFAULT_METHOD, Proportion, proportion
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
 
 EPS_MATCH_RTOL = 1e-9
@@ -108,7 +107,7 @@ def class_rates(y_true: Sequence[int], y_pred: Sequence[int], class_names: Seque
     out = []
     for c, name in enumerate(class_names):
         tp = fn = tn = fp = 0
-        for t, p in zip(y_true, y_pred):
+        for t, p in zip(y_true, y_pred, strict=True):
             if t == c:
                 tp, fn = (tp + 1, fn) if p == c else (tp, fn + 1)
             else:
@@ -167,12 +166,12 @@ def per_class_measures(result: EvaluationResult, *, confidence: float = DEFAULT_
         y_pred = [r.clean_pred for r in first]
     else:
         y_true, y_pred = [], []
-        for t, row in enumerate(result.clean_confusion):
-            for p, count in enumerate(row):
+        for t, counts in enumerate(result.clean_confusion):
+            for p, count in enumerate(counts):
                 y_true.extend([t] * int(count))
                 y_pred.extend([p] * int(count))
     n = len(y_true)
-    correct = sum(1 for t, p in zip(y_true, y_pred) if t == p)
+    correct = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == p)
     clean = class_rates(y_true, y_pred, names, confidence=confidence, method=method)
 
     robust: list[RobustnessByClass] = []

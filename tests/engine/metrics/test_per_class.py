@@ -3,7 +3,13 @@
 import pytest
 
 from medadv_desktop.engine.metrics import (
-    WILSON, class_rates, clopper_pearson_interval, per_class_measures, robustness_by_class, wilson_interval)
+    WILSON,
+    class_rates,
+    clopper_pearson_interval,
+    per_class_measures,
+    robustness_by_class,
+    wilson_interval,
+)
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
 from tests.engine.reports.fixtures import make_result
 
@@ -46,7 +52,7 @@ def test_per_class_measures_agree_with_the_summary_rows():
     m = per_class_measures(res)
     assert m.n_samples == 40 and m.class_names == ("no_finding", "lesion")
     assert m.clean_accuracy.value == pytest.approx(res.clean_accuracy)
-    for mine, theirs in zip(m.clean, res.per_class):
+    for mine, theirs in zip(m.clean, res.per_class, strict=True):
         assert mine.sensitivity.value == pytest.approx(theirs["sensitivity"])
         assert mine.specificity.value == pytest.approx(theirs["specificity"])
     assert len(m.robust) == len(res.rows)          # every attack and the worst case, per eps
