@@ -72,7 +72,10 @@ def test_defaults_and_normalisation():
 
 
 def test_json_plan_is_the_same_plan():
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:       # Python 3.10
+        import tomli as tomllib
     data = tomllib.loads(GOOD)
     from_toml = plan_from_bytes(GOOD.encode(), fmt="toml")
     from_json = plan_from_bytes(json.dumps(data).encode(), fmt="json")
