@@ -14,7 +14,8 @@ from medadv_desktop.engine.metrics.intervals import (
     newcombe_paired_interval, paired_caution, paired_comparison, paired_comparison_counts, proportion,
     proportion_interval, small_sample_caution, wilson_interval)
 from medadv_desktop.engine.metrics.per_class import (
-    ClassRates, PerClassMeasures, RobustnessByClass, class_rates, per_class_measures, robustness_by_class)
+    ClassRates, PerClassMeasures, RobustnessByClass, class_rates, paired_robustness, per_class_measures,
+    records_at, robustness_by_class)
 
 __all__ = [
     "ClassificationSummary", "classification_summary", "confusion_matrix", "summarize_records",
@@ -25,6 +26,6 @@ __all__ = [
     "CLOPPER_PEARSON", "WILSON", "PairedComparison", "Proportion", "clopper_pearson_interval", "mcnemar_exact",
     "newcombe_paired_interval", "paired_caution", "paired_comparison", "paired_comparison_counts", "proportion",
     "proportion_interval", "small_sample_caution", "wilson_interval",
-    "ClassRates", "PerClassMeasures", "RobustnessByClass", "class_rates", "per_class_measures",
-    "robustness_by_class",
+    "ClassRates", "PerClassMeasures", "RobustnessByClass", "class_rates", "paired_robustness",
+    "per_class_measures", "records_at", "robustness_by_class",
 ]

@@ -28,7 +28,9 @@ sample is robust only if every attack failed on it). With the attack cascade
 (``EvaluationResult.provenance["full_rows"]`` False), the entries of the
 attacks after the first are cumulative (after attacks 1..k), flagged by
 ``cumulative``. Every rate is a :class:`~.intervals.Proportion` (k, n, value,
-low, high; Clopper-Pearson 95 % by default).
+low, high; Clopper-Pearson 95 % by default). :func:`paired_robustness` compares two
+evaluations of the same samples (before/after adversarial training) with the exact McNemar test
+and the interval of the change.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from medadv_desktop.engine.metrics.aggregate import worst_case_records
-from medadv_desktop.engine.metrics.intervals import DEFAULT_CONFIDENCE, DEFAULT_METHOD, Proportion, proportion
+from medadv_desktop.engine.metrics.intervals import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_METHOD,
+    PairedComparison,
+    Proportion,
+    paired_comparison,
+    proportion,
+)
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
 
 EPS_MATCH_RTOL = 1e-9
@@ -149,6 +158,56 @@ def _grouped(result: EvaluationResult) -> dict[tuple[int, str], list[SampleRecor
     return groups
 
 
+def _worst_case(per_attack: list[list[SampleRecord]], eps: float) -> list[SampleRecord]:
+    if len({len(r) for r in per_attack}) != 1 or any(
+            [s.sample_id for s in r] != [s.sample_id for s in per_attack[0]] for r in per_attack):
+        raise ValueError(f"the attacks' records at eps {eps:g} are not of the same samples in the same order")
+    return worst_case_records(per_attack)
+
+
+def records_at(result: EvaluationResult, attack: str, eps: float) -> list[SampleRecord] | None:
+    """One record per sample for ``attack`` (or ``worst-case``, combined over the attacks in run
+    order) at the grid eps ``eps``; None when the result holds no such records."""
+    ei = next((i for i, e in enumerate(result.eps_grid) if _same_eps(e, eps)), None)
+    if ei is None or not result.samples:
+        return None
+    groups = _grouped(result)
+    if attack != WORST_CASE:
+        return groups.get((ei, attack))
+    per_attack = [groups[(ei, a)] for a in result.attacks if (ei, a) in groups]
+    return _worst_case(per_attack, result.eps_grid[ei]) if per_attack else None
+
+
+def _outcomes(result: EvaluationResult, attack: str | None, eps: float | None) -> dict[str, bool]:
+    if attack is None:
+        if not result.samples:
+            raise ValueError("the result holds no per-sample records")
+        first = result.samples[0]
+        recs = [r for r in result.samples if r.attack == first.attack and _same_eps(r.eps, first.eps)]
+        return {r.sample_id: r.clean_pred == r.true_label for r in recs}
+    if eps is None:
+        raise ValueError("give the eps of the attack")
+    found = records_at(result, attack, eps)
+    if found is None:
+        raise ValueError(f"the result holds no records of {attack} at eps {eps:g}")
+    return {r.sample_id: r.clean_pred == r.true_label and r.adv_pred == r.true_label for r in found}
+
+
+def paired_robustness(before: EvaluationResult, after: EvaluationResult, *, attack: str | None = None,
+                      eps: float | None = None, confidence: float = DEFAULT_CONFIDENCE,
+                      method: str = DEFAULT_METHOD) -> PairedComparison:
+    """Before/after on the same samples (matched by sample id): clean accuracy (``attack`` None) or
+    robust accuracy under ``attack`` (or ``worst-case``) at ``eps``, with the exact McNemar test and
+    the interval of the change (:func:`~.intervals.paired_comparison`)."""
+    b = _outcomes(before, attack, eps)
+    a = _outcomes(after, attack, eps)
+    if set(b) != set(a) or len(b) == 0:
+        raise ValueError(f"before and after are not the same samples ({len(b)} and {len(a)} sample ids, "
+                         f"{len(set(b) & set(a))} shared)")
+    ids = sorted(b)
+    return paired_comparison([b[i] for i in ids], [a[i] for i in ids], confidence=confidence, method=method)
+
+
 def per_class_measures(result: EvaluationResult, *, confidence: float = DEFAULT_CONFIDENCE,
                        method: str = DEFAULT_METHOD) -> PerClassMeasures:
     """Clean and robust per-class measures of ``result`` (module doc).
@@ -189,11 +248,8 @@ def per_class_measures(result: EvaluationResult, *, confidence: float = DEFAULT_
                 confidence=confidence, method=method))
             per_attack.append(recs)
         if per_attack:
-            if len({len(r) for r in per_attack}) != 1 or any(
-                    [s.sample_id for s in r] != [s.sample_id for s in per_attack[0]] for r in per_attack):
-                raise ValueError(f"the attacks' records at eps {eps:g} are not of the same samples in the same order")
             robust.append(robustness_by_class(
-                worst_case_records(per_attack), names, attack=WORST_CASE, eps=eps, eps_native=eps_native,
+                _worst_case(per_attack, eps), names, attack=WORST_CASE, eps=eps, eps_native=eps_native,
                 confidence=confidence, method=method))
     return PerClassMeasures(
         class_names=names, method=method, confidence=float(confidence), n_samples=n,

@@ -90,3 +90,28 @@ def test_without_samples_the_clean_rates_come_from_the_confusion_matrix():
     assert m.robust == ()
     assert m.clean_accuracy.value == pytest.approx(res.clean_accuracy) and m.clean_accuracy.n == 12
     assert m.clean_of("lesion").sensitivity.value == pytest.approx(res.per_class[1]["sensitivity"])
+
+
+def test_paired_robustness_before_after_on_the_same_samples():
+    from scipy import stats
+
+    from medadv_desktop.engine.metrics import paired_robustness, records_at
+    before = make_result(n_samples=24, seed=0, sample_prefix="S1")
+    after = make_result(n_samples=24, seed=5, sample_prefix="S1")
+    eps = before.eps_grid[-1]
+    b = {r.sample_id: r.adv_pred == r.true_label == r.clean_pred for r in records_at(before, WORST_CASE, eps)}
+    a = {r.sample_id: r.adv_pred == r.true_label == r.clean_pred for r in records_at(after, WORST_CASE, eps)}
+    lost = sum(1 for i in b if b[i] and not a[i])
+    gained = sum(1 for i in b if a[i] and not b[i])
+    cmp = paired_robustness(before, after, attack=WORST_CASE, eps=eps)
+    assert (cmp.only_before, cmp.only_after, cmp.n) == (lost, gained, 24)
+    assert cmp.after.value - cmp.before.value == pytest.approx(cmp.difference)
+    assert cmp.before.value == pytest.approx(before.row(WORST_CASE, eps).robust_accuracy)
+    ref = stats.binomtest(min(lost, gained), lost + gained, 0.5).pvalue if lost + gained else 1.0
+    assert cmp.p_value == pytest.approx(ref)
+    assert cmp.caution() is not None and "n = 24" in cmp.caution()
+    clean = paired_robustness(before, after)             # same clean predictions in both fixtures
+    assert clean.only_before == clean.only_after == 0 and clean.p_value == 1.0
+    other = make_result(n_samples=24, sample_prefix="S2")
+    with pytest.raises(ValueError, match="not the same samples"):
+        paired_robustness(before, other)
