@@ -317,7 +317,18 @@ def _reason(what: str, value: float, c: Criterion, ok: bool, conf: float) -> str
     words = {">=": ("is at least", "is below"), ">": ("is above", "is not above"),
              "<=": ("is at most", "is above"), "<": ("is below", "is not below")}[str(c.comparison)]
     assert c.threshold is not None
-    return f"{what} {100.0 * value:.1f} % {words[0] if ok else words[1]} {100.0 * c.threshold:.4g} %"
+    return f"{what} {_pct_beside(value, c.threshold)} % {words[0] if ok else words[1]} {100.0 * c.threshold:.4g} %"
+
+
+def _pct_beside(value: float, threshold: float) -> str:
+    """value in percent with one decimal, or more when one would hide which side of the threshold
+    it is on (79.996 % against 80 %: '79.996', not '80.0')."""
+    v, t = 100.0 * value, 100.0 * threshold
+    for d in range(1, 7):
+        shown = float(f"{v:.{d}f}")
+        if (shown < t) == (v < t) and (shown > t) == (v > t):
+            break
+    return f"{v:.{d}f}"
 
 
 def check_plan_fits(plan: TestPlan, *, class_names: Sequence[str], attacks: Sequence[str],

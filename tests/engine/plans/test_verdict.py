@@ -167,3 +167,10 @@ def test_check_plan_fits_before_the_run():
     assert check_plan_fits(p, class_names=["no_finding", "lesion", "nodule"], attacks=["fgsm", "square"],
                            eps_grid=[2 / 255, 4 / 255], native_per_unit=400.0, units="HU") == []
     assert WORST_CASE == p.criteria[0].attack
+
+
+def test_reason_never_rounds_onto_the_threshold():
+    from medadv_desktop.engine.plans.verdict import _pct_beside
+    assert _pct_beside(0.79996, 0.80) == "79.996"
+    assert _pct_beside(0.8, 0.80) == "80.0"
+    assert _pct_beside(0.723, 0.80) == "72.3"
