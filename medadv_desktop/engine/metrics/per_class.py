@@ -40,13 +40,7 @@ from dataclasses import dataclass
 
 from medadv_desktop.engine.metrics.aggregate import worst_case_records
 from medadv_desktop.engine.metrics.intervals import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_METHOD,
-    PairedComparison,
-    Proportion,
-    paired_comparison,
-    proportion,
-)
+    DEFAULT_CONFIDENCE, DEFAULT_METHOD, PairedComparison, Proportion, paired_comparison, proportion)
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
 
 EPS_MATCH_RTOL = 1e-9

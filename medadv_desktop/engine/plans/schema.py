@@ -28,8 +28,8 @@ The schema (README, "Acceptance criteria (test plans)")::
 Parsing problems raise :class:`PlanError`, one line naming the field
 (``criteria[2].threshold: ...``; criteria are counted from 0, as in JSON
 paths). Unknown fields are errors, so a typo never silently drops a
-criterion's condition. This module imports no torch; a budget is parsed by
-the attacks' own ``parse_budget`` when the plan is read.
+criterion's condition. Budgets are parsed by the attacks' own
+:func:`~medadv_desktop.engine.attacks.spec.parse_budget` (torch-free).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medadv_desktop.engine.attacks.spec import parse_budget
 from medadv_desktop.engine.metrics.intervals import CLOPPER_PEARSON, METHODS
 from medadv_desktop.engine.results.evaluation import WORST_CASE
 from medadv_desktop.errors import AttackConfigError, MedAdvError
@@ -402,18 +403,6 @@ def _int(value: Any, where: str, err, *, minimum: int) -> int:
 
 _NATIVE_SUFFIX = re.compile(r"[A-Za-z%]\s*$")
 NATIVE_PROBE = 1e300    # native units per [0, 1] unit used only to check the syntax of a native budget
-
-
-def parse_budget(text: str | float, native_per_unit: float | None = None, units: str = "") -> float:
-    """The attacks' own budget parser (imported late: the attack package imports torch)."""
-    try:
-        from medadv_desktop.engine.attacks.spec import parse_budget as parse  # type: ignore[import-not-found]
-    except ImportError:       # before the attack specs moved to attacks/spec.py
-        from medadv_desktop.engine.attacks.base import parse_budget as parse
-    try:
-        return parse(text, native_per_unit, units)
-    except ZeroDivisionError:   # attacks.base.parse_budget divides before it checks the denominator
-        raise AttackConfigError("division by zero", parameter="eps") from None
 
 
 def _budget(value: Any, where: str, err) -> tuple[str, float | None]:

@@ -7,20 +7,8 @@ import pytest
 from scipy import special, stats
 
 from medadv_desktop.engine.metrics.intervals import (
-    CLOPPER_PEARSON,
-    WILSON,
-    beta_ppf,
-    betainc,
-    clopper_pearson_interval,
-    mcnemar_exact,
-    newcombe_paired_interval,
-    paired_caution,
-    paired_comparison,
-    paired_comparison_counts,
-    proportion,
-    small_sample_caution,
-    wilson_interval,
-)
+    CLOPPER_PEARSON, WILSON, beta_ppf, betainc, clopper_pearson_interval, mcnemar_exact, newcombe_paired_interval,
+    paired_caution, paired_comparison, paired_comparison_counts, proportion, small_sample_caution, wilson_interval)
 
 COUNTS = ([(k, n) for n in (1, 2, 3, 5, 10, 24, 30, 100, 300, 1000) for k in sorted({0, 1, n // 3, n // 2, n - 1, n})]
           + [(0, 100_000), (1, 1_000_000), (999_999, 1_000_000), (500_000, 1_000_000), (3, 10_000_000)])

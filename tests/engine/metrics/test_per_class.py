@@ -3,13 +3,7 @@
 import pytest
 
 from medadv_desktop.engine.metrics import (
-    WILSON,
-    class_rates,
-    clopper_pearson_interval,
-    per_class_measures,
-    robustness_by_class,
-    wilson_interval,
-)
+    WILSON, class_rates, clopper_pearson_interval, per_class_measures, robustness_by_class, wilson_interval)
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
 from tests.engine.reports.fixtures import make_result
 

@@ -103,7 +103,7 @@ ROBUST = 'metric = "robust_sensitivity"\nclass = "lesion"\neps = "2/255"\ncompar
     (ROBUST + "treshold = 0.8", "", "criteria[1].treshold", "unknown field"),
     (ROBUST.replace('class = "lesion"\n', "") + "threshold = 0.8", "", "criteria[1].class", "missing"),
     (ROBUST.replace('eps = "2/255"\n', "") + "threshold = 0.8", "", "criteria[1].eps", "missing"),
-    (ROBUST.replace("2/255", "2/0") + "threshold = 0.8", "", "criteria[1].eps", "division by zero"),
+    (ROBUST.replace("2/255", "2/0") + "threshold = 0.8", "", "criteria[1].eps", "divides by zero"),
     (ROBUST.replace("2/255", "two") + "threshold = 0.8", "", "criteria[1].eps", "not a budget"),
     (ROBUST.replace('"2/255"', "2") + "threshold = 0.8", "", "criteria[1].eps", "outside [0, 1]"),
     ('metric = "robust_sens"', "", "criteria[1].metric", "unknown metric"),

@@ -7,16 +7,7 @@ from scipy import stats
 
 from medadv_desktop.engine.metrics import worst_case_records
 from medadv_desktop.engine.plans import (
-    EXIT_FAIL,
-    EXIT_PASS,
-    FAIL,
-    NOT_EVALUABLE,
-    PASS,
-    check_plan_fits,
-    evaluate_plan,
-    exit_code,
-    parse_plan,
-)
+    EXIT_FAIL, EXIT_PASS, FAIL, NOT_EVALUABLE, PASS, check_plan_fits, evaluate_plan, exit_code, parse_plan)
 from medadv_desktop.engine.results.evaluation import WORST_CASE
 from tests.engine.reports.fixtures import make_result
 
