@@ -10,16 +10,7 @@ The self-test's GUI step starts this same executable again with GUI options
 import multiprocessing
 import sys
 
-
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--self-test" in argv:
-        from medadv_desktop.selftest import main as self_test_main
-
-        return self_test_main([a for a in argv if a != "--self-test"])
-    from medadv_desktop.ui.app import main as gui_main
-
-    return gui_main(argv)
+from medadv_desktop.launcher import main  # --self-test or the GUI
 
 
 if __name__ == "__main__":

@@ -160,11 +160,6 @@ def _settings_factory():
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--self-test" in argv:
-        # Headless end-to-end check of this installation (see medadv_desktop/selftest.py).
-        from medadv_desktop.selftest import main as self_test
-
-        return self_test([a for a in argv if a != "--self-test"])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("MEDADV_LOG", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
