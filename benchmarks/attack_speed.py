@@ -196,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         off = create_attack(name, model, eps=eps, early_stop=False, **params)
         on = create_attack(name, model, eps=eps, **params)
         unfolded = create_attack(name, model, eps=eps, early_stop=False, fold_bn=False, **params)
-        fns = {"off": lambda: off.perturb(x, y), "on": lambda: on.perturb(x, y),
-               "unfolded": lambda: unfolded.perturb(x, y), **raw}
+        fns = {"off": lambda off=off: off.perturb(x, y), "on": lambda on=on: on.perturb(x, y),
+               "unfolded": lambda unfolded=unfolded: unfolded.perturb(x, y), **raw}
         if peer is not None and torchattacks is not None:
             atk = peer()
-            fns["peer"] = lambda: (lambda a: (a, score(a)))(atk(x, y))
+            fns["peer"] = lambda atk=atk: (lambda a: (a, score(a)))(atk(x, y))
         best, outs = interleaved(fns, device, args.repeat)
         t_f, t_fb = best["fwd"], best["fwd_bwd"]
         if "peer" in best:

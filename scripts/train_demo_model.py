@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import os
 import sys
 import tempfile
 import time

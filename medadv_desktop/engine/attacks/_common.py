@@ -14,8 +14,8 @@ Conventions used by every attack:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -261,7 +261,7 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
         run_logits: torch.Tensor | None = None
         run_obj = torch.empty(m, device=x.device)
         run_queries = torch.zeros(m, dtype=torch.long, device=x.device)
-        for step in range(steps):
+        for _ in range(steps):
             report(progress, attack.label or attack.name, done_steps, total, moving, m)
             idx = moving.nonzero().flatten() if not bool(moving.all()) else None
             s_in = state if idx is None else state[idx]

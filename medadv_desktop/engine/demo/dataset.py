@@ -20,10 +20,10 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from medadv_desktop.engine.demo.dicom_writer import (
     SYNTHETIC_NOTICE, SliceGeometry, ct_slice_dataset, dataset_bytes, demo_uid,

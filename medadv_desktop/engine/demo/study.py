@@ -26,7 +26,7 @@ import numpy as np
 
 from medadv_desktop.engine.demo.dataset import staged_output_dir
 from medadv_desktop.engine.demo.dicom_writer import (
-    SYNTHETIC_NOTICE, SliceGeometry, ct_slice_dataset, dataset_bytes, demo_uid,
+    SliceGeometry, ct_slice_dataset, dataset_bytes, demo_uid,
 )
 from medadv_desktop.engine.demo.sources import HU_MAX, HU_MIN, load_source_scans
 from medadv_desktop.engine.demo.synthesis import (

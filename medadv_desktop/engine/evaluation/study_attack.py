@@ -15,7 +15,8 @@ and the native perturbation never exceeds ``eps * (high - low)``.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -133,7 +133,7 @@ def read_dataset(path: Path, *, header_only: bool = False):
             if ds is None or _known_elements(ds) < 2:
                 raise UnsupportedStudyError(
                     path, "it is not a DICOM file, NIfTI volume or PNG/JPEG/TIFF image",
-                    hint="Open a DICOM file or series folder, a .nii/.nii.gz volume or an image file.")
+                    hint="Open a DICOM file or series folder, a .nii/.nii.gz volume or an image file.") from None
         except EOFError:
             raise CorruptStudyError(path, "the file ends before its DICOM header is complete",
                                     hint="The file is truncated; copy it again from its source.") from None

@@ -26,7 +26,7 @@ says what was seen, why it matters and what to do.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 

@@ -143,7 +143,7 @@ def _fingerprint(module: nn.Module) -> tuple:
 
 
 #: model -> (fingerprint, the folded result or None, why not folded); never holds the model itself (the weak key)
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, FoldedModel | None, str]]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, FoldedModel | None, str]] = weakref.WeakKeyDictionary()
 
 
 def folded_for_attack(model: nn.Module, probe: torch.Tensor | None = None) -> FoldedModel:

@@ -18,8 +18,9 @@ import hashlib
 import os
 import pickle
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from medadv_desktop.engine.models.card import IntensityMapping, ModelCard
 from medadv_desktop.engine.serialization import write_json
@@ -46,7 +47,7 @@ def sha256_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def resolve_device(name: "str | torch.device | None" = None) -> "torch.device":
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """Turn a device name into a usable ``torch.device``.
 
     ``None`` / ``"auto"``: the first CUDA GPU when one is usable, else the CPU.
@@ -175,7 +176,7 @@ def _refuse_unsafe(path: Path, exc: BaseException) -> UnsafeFileError:
              "(torch.save(model.state_dict(), ...)) on a trusted machine.")
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, "torch.Tensor"]:
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state dict from ``.safetensors`` or a ``.pt``/``.pth`` file, safely.
 
     Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` and strips a
@@ -232,7 +233,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else exc.__class__.__name__
 
 
-def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, "torch.Tensor"]:
+def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     import torch
 
     for _ in range(3):
@@ -276,7 +277,7 @@ def _classifier_keys(network) -> set[str]:
     return {f"{n}.{p}" for n in names or () for p in ("weight", "bias")}
 
 
-def _load_into(network, state: dict[str, "torch.Tensor"], card: ModelCard, path: Path) -> None:
+def _load_into(network, state: dict[str, torch.Tensor], card: ModelCard, path: Path) -> None:
     """Copy ``state`` into ``network`` after explaining any mismatch in the user's terms."""
     import torch
 
@@ -372,8 +373,8 @@ def _load_torchscript(card: ModelCard, path: Path):
                              hint="Save the model with torch.jit.script(model).save(path).") from None
 
 
-def load_classifier(card: ModelCard | str | Path, device: "str | torch.device | None" = None, *,
-                    verify_hash: bool = True, allow_outside_card_dir: bool = False) -> "Classifier":
+def load_classifier(card: ModelCard | str | Path, device: str | torch.device | None = None, *,
+                    verify_hash: bool = True, allow_outside_card_dir: bool = False) -> Classifier:
     """Load the model a card describes and wrap it as a :class:`Classifier` in eval mode.
 
     ``card``: a :class:`ModelCard` or the path of its JSON (or of its folder).
@@ -385,7 +386,6 @@ def load_classifier(card: ModelCard | str | Path, device: "str | torch.device | 
     After loading, one dummy forward at the card's input size checks that the
     network accepts it and returns ``num_classes`` outputs.
     """
-    import torch
 
     from medadv_desktop.engine.models.wrapper import Classifier
 

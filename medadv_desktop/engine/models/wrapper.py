@@ -20,7 +20,7 @@ of the card: ``unit = clip((native - low) / (high - low), 0, 1)`` and back
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

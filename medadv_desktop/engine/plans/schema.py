@@ -38,6 +38,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,10 +212,10 @@ def plan_from_bytes(raw: bytes, *, fmt: str, source: str = "") -> TestPlan:
         raise PlanError(f"is not UTF-8 text (byte {exc.start})", source=source) from None
     data: Any
     if fmt == "toml":
-        try:
-            import tomllib  # Python 3.11+
-        except ModuleNotFoundError:                 # pragma: no cover - Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:                                       # pragma: no cover - Python 3.10
+            import tomli as tomllib
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

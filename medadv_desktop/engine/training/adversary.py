@@ -28,13 +28,14 @@ to [0, 1]):
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-AutocastFactory = Callable[[], ContextManager]
+AutocastFactory = Callable[[], AbstractContextManager]
 
 
 def class_logits(logits: torch.Tensor) -> torch.Tensor:
@@ -44,7 +45,7 @@ def class_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits
 
 
-def _no_autocast() -> ContextManager:
+def _no_autocast() -> AbstractContextManager:
     return contextlib.nullcontext()
 
 

@@ -17,9 +17,10 @@ Accuracies are fractions in [0, 1]; eps in [0, 1] image units (L-inf unless
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, relay
 from medadv_desktop.engine.results.before_after import (

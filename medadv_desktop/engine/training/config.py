@@ -111,7 +111,7 @@ class TrainingConfig:
         return self.lr
 
     # -- checks --------------------------------------------------------------
-    def validate(self) -> "TrainingConfig":
+    def validate(self) -> TrainingConfig:
         def fail(name: str, message: str) -> None:
             raise TrainingConfigError(message, field=name)
 
@@ -168,7 +168,7 @@ class TrainingConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainingConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainingConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 

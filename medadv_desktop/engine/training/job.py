@@ -91,7 +91,7 @@ class TrainingData:
         ys = [int(v) for v in self.y.tolist()]
         return {c: ys.count(i) for i, c in enumerate(self.class_names)}
 
-    def subset(self, index) -> "TrainingData":
+    def subset(self, index) -> TrainingData:
         import torch
 
         index = torch.as_tensor(index, dtype=torch.long)
@@ -520,7 +520,7 @@ def adversarial_training_job(model, data, config: TrainingConfig, out_dir: str |
                            {"kind": "batch", "epoch": epoch, "epochs": config.epochs, "batch": b + 1,
                             "n_batches": n_batches, "loss": loss, "accuracy": acc})
         n = sum(weights)
-        mean_loss = sum(l * w for l, w in zip(losses, weights)) / n
+        mean_loss = sum(v * w for v, w in zip(losses, weights)) / n
         mean_acc = sum(a * w for a, w in zip(accs, weights)) / n
         clean, robust = _validate(student, mode, tdata, val_idx, config, device, cancel, autocast, last_ckpt)
         record = EpochRecord(epoch, mean_loss, mean_acc, clean, robust, time.perf_counter() - t0)

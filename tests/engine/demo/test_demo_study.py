@@ -55,7 +55,7 @@ def test_series_geometry_and_uids():
 
 def test_lesion_slices_hold_the_finding():
     rows = _labels()
-    for (px, info, _), row in zip(demo_study_slices(), rows):
+    for (_, info, _), row in zip(demo_study_slices(), rows):
         assert info.label == row["label"]
         if info.label == "lesion":
             assert float(row["lesion_radius_px"]) >= 4 and abs(float(row["lesion_delta_hu"])) >= 40

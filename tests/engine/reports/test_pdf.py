@@ -58,7 +58,7 @@ def test_numbers_match_json(report):
         block = text.split(f"eps = {eps_all_units(eps, eps * 400, 'HU')}")[1]
         for row in (r for r in res["rows"] if r["eps"] == eps):
             label = {"fgsm": "FGSM", "pgd": "PGD", "square": "Square", WORST_CASE: "Worst case"}[row["attack"]]
-            lines = [l.strip() for l in block.splitlines()]
+            lines = [ln.strip() for ln in block.splitlines()]
             cells = lines[lines.index(label) + 1:lines.index(label) + 3]   # pypdf: one cell per line
             assert cells == [pct(row["robust_accuracy"]), pct(row["attack_success_rate"])], (label, cells)
     # per-class sensitivity

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 WINDOW = (40.0, 150.0)
 ARCH = "test_efficientnet"

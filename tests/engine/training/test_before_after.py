@@ -8,6 +8,7 @@ from medadv_desktop.engine.evaluation import WORST_CASE
 from medadv_desktop.engine.jobs import run_job
 from medadv_desktop.engine.training import (
     BeforeAfterResult, TrainingConfig, adversarial_training_job, before_after_job, format_table, merge_eps_grid)
+from medadv_desktop.errors import OutputExistsError
 
 EPS = 4 / 255
 
@@ -49,5 +50,5 @@ def test_before_after_table_and_json_round_trip(pretrained_card, demo_train, tmp
     table = json.loads(path.read_text())
     assert {"attack", "eps", "accuracy_before", "accuracy_after"} <= set(table["rows"][0])
     assert BeforeAfterResult.from_dict(table).rows == result.rows
-    with pytest.raises(Exception):
+    with pytest.raises(OutputExistsError):
         result.save_table(path)          # never overwrites
