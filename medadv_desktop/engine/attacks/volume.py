@@ -50,7 +50,8 @@ def attack_volume(attack: Attack, volume_unit: torch.Tensor, labels: torch.Tenso
             progress.report(Progress("attack_volume", done, s, f"{attack.label or attack.name}: {done}/{s} slices"))
     finally:
         attack._seed_offset = saved
-    targets = None if outs[0].targets is None else torch.cat([o.targets for o in outs])
+    parts = [o.targets for o in outs if o.targets is not None]
+    targets = torch.cat(parts) if len(parts) == len(outs) else None
     return AttackOutput(adv=torch.cat([o.adv for o in outs]), adv_logits=torch.cat([o.adv_logits for o in outs]),
                         success=torch.cat([o.success for o in outs]), queries=torch.cat([o.queries for o in outs]),
                         elapsed_s=time.perf_counter() - start, targets=targets,

@@ -45,7 +45,7 @@ def ct_slice_dataset(hu: np.ndarray, *, study_uid: str, series_uid: str, sop_uid
                      image_comments: str = SYNTHETIC_NOTICE):
     """A pydicom ``FileDataset`` for one CT slice of HU values ((rows, cols) integers)."""
     from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian
+    from pydicom.uid import UID, ExplicitVRLittleEndian
 
     hu = np.asarray(hu)
     if hu.ndim != 2:
@@ -53,12 +53,12 @@ def ct_slice_dataset(hu: np.ndarray, *, study_uid: str, series_uid: str, sop_uid
     stored = (hu.astype(np.int32) - RESCALE_INTERCEPT).clip(-32768, 32767).astype("<i2")
 
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPClassUID = UID(CT_IMAGE_STORAGE)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationVersionName = "MEDADV_DEMO"
 
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)   # in memory: no file name
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
     ds.SOPClassUID = CT_IMAGE_STORAGE

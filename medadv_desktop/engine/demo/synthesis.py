@@ -178,7 +178,11 @@ def source_weights(split: str) -> np.ndarray:
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Gaussian noise smoothed by a 3x3 box and rescaled to unit std."""
     n = rng.standard_normal((shape[0] + 2, shape[1] + 2))
-    s = sum(n[i:i + shape[0], j:j + shape[1]] for i in range(3) for j in range(3)) / 9.0
+    s = np.zeros(shape)
+    for i in range(3):
+        for j in range(3):
+            s += n[i:i + shape[0], j:j + shape[1]]
+    s /= 9.0
     return (s / (s.std() + 1e-6)).astype(np.float32)
 
 

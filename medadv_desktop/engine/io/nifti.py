@@ -54,7 +54,7 @@ class NiftiNative:
     source_header: Any
     volume_index: int
     n_volumes: int
-    canonical_shape: tuple[int, int, int]
+    canonical_shape: tuple[int, ...]     # (i, j, k) voxels of the canonical volume
 
 
 def has_nibabel_suffix(path: Path) -> bool:

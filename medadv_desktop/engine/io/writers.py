@@ -292,7 +292,7 @@ def _encode_dicom(study: Study, src, frames: np.ndarray, frame_offset: int, seri
     """One derived DICOM file (see the module docstring) as bytes."""
     import pydicom  # noqa: PLC0415
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     native = study.native
     fpd = native.frames_per_dataset
@@ -345,8 +345,8 @@ def _encode_dicom(study: Study, src, frames: np.ndarray, frame_offset: int, seri
         comments.append(SYNTHETIC_NOTICE)   # derived from demo data: stays marked as such
     ds.ImageComments = " | ".join(comments)
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(ds.SOPInstanceUID)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     ds.preamble = b"\x00" * 128

@@ -40,7 +40,7 @@ class ClassificationSummary:
     confusion: list[list[int]]    # [true][predicted]
 
 
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> list[list[int]]:
+def confusion_matrix(y_true: Iterable[int], y_pred: Iterable[int], n_classes: int) -> list[list[int]]:
     """K x K counts, rows = true class, columns = predicted class."""
     m = np.zeros((n_classes, n_classes), dtype=np.int64)
     for t, p in zip(y_true, y_pred):

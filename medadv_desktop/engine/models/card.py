@@ -196,10 +196,18 @@ class IntensityMapping:
     low: float = 0.5      # percentiles, mode "percentile"
     high: float = 99.5
 
+    def _window(self) -> tuple[float, float]:
+        """(centre, width) of a window mapping; :meth:`from_dict` has checked both."""
+        if self.center is None or self.width is None:
+            raise ModelCardError("a window needs numeric 'center' and 'width' in native units (HU for CT)",
+                                 field="intensity")
+        return float(self.center), float(self.width)
+
     def bounds(self, native: np.ndarray) -> tuple[float, float]:
         """(low, high) native values mapped to 0 and 1 for this image."""
         if self.mode == "window":
-            return float(self.center - self.width / 2), float(self.center + self.width / 2)
+            center, width = self._window()
+            return center - width / 2, center + width / 2
         finite = native[np.isfinite(native)]
         if finite.size == 0:
             return 0.0, 1.0
@@ -225,7 +233,7 @@ class IntensityMapping:
     def native_per_unit(self, native: np.ndarray | None = None) -> float | None:
         """Native units per [0, 1] unit (e.g. 400 HU for a 400-wide window)."""
         if self.mode == "window":
-            return float(self.width)
+            return self._window()[1]
         if native is None:
             return None
         lo, hi = self.bounds(native)

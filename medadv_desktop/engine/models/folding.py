@@ -68,9 +68,14 @@ def _pairs(module: nn.Module) -> list[tuple[str, str]]:
     return [(c, b) for c, b in found if calls[c] == 1 and calls[b] == 1]
 
 
-def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
-    return (bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None
-            and conv.weight.shape[0] == bn.num_features)
+def _running_stats(conv: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The BatchNorm's running (mean, var) when it can be folded into ``conv``, else None."""
+    if not (isinstance(conv, _CONVS) and isinstance(bn, _NORMS) and bn.track_running_stats):
+        return None
+    mean, var = bn.running_mean, bn.running_var
+    if mean is None or var is None or conv.weight.shape[0] != bn.num_features:
+        return None
+    return mean, var
 
 
 def _remainder(bn: nn.Module) -> nn.Module:
@@ -111,19 +116,21 @@ def fold_batchnorm(module: nn.Module) -> FoldedModel:
     with torch.no_grad():
         for conv_name, bn_name in pairs:
             conv, bn = folded.get_submodule(conv_name), folded.get_submodule(bn_name)
-            if not _foldable(conv, bn):
+            stats = _running_stats(conv, bn)
+            if stats is None or not isinstance(conv, _CONVS) or not isinstance(bn, _NORMS):
                 continue
+            mean, var = stats
             try:
                 remainder = _remainder(bn)
             except TypeError:
                 continue
             w = conv.weight.float()
-            scale = (bn.weight.float() if bn.weight is not None else torch.ones_like(bn.running_var.float())) \
-                / torch.sqrt(bn.running_var.float() + bn.eps)
+            scale = (bn.weight.float() if bn.weight is not None else torch.ones_like(var.float())) \
+                / torch.sqrt(var.float() + bn.eps)
             bias = conv.bias.float() if conv.bias is not None else torch.zeros_like(scale)
             shift = bn.bias.float() if bn.bias is not None else torch.zeros_like(scale)
             new_w = w * scale.reshape(-1, *([1] * (w.dim() - 1)))
-            new_b = (bias - bn.running_mean.float()) * scale + shift
+            new_b = (bias - mean.float()) * scale + shift
             conv.weight = nn.Parameter(new_w.to(conv.weight.dtype), requires_grad=False)
             conv.bias = nn.Parameter(new_b.to(conv.weight.dtype), requires_grad=False)
             parent_name, _, leaf = bn_name.rpartition(".")

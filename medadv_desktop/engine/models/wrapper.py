@@ -43,6 +43,11 @@ class Classifier(nn.Module):
     only with a network that already carries its weights.
     """
 
+    # buffers registered in __init__ (nn.Module's attribute lookup alone types them as Tensor | Module)
+    mean: torch.Tensor
+    std: torch.Tensor
+    luma: torch.Tensor
+
     def __init__(self, network: nn.Module, card: ModelCard) -> None:
         super().__init__()
         self.network = network
@@ -191,5 +196,5 @@ def unit_to_native(unit: np.ndarray | torch.Tensor,
     if b.shape[0] != unit.shape[0]:
         raise ModelInputError(f"{unit.shape[0]} slice(s) but {b.shape[0]} intensity bound(s) were given.")
     shape = (-1,) + (1,) * (unit.ndim - 1)
-    lo, hi = b[:, 0].reshape(shape), b[:, 1].reshape(shape)
-    return (unit * (hi - lo) + lo).astype(np.float32)
+    lows, highs = b[:, 0].reshape(shape), b[:, 1].reshape(shape)
+    return (unit * (highs - lows) + lows).astype(np.float32)
