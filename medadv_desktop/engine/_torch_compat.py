@@ -22,7 +22,7 @@ def import_timm():
     import torch
 
     try:
-        import torchvision  # noqa: F401
+        import torchvision
     except RuntimeError as exc:
         if "torchvision::nms" not in str(exc):
             raise
