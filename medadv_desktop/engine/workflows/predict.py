@@ -75,7 +75,7 @@ def _is_labelled_folder(path: Path, class_names: list[str]) -> bool:
 
 def _predict_units(model, units: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
     """Probabilities for [0, 1] arrays of possibly different shapes (batched per shape)."""
-    out: list[np.ndarray | None] = [None] * len(units)
+    out: dict[int, np.ndarray] = {}
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, u in enumerate(units):
         by_shape.setdefault(tuple(u.shape), []).append(i)
@@ -83,7 +83,7 @@ def _predict_units(model, units: list[np.ndarray], batch_size: int) -> list[np.n
         probs = model.predict_proba(np.stack([units[i] for i in indices]), batch_size=batch_size).numpy()
         for k, i in enumerate(indices):
             out[i] = probs[k]
-    return out  # type: ignore[return-value]
+    return [out[i] for i in range(len(units))]
 
 
 def predict_path(card_path: str | Path, path: str | Path, *, device: str | None = "auto",
