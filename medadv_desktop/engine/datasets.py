@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,9 +195,12 @@ class LabelledDataset:
                 "n_failures": len(self.failures)}
 
     # ---------------------------------------------------------------- tensors
-    def to_tensors(self, card: ModelCard | None = None
+    def to_tensors(self, card: ModelCard | None = None, *, studies: Mapping[int, Study] | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor, list[str], np.ndarray]:
         """``(x, y, sample_ids, native_per_unit)`` for the whole data set.
+
+        ``studies``: replacements read instead of ``self.studies[i]`` for the indices given
+        (e.g. corrupted copies of the same shape), so they are mapped exactly as the originals.
 
         ``x``: float32 (N, C, H, W) in [0, 1] through the card's intensity
         mapping, C = the studies' channels (1 grey, 3 RGB); when a set mixes
@@ -226,7 +229,8 @@ class LabelledDataset:
             per_study.setdefault(s.study_index, []).append(s.slice_index)
         cache: dict[tuple[int, int], tuple[np.ndarray, float]] = {}
         for si, slices in per_study.items():
-            unit, bounds = study_to_unit(self.studies[si], card, slices)
+            study = studies[si] if studies is not None and si in studies else self.studies[si]
+            unit, bounds = study_to_unit(study, card, slices)
             for k, sl in enumerate(slices):
                 lo, hi = bounds[k]
                 cache[(si, sl)] = (unit[k], float(hi - lo))
