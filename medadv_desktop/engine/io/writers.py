@@ -62,6 +62,7 @@ from medadv_desktop.errors import MedAdvError, OutputExistsError, UnsupportedStu
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 SYNTHETIC_NOTICE = "MedAdv synthetic demo data - not for clinical use"
 ADVERSARIAL_NOTICE = "ADVERSARIAL - NOT FOR DIAGNOSIS"
+CORRUPTED_NOTICE = "SIMULATED ARTEFACT - NOT FOR DIAGNOSIS"
 DEIDENTIFICATION_METHOD = "MedAdv Desktop: PS3.15 Basic Profile subset"
 
 #: Removed wherever they occur (PS3.15 Table E.1-1 "X" actions that the PHI vocabulary does not
@@ -204,12 +205,17 @@ def deidentify_dataset(ds, pseudonym: str, uid_map: dict[str, str] | None = None
 
 
 def write_study_like(study: Study, native_pixels: np.ndarray, out_dir: str | Path, *,
-                     stem: str, description: str, keep_identity: bool = False) -> list[Path]:
+                     stem: str, description: str, keep_identity: bool = False,
+                     notice: str = ADVERSARIAL_NOTICE, lossy: tuple[str, float] | None = None) -> list[Path]:
     """Write ``native_pixels`` (same shape and units as ``study.pixels``) like the source study.
 
     De-identified by default (see the module docstring); ``keep_identity=True``
     keeps the source's identifying header fields (an explicit opt-in the caller
-    should log). Returns the written paths. Raises :class:`OutputExistsError`
+    should log). ``notice`` heads the description (e.g. :data:`CORRUPTED_NOTICE`
+    for simulated artefacts). ``lossy``: ``(method, ratio)`` when the pixels went
+    through lossy compression (DICOM method ``ISO_10918_1`` JPEG, ``ISO_15444_1``
+    JPEG 2000): DICOM files then say LossyImageCompression ``01`` and append the
+    ratio and method to those of the source (PS3.3 C.7.6.1.1.5). Returns the written paths. Raises :class:`OutputExistsError`
     if any target exists, ``OutputWriteError`` on a full or read-only disk;
     either way no file of this output is left behind.
     """
@@ -219,10 +225,10 @@ def write_study_like(study: Study, native_pixels: np.ndarray, out_dir: str | Pat
     out_dir = Path(out_dir)
     stem = _check_stem(stem)
     if study.source_format == "dicom":
-        return _write_dicom(study, pixels, out_dir, stem, description, keep_identity)
+        return _write_dicom(study, pixels, out_dir, stem, description, keep_identity, notice=notice, lossy=lossy)
     if study.source_format == "nifti":
-        return [_write_nifti(study, pixels, out_dir / f"{stem}.nii.gz", description, keep_identity)]
-    return _write_raster(study, pixels, out_dir, stem, description)
+        return [_write_nifti(study, pixels, out_dir / f"{stem}.nii.gz", description, keep_identity, notice=notice)]
+    return _write_raster(study, pixels, out_dir, stem, description, notice=notice)
 
 
 # --------------------------------------------------------------------------- DICOM
@@ -254,7 +260,8 @@ def _inverse_modality(values: np.ndarray, native, frame_offset: int) -> np.ndarr
 
 
 def _write_dicom(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, description: str,
-                 keep_identity: bool) -> list[Path]:
+                 keep_identity: bool, *, notice: str = ADVERSARIAL_NOTICE,
+                 lossy: tuple[str, float] | None = None) -> list[Path]:
     from pydicom.uid import generate_uid
 
     native = study.native
@@ -274,7 +281,7 @@ def _write_dicom(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, des
         for i, (src, target) in enumerate(zip(native.datasets, targets)):
             try:
                 data = _encode_dicom(study, src, pixels[i * fpd:(i + 1) * fpd], i * fpd, series_uid, uid_map,
-                                     description, keep_identity)
+                                     description, keep_identity, notice=notice, lossy=lossy)
             except MedAdvError:
                 raise
             except Exception as exc:   # a source header pydicom cannot write back: say so, leave nothing
@@ -288,7 +295,8 @@ def _write_dicom(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, des
 
 
 def _encode_dicom(study: Study, src, frames: np.ndarray, frame_offset: int, series_uid: str,
-                  uid_map: dict[str, str], description: str, keep_identity: bool) -> bytes:
+                  uid_map: dict[str, str], description: str, keep_identity: bool, *,
+                  notice: str = ADVERSARIAL_NOTICE, lossy: tuple[str, float] | None = None) -> bytes:
     """One derived DICOM file (see the module docstring) as bytes."""
     import pydicom  # noqa: PLC0415
     from pydicom.dataset import FileMetaDataset
@@ -338,9 +346,11 @@ def _encode_dicom(study: Study, src, frames: np.ndarray, frame_offset: int, seri
     ds.SeriesInstanceUID = series_uid
     image_type = list(ds.get("ImageType", []) or [])
     ds.ImageType = ["DERIVED", "SECONDARY"] + [str(v) for v in image_type[2:]]
-    ds.SeriesDescription = f"{ADVERSARIAL_NOTICE}: {description}"[:64]
-    ds.DerivationDescription = f"{ADVERSARIAL_NOTICE}: {description}"[:1024]
-    comments = [ADVERSARIAL_NOTICE]
+    ds.SeriesDescription = f"{notice}: {description}"[:64]
+    ds.DerivationDescription = f"{notice}: {description}"[:1024]
+    if lossy is not None:
+        _mark_lossy(ds, *lossy)
+    comments = [notice]
     if study.synthetic:
         comments.append(SYNTHETIC_NOTICE)   # derived from demo data: stays marked as such
     ds.ImageComments = " | ".join(comments)
@@ -355,9 +365,27 @@ def _encode_dicom(study: Study, src, frames: np.ndarray, frame_offset: int, seri
     return buf.getvalue()
 
 
+def _mark_lossy(ds: Any, method: str, ratio: float) -> None:
+    """LossyImageCompression 01 with this compression's ratio and method appended to the source's
+    (a copy once lossy stays lossy; successive compressions are listed in order)."""
+    def values(keyword: str) -> list[str]:
+        v = ds.get(keyword)
+        if v is None or v == "":
+            return []
+        return [str(x) for x in v] if hasattr(v, "__iter__") and not isinstance(v, (str, bytes)) else [str(v)]
+
+    was_lossy = str(ds.get("LossyImageCompression", "") or "") == "01"
+    ratios = values("LossyImageCompressionRatio") if was_lossy else []
+    methods = values("LossyImageCompressionMethod") if was_lossy else []
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionRatio = ratios + [f"{float(ratio):.2f}"[:16]]
+    ds.LossyImageCompressionMethod = methods + [str(method)]
+
+
 # --------------------------------------------------------------------------- NIfTI
 
-def _write_nifti(study: Study, pixels: np.ndarray, target: Path, description: str, keep_identity: bool) -> Path:
+def _write_nifti(study: Study, pixels: np.ndarray, target: Path, description: str, keep_identity: bool, *,
+                 notice: str = ADVERSARIAL_NOTICE) -> Path:
     import nibabel as nib  # noqa: PLC0415
 
     from medadv_desktop.engine.io.nifti import display_to_canonical, from_canonical
@@ -378,7 +406,7 @@ def _write_nifti(study: Study, pixels: np.ndarray, target: Path, description: st
     img.header.set_slope_inter(1.0, 0.0)
     if not keep_identity:
         _clear_nifti_text(img.header)
-    img.header["descrip"] = f"{ADVERSARIAL_NOTICE}: {description}".encode("latin-1", "replace")[:79]
+    img.header["descrip"] = f"{notice}: {description}".encode("latin-1", "replace")[:79]
     payload = gzip.compress(img.to_bytes(), compresslevel=6, mtime=0)
     return atomic_write_bytes(target, payload)
 
@@ -419,14 +447,15 @@ def _png_bytes(array: np.ndarray, bits: int, text: str | None = None) -> bytes:
     return buf.getvalue()
 
 
-def _write_raster(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, description: str) -> list[Path]:
+def _write_raster(study: Study, pixels: np.ndarray, out_dir: Path, stem: str, description: str, *,
+                  notice: str = ADVERSARIAL_NOTICE) -> list[Path]:
     depth = int(getattr(study.native, "bit_depth", 8) or 8)
     n = pixels.shape[0]
     targets = [out_dir / (f"{stem}.png" if n == 1 else f"{stem}_{i + 1:04d}.png") for i in range(n)]
     _refuse_existing(targets)
     bits = 8 if depth == 8 or pixels.ndim == 4 else 16
     top = 255 if bits == 8 else 65535
-    text = f"{ADVERSARIAL_NOTICE}: {description}"
+    text = f"{notice}: {description}"
     with NewFiles() as batch:
         for i, target in enumerate(targets):
             arr = np.clip(np.rint(pixels[i]), 0, top)
