@@ -15,7 +15,8 @@ import sys
 from medadv_desktop import __version__
 from medadv_desktop.errors import MedAdvError
 
-SUBCOMMANDS = ("info", "predict", "demo_data", "attack", "evaluate", "train_adv", "report")
+SUBCOMMANDS = ("info", "predict", "demo_data", "attack", "evaluate", "train_adv", "report",
+               "corrupt", "evaluate_corruptions")
 
 
 def build_parser() -> argparse.ArgumentParser:

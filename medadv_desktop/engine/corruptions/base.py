@@ -153,6 +153,9 @@ class Corruption:
     needs_hu: ClassVar[bool] = False
     #: True: one event for the whole volume (3-D physics, e.g. motion), not one per slice
     three_d: ClassVar[bool] = False
+    #: DICOM Lossy Image Compression Method of a lossy compression round trip (ISO_10918_1, ISO_15444_1);
+    #: a written corrupted study then says LossyImageCompression 01 with the ratio achieved
+    lossy_method: ClassVar[str | None] = None
     #: severity 1..5 of the corruption's main physical parameter (documentation, README table)
     severity_table: ClassVar[dict[str, tuple[float, ...]]] = {}
     #: the unit of the values in ``severity_table``

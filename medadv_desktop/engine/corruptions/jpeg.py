@@ -100,6 +100,7 @@ class JPEGCompression(Corruption):
     label = "Lossy JPEG"
     description = "Baseline 8-bit JPEG at a compression ratio, coded and decoded (8-bit export, X-ray archive)."
     modalities = ("XR", "OT")
+    lossy_method = "ISO_10918_1"
     severity_table = {"default": (10.0, 20.0, 40.0, 60.0, 100.0)}
     severity_unit = ":1 ratio"
     params = (

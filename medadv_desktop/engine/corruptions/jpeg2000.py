@@ -104,6 +104,7 @@ class JPEG2000Compression(Corruption):
     description = "JPEG 2000 (9/7 wavelet) at a compression ratio, coded and decoded with OpenJPEG (archive copy)."
     severity_table = {"default": (10.0, 20.0, 50.0, 120.0, 340.0)}
     severity_unit = ":1 ratio"
+    lossy_method = "ISO_15444_1"
     params = (
         ParamSpec("ratio", "float", None, 1.0, 100000.0, ":1", "Target compression ratio (overrides the severity)."),
     )
