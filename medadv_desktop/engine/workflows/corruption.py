@@ -250,6 +250,9 @@ def corrupt_study_workflow(study: Any, corruption: str, severity: int = 1, *, se
         raise OutputExistsError(out)
     if record_path is not None and record_path.exists():
         raise OutputExistsError(record_path)
+    from medadv_desktop.engine.corruptions import ImageContext
+
+    c.check(study.pixels, ImageContext.from_study(study))     # a misfit (CT dose on MR) before any output
     yield Progress("corrupt", 0, 2, f"{c.describe()}")
     res = corrupt_study(study, c)
     cancel.raise_if_cancelled()
