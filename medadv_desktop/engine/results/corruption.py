@@ -187,8 +187,8 @@ def _row(d: dict[str, Any]) -> CorruptionRow:
     d = dict(d)
     for key in ("accuracy", "flips", "robust_accuracy"):
         d[key] = _rate(d.get(key))
-    d["per_class"] = [ClassRow(c["class_name"], _rate(c["sensitivity"]),  # type: ignore[arg-type]
-                               _rate(c["specificity"])) for c in d.get("per_class", [])]
+    d["per_class"] = [ClassRow(c["class_name"], Rate(**_known(Rate, c["sensitivity"])),
+                               Rate(**_known(Rate, c["specificity"]))) for c in d.get("per_class", [])]
     return CorruptionRow(**_known(CorruptionRow, d))
 
 

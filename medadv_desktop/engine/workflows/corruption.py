@@ -104,7 +104,7 @@ def resolve_corruptions(corruptions: str | Sequence[CorruptionChoice], dataset: 
             volume = any(getattr(s, "n_slices", 1) > 1 for s in dataset.studies)
             modalities = {str(getattr(s, "modality", "") or "OT") for s in dataset.studies}
             names = [n for n in available() if all(n in default_corruptions(m, volume=volume) for m in modalities)]
-        chosen = []
+        chosen: list[tuple[str, dict[str, Any]]] = []
         for name in names:
             try:
                 check_fits(dataset, create_corruption(name, severity=1, seed=seed))
