@@ -82,7 +82,7 @@ def format_table(result: Any, skipped: list[tuple[str, str]] | None = None) -> s
 
     def line(row: Any) -> str:
         unit = row.level_unit.strip()
-        level = "-" if row.level is None else f"{num(row.level)}{'' if unit.startswith(':') else ' '}{unit}"
+        level = "-" if row.level is None else f"{num(row.level, 4)}{'' if unit.startswith(':') else ' '}{unit}"
         sens = " ".join(f"{pct(c.sensitivity.value):>16}" for c in row.per_class)
         robust = f" {pct(row.robust_accuracy.value):>10}" if attack else ""
         return (f"  {row.corruption:<16} {row.severity:>3} {level[:22]:>22} {ci(row.accuracy):>24} "

@@ -65,6 +65,16 @@ def test_corrupt_writes_a_deidentified_lossy_marked_series(tmp_path, capsys):
     rc = main(["corrupt", "--corruption", "jpeg2000", "--severity", "4", str(DEMO_STUDY), "--out", str(out)])
     assert rc == 2 and "exists" in capsys.readouterr().err
     assert {f: f.stat().st_mtime_ns for f in out.iterdir()} == before
+    # a lossy copy compressed again: still lossy, both compressions listed in order (PS3.3 C.7.6.1.1.5)
+    again = tmp_path / "again"
+    rc = main(["corrupt", "--corruption", "jpeg2000", "--severity", "1", str(files[0]), "--out", str(again)])
+    assert rc == 0, capsys.readouterr().err
+    ds = pydicom.dcmread(next(again.glob("*.dcm")))
+    assert ds.LossyImageCompression == "01"
+    assert list(ds.LossyImageCompressionMethod) == ["ISO_15444_1", "ISO_15444_1"]
+    assert float(ds.LossyImageCompressionRatio[0]) == pytest.approx(last, rel=1e-3)
+    second = json.loads(next(again.glob("*_record.json")).read_text())["measured"]["compression_ratio"]
+    assert float(ds.LossyImageCompressionRatio[1]) == pytest.approx(second, rel=1e-3) and second >= 8.5
 
 
 def test_corrupt_not_lossy_and_param_override(tmp_path, capsys):
@@ -120,7 +130,7 @@ def test_evaluate_corruptions_table_json_csv(demo, tmp_path, capsys):
     assert rows[3]["compression_ratio"] and not rows[1]["compression_ratio"]
     samples = list(csv.DictReader(s.open()))
     assert len(samples) == 6 * 5 and samples[0]["corruption"] == "clean"
-    assert "clean" in cap.out and "3.12 % dose" in cap.out and "Corruption error" in cap.out
+    assert "clean" in cap.out and "3.125 % dose" in cap.out and "Corruption error" in cap.out
     assert "mean (mCE)" in cap.out and "SYNTHETIC" in cap.out and "Caution: 6 samples" in cap.out
     # never overwrite
     rc = main(["evaluate-corruptions", "--model", str(card), "--data", str(data), "--json", str(j)])
