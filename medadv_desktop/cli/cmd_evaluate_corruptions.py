@@ -23,8 +23,9 @@ import argparse
 import sys
 from typing import Any
 
-from medadv_desktop.cli.options import add_attack_options, params_for
+from medadv_desktop.cli.options import add_attack_options, given_specific_options, params_for
 from medadv_desktop.cli.progress import ProgressPrinter
+from medadv_desktop.errors import AttackConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -121,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     attack = None
     if args.attack:
         attack = (args.attack, params_for(args, args.attack, strict=True, with_norm_and_seed=False))
+    else:
+        stray = sorted(given_specific_options(args))
+        if stray:
+            raise AttackConfigError("attack options apply only with --attack NAME (corruption then attack)",
+                                    parameter=stray[0].replace("_", "-"))
     request = CorruptionEvaluationRequest(
         data=args.data, corruptions=args.corruptions, severities=args.severities, seed=args.seed,
         batch_size=args.batch_size, max_samples=args.max_samples, attack=attack,

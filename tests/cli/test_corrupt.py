@@ -157,6 +157,8 @@ def test_evaluate_corruptions_then_attack(demo, tmp_path, capsys):
     (["--corruptions", "ct_dose,slice_thickness"], "volume"),
     (["--corruptions", "blur", "--attack", "pgd", "--steps", "x"], "steps"),
     (["--corruptions", "blur", "--attack", "nope"], "nope"),
+    (["--corruptions", "blur", "--steps", "3"], "only with --attack"),
+    (["--corruptions", "blur,nope"], "no corruption named"),
 ])
 def test_evaluate_corruptions_errors(demo, tmp_path, capsys, extra, needle):
     data, card = demo

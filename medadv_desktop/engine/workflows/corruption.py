@@ -169,9 +169,18 @@ def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluatio
     if len({p.resolve() for p in outputs}) != len(outputs):
         raise MedAdvError("Two outputs have the same file name; give each its own.")
     severities = parse_severities(request.severities)
-    _choices(request.corruptions)
-    if request.attack is not None and request.eps is None:
-        raise AttackConfigError("give the attack's budget, e.g. --eps 2/255", parameter="eps")
+    choice = _choices(request.corruptions)
+    if not isinstance(choice, str):                         # unknown names fail before the model loads
+        from medadv_desktop.engine.corruptions import get_corruption
+
+        for name, _ in choice:
+            get_corruption(name)
+    if request.attack is not None:
+        from medadv_desktop.engine.workflows.evaluation import attack_specs
+
+        attack_specs([request.attack])
+        if request.eps is None:
+            raise AttackConfigError("give the attack's budget, e.g. --eps 2/255", parameter="eps")
     if isinstance(classifier, (str, Path, ModelCard)):
         from medadv_desktop.engine.models import load_classifier
 
