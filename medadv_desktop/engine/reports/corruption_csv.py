@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(round(value, 6)) if value == value and abs(value) != float("inf") else ""
+        return repr(round(value, 6)) if math.isfinite(value) else ""
     if isinstance(value, str):
         return scrub_text(value)
     return value
