@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def format_table(result: Any, skipped: list[tuple[str, str]] | None = None) -> str:
     """The corruption table as text (module doc)."""
-    from medadv_desktop.engine.reports.formatting import fixed, num, pct, pct_compact, points
+    from medadv_desktop.engine.reports.formatting import budget_text, fixed, num, pct, pct_compact, points
 
     def ci(rate: Any) -> str:
         if rate is None or rate.value is None:
@@ -72,7 +72,7 @@ def format_table(result: Any, skipped: list[tuple[str, str]] | None = None) -> s
     attack = result.attack
     if attack:
         nat = f" = {num(attack['eps_native'])} {attack['units']}" if attack.get("eps_native") is not None else ""
-        lines.append(f"Then attack: {attack['name']} {attack.get('norm') or ''} eps {attack['eps']:.5g}{nat} "
+        lines.append(f"Then attack: {attack['name']} {attack.get('norm') or ''} eps {budget_text(attack['eps'])}{nat} "
                      "on the corrupted images")
     classes = list(result.class_names)
     header = (f"  {'corruption':<16} {'sev':>3} {'level':>22} {'accuracy (95 % CI)':>24} {'flips':>7} "

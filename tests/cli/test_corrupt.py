@@ -149,7 +149,7 @@ def test_evaluate_corruptions_then_attack(demo, tmp_path, capsys):
     assert doc["attack"]["params"]["steps"] == 2
     for row in [doc["clean"], *doc["rows"]]:
         assert row["robust_accuracy"]["k"] <= row["accuracy"]["k"]
-    assert "robust acc" in cap.out and "Then attack: pgd" in cap.out
+    assert "robust acc" in cap.out and "Then attack: pgd linf eps 0.01 = 4 HU" in cap.out
 
 
 @pytest.mark.parametrize("extra, needle", [
