@@ -216,8 +216,9 @@ def write_study_like(study: Study, native_pixels: np.ndarray, out_dir: str | Pat
     through lossy compression (DICOM method ``ISO_10918_1`` JPEG, ``ISO_15444_1``
     JPEG 2000): DICOM files then say LossyImageCompression ``01`` and append the
     ratio and method to those of the source (PS3.3 C.7.6.1.1.5).
-    Returns the written paths. Raises :class:`OutputExistsError` if any target exists, ``OutputWriteError`` on a full or read-only disk;
-    either way no file of this output is left behind.
+    Returns the written paths. Raises :class:`OutputExistsError` if any target
+    exists, ``OutputWriteError`` on a full or read-only disk; either way no file
+    of this output is left behind.
     """
     pixels = np.asarray(native_pixels, dtype=np.float32)
     if pixels.shape != study.pixels.shape:
