@@ -20,7 +20,6 @@ never file names or header values, so they are safe in logs and reports.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from medadv_desktop.engine.io.labels import LABELS_CSV, LabelRow, read_labels_csv
 from medadv_desktop.errors import DatasetError, MedAdvError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from medadv_desktop.engine.io.study import Study
     from medadv_desktop.engine.models.card import ModelCard
 
-LABELS_CSV = "labels.csv"
+__all__ = ["LABELS_CSV", "DatasetSample", "LabelRow", "LabelledDataset", "read_labels_csv"]
 
 
 @dataclass
@@ -67,11 +67,16 @@ class LabelledDataset:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_folder(cls, path: str | Path, class_names: Sequence[str]) -> LabelledDataset:
-        """Read a folder of class sub-folders or a folder with ``labels.csv`` (see module doc)."""
-        from medadv_desktop.engine.io import open_path
+    def from_folder(cls, path: str | Path, class_names: Sequence[str], *,
+                    modality: str | None = None) -> LabelledDataset:
+        """Read a folder of class sub-folders or a folder with ``labels.csv`` (see module doc).
+
+        ``modality``: set every study's modality (e.g. ``"CT"`` for NIfTI CT volumes), as on open.
+        """
+        from medadv_desktop.engine.io import normalize_modality, open_path
         from medadv_desktop.engine.io.deid import pseudonym
 
+        modality = normalize_modality(modality) if modality else None
         root = Path(path)
         class_names = [str(c) for c in class_names]
         if not root.is_dir():
@@ -98,7 +103,7 @@ class LabelledDataset:
             entries = [(p, class_names.index(p.name)) for p in subdirs]
         for target, label in entries:
             try:
-                report = open_path(target)
+                report = open_path(target, modality=modality)
             except MedAdvError as exc:
                 ds.failures.append((target, str(exc)))
                 continue
@@ -260,69 +265,6 @@ def _is_synthetic(study) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class LabelRow:
-    """One row of a ``labels.csv``: a file or folder (as written) and/or a slice index, and its class."""
-
-    line: int                    # 1-based line number in the file (for messages)
-    path: str | None             # relative to the CSV's folder, or absolute; None without a file column
-    slice_index: int | None      # 0-based slice of a series, when the file has a slice column
-    label: int                   # class index
-
-
-_PATH_COLUMNS = ("path", "file", "filename", "file_name")
-_SLICE_COLUMNS = ("slice", "slice_index", "index")
-_LABEL_COLUMNS = ("label", "class", "class_name")
-
-
-def read_labels_csv(csv_path: str | Path, class_names: Sequence[str]) -> list[LabelRow]:
-    """The one ``labels.csv`` reader (data set folders, the demo study, the self-test).
-
-    A header row names the columns (case-insensitive): a file column
-    (``path``, ``file``, ``filename``, ``file_name``) and/or a slice column
-    (``slice``, ``slice_index``, ``index``: 0-based), and a label column
-    (``label``, ``class``, ``class_name``); other columns are ignored. Without
-    a recognised header the first two columns are ``path,label``. A label is
-    a class name or a 0-based class index. Every problem is a
-    :class:`DatasetError` naming the line.
-    """
-    csv_path = Path(csv_path)
-    names = [str(c) for c in class_names]
-    try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{csv_path.name} cannot be read ({exc.__class__.__name__}).") from None
-    rows = [(i, r) for i, r in enumerate(csv.reader(text.splitlines()), start=1) if r and any(c.strip() for c in r)]
-    if not rows:
-        raise DatasetError(f"{csv_path.name} is empty; it needs a header 'path,label' and one row per image.")
-    header = [c.strip().lower() for c in rows[0][1]]
-
-    def column(options: tuple[str, ...]) -> int | None:
-        return next((header.index(o) for o in options if o in header), None)
-
-    c_path, c_slice, c_label = column(_PATH_COLUMNS), column(_SLICE_COLUMNS), column(_LABEL_COLUMNS)
-    if c_label is not None and (c_path is not None or c_slice is not None):
-        rows = rows[1:]
-    elif c_label is None and c_path is None and c_slice is None:
-        c_path, c_label = 0, 1                    # no header: path,label
-    else:
-        raise DatasetError(f"{csv_path.name} has no usable columns (header: {', '.join(header)}); it needs a "
-                           "'path' (or 'slice') column and a 'label' column.")
-    out = []
-    for line_no, row in rows:
-        needed = max(c for c in (c_path, c_slice, c_label) if c is not None)
-        if len(row) <= needed:
-            raise DatasetError(f"{csv_path.name} line {line_no}: expected {needed + 1} field(s), got {len(row)}.")
-        label = _parse_label(row[c_label].strip(), names, csv_path.name, line_no)
-        path = row[c_path].strip() if c_path is not None and row[c_path].strip() else None
-        slice_text = row[c_slice].strip() if c_slice is not None else ""
-        slice_index = int(slice_text) if slice_text.isdigit() else None
-        if path is None and slice_index is None:
-            raise DatasetError(f"{csv_path.name} line {line_no}: neither a file nor a slice is given.")
-        out.append(LabelRow(line_no, path, slice_index, label))
-    return out
-
-
 def _read_labels_csv(csv_path: Path, root: Path, class_names: list[str]) -> list[tuple[Path, int]]:
     """(file or folder, label) pairs of a data set folder's ``labels.csv``."""
     entries = []
@@ -333,14 +275,3 @@ def _read_labels_csv(csv_path: Path, root: Path, class_names: list[str]) -> list
         target = Path(row.path) if Path(row.path).is_absolute() else root / row.path
         entries.append((target, row.label))
     return entries
-
-
-def _parse_label(text: str, class_names: list[str], file_name: str, line_no: int) -> int:
-    if text in class_names:
-        return class_names.index(text)
-    if text.isdigit() and int(text) < len(class_names):
-        return int(text)
-    quoted = ", ".join(repr(c) for c in class_names)
-    raise DatasetError(
-        f"{file_name} line {line_no}: label '{text}' is not one of {', '.join(class_names)}; expected a class "
-        f"name ({quoted}) or an index 0..{len(class_names) - 1}.")

@@ -11,7 +11,11 @@ pydicom, nibabel and Pillow are imported only when a file is opened.
 """
 
 from medadv_desktop.engine.io.reader import classify, load_file, open_path, open_path_job, open_study
-from medadv_desktop.engine.io.study import HeaderElement, LoadReport, Study, WindowPreset
+from medadv_desktop.engine.io.study import (
+    CT_DEFAULT_PRESETS, DisplayInfo, HeaderElement, LoadReport, ModalityEvidence, PatientGeometry, Study,
+    VolumeAxis, WindowPreset, normalize_modality, with_modality,
+)
 
-__all__ = ["HeaderElement", "LoadReport", "Study", "WindowPreset", "classify", "load_file",
-           "open_path", "open_path_job", "open_study"]
+__all__ = ["CT_DEFAULT_PRESETS", "DisplayInfo", "HeaderElement", "LoadReport", "ModalityEvidence",
+           "PatientGeometry", "Study", "VolumeAxis", "WindowPreset", "classify", "load_file", "normalize_modality",
+           "open_path", "open_path_job", "open_study", "with_modality"]

@@ -31,16 +31,12 @@ import numpy as np
 
 from medadv_desktop.engine.io.budget import MemoryBudget
 from medadv_desktop.engine.io.deid import is_phi, pseudonym
-from medadv_desktop.engine.io.study import HeaderElement, Study, WindowPreset
+from medadv_desktop.engine.io.study import (
+    CT_DEFAULT_PRESETS, HeaderElement, PatientGeometry, Study, WindowPreset, burned_in_annotation,
+)
 from medadv_desktop.errors import CorruptStudyError, StudyError, UnsupportedStudyError
 
-#: Default CT windows (name, centre HU, width HU).
-CT_DEFAULT_PRESETS: tuple[WindowPreset, ...] = (
-    WindowPreset("Soft tissue", 40.0, 400.0),
-    WindowPreset("Brain", 40.0, 80.0),
-    WindowPreset("Lung", -600.0, 1500.0),
-    WindowPreset("Bone", 480.0, 2500.0),
-)
+_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"   # Secondary Capture Image Storage and its multi-frame kin
 
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _MAX_HEADER_ELEMENTS = 4000
@@ -474,6 +470,11 @@ def _floats(value, n: int) -> list[float] | None:
 
 def pixel_spacing(ds, frame: int = 0) -> tuple[float, float]:
     """(row spacing, column spacing) in mm; 1.0 when the file does not say."""
+    return pixel_spacing_source(ds, frame)[0]
+
+
+def pixel_spacing_source(ds, frame: int = 0) -> tuple[tuple[float, float], str]:
+    """((row spacing, column spacing) mm, the element it came from); ``((1, 1), "")`` when none does."""
     item = _fg_item(ds, frame, "PixelMeasuresSequence")
     for src in (item, ds):
         if src is None:
@@ -482,8 +483,88 @@ def pixel_spacing(ds, frame: int = 0) -> tuple[float, float]:
             if key in src:
                 vals = _floats(src.get(key), 2)
                 if vals and vals[0] > 0 and vals[1] > 0:
-                    return vals[0], vals[1]
-    return 1.0, 1.0
+                    return (vals[0], vals[1]), key
+    return (1.0, 1.0), ""
+
+
+def slice_thickness(ds, frame: int = 0) -> float | None:
+    """The nominal SliceThickness (mm) of a frame (functional groups first), None when not stated."""
+    item = _fg_item(ds, frame, "PixelMeasuresSequence")
+    for src in (item, ds):
+        if src is None or "SliceThickness" not in src:
+            continue
+        try:
+            v = float(src.get("SliceThickness") or 0)
+        except (TypeError, ValueError):
+            continue
+        if v > 0 and np.isfinite(v):
+            return v
+    return None
+
+
+def patient_geometry(datasets: list, frames: int = 1) -> PatientGeometry | None:
+    """LPS geometry of slices in display order: one dataset per slice (a series), or one
+    multi-frame dataset with ``frames`` frames; None when orientation or a position is missing."""
+    try:
+        return _patient_geometry(datasets, frames)
+    except Exception:  # noqa: BLE001  (a hostile header never stops a study from opening: no geometry)
+        return None
+
+
+def _patient_geometry(datasets: list, frames: int) -> PatientGeometry | None:
+    first = datasets[0]
+    m = orientation_cosines(first, 0)
+    if m is None or not np.all(np.isfinite(m)):
+        return None
+    origins = []
+    if len(datasets) == 1:
+        for f in range(frames):
+            pos = image_position(first, f)
+            if pos is None:
+                return None
+            origins.append(pos)
+    else:
+        for ds in datasets:
+            pos = image_position(ds, 0)
+            if pos is None:
+                return None
+            origins.append(pos)
+    norms = np.linalg.norm(m[0]), np.linalg.norm(m[1])
+    origins_arr = np.asarray(origins, dtype=np.float64)
+    if min(norms) <= 1e-6 or not np.all(np.isfinite(origins_arr)):
+        return None
+    row_dir, col_dir = m[0] / norms[0], m[1] / norms[1]
+    if np.linalg.norm(np.cross(row_dir, col_dir)) < 1e-3:      # parallel cosines: no slice normal
+        return None
+    return PatientGeometry(frame="LPS", origins=origins_arr, row_direction=row_dir,
+                           column_direction=col_dir, pixel_spacing=pixel_spacing(first),
+                           slice_thickness=slice_thickness(first))
+
+
+def _text(ds, keyword: str) -> str:
+    try:
+        value = ds.get(keyword)
+    except Exception:
+        return ""
+    if value is None:
+        return ""
+    if _is_multi(value):
+        value = "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def viewer_fields(ds, modality: str) -> dict[str, Any]:
+    """The Study's display and burned-in fields from a header (never raises)."""
+    sop = _text(ds, "SOPClassUID") or _text(getattr(ds, "file_meta", {}) or {}, "MediaStorageSOPClassUID")
+    flag, reason = burned_in_annotation(modality, _text(ds, "BurnedInAnnotation") or None,
+                                        _text(ds, "RecognizableVisualFeatures") or None,
+                                        secondary_capture=sop.startswith(_SECONDARY_CAPTURE))
+    _, spacing_key = pixel_spacing_source(ds)
+    return {"series_description": _text(ds, "SeriesDescription"),
+            "body_part": _text(ds, "BodyPartExamined").upper(),
+            "study_date": _text(ds, "StudyDate") or _text(ds, "SeriesDate"),
+            "burned_in_annotation": flag, "burned_in_reason": reason,
+            "spacing_known": bool(spacing_key)}
 
 
 def _thickness(ds, frame: int = 0) -> float | None:
@@ -799,6 +880,8 @@ def _load_dicom_file(path: Path, ds, budget: MemoryBudget) -> Study:
     if slice_sp is None:
         slice_sp = _thickness(ds) or 1.0
     header = header_elements(ds)
+    geometry = patient_geometry([ds], n)
+    fields = viewer_fields(ds, modality)
     _drop_pixel_data(ds)
     native.datasets = [ds]
     return Study(
@@ -815,6 +898,8 @@ def _load_dicom_file(path: Path, ds, budget: MemoryBudget) -> Study:
         orientation=orientation_labels(ds),
         synthetic=is_synthetic_demo(ds),
         native=native,
+        geometry=geometry,
+        **fields,
     )
 
 
@@ -950,6 +1035,8 @@ def _load_dicom_series(paths: list[Path], headers: list | None, budget: MemoryBu
         modality_lut=natives[0].modality_lut, mono1_reflect=natives[0].mono1_reflect,
         colour=natives[0].colour, float_pixels=natives[0].float_pixels)
     header = header_elements(first)
+    geometry = patient_geometry(kept_headers) if len(kept_headers) > 1 else patient_geometry([first])
+    fields = viewer_fields(first, modality)
     for ds in datasets:
         _drop_pixel_data(ds)
     return Study(
@@ -966,6 +1053,8 @@ def _load_dicom_series(paths: list[Path], headers: list | None, budget: MemoryBu
         orientation=orientation_labels(first),
         synthetic=is_synthetic_demo(first),
         native=native,
+        geometry=geometry,
+        **fields,
     ), failures
 
 

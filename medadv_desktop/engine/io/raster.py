@@ -21,7 +21,7 @@ import numpy as np
 
 from medadv_desktop.engine.io.budget import MemoryBudget
 from medadv_desktop.engine.io.deid import pseudonym
-from medadv_desktop.engine.io.study import HeaderElement, Study, WindowPreset
+from medadv_desktop.engine.io.study import HeaderElement, Study, WindowPreset, burned_in_annotation
 from medadv_desktop.errors import CorruptStudyError, UnsupportedStudyError
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -178,6 +178,7 @@ def load_raster(path: Path, *, memory_budget: MemoryBudget | int | str | None = 
         HeaderElement("size", "size", "", f"{pixels.shape[2]}x{pixels.shape[1]}"),
         HeaderElement("pages", "pages", "", str(n)),
     ]
+    burned_in, burned_in_reason = burned_in_annotation("OT", source_format="image", colour=pixels.ndim == 4)
     return Study(
         pixels=np.ascontiguousarray(pixels),
         spacing=(1.0, 1.0, 1.0),
@@ -191,4 +192,7 @@ def load_raster(path: Path, *, memory_budget: MemoryBudget | int | str | None = 
         header=header,
         orientation=None,
         native=RasterNative(bit_depth=depth, mode=mode),
+        spacing_known=False,
+        burned_in_annotation=burned_in,
+        burned_in_reason=burned_in_reason,
     )

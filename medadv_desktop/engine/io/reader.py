@@ -19,6 +19,12 @@ reason in plain words, and the good files still load:
 * when two files hold the same DICOM instance (same SOP Instance UID), the
   copy that decodes is used and the other is listed, so a damaged duplicate
   never hides the good copy.
+
+``modality=`` (e.g. ``"CT"``; CLI ``--modality``) sets the modality of every
+study opened, instead of the file's (DICOM) or the inferred one (NIfTI); see
+:func:`~medadv_desktop.engine.io.study.with_modality`. A series with a
+``labels.csv`` beside its files opens on a labelled finding
+(:func:`~medadv_desktop.engine.io.labels.finding_slice`), else on its middle slice.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import warnings
 from pathlib import Path
 
 from medadv_desktop.engine.io.budget import MemoryBudget
-from medadv_desktop.engine.io.study import LoadReport, Study
+from medadv_desktop.engine.io.study import LoadReport, Study, normalize_modality, with_modality
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, run_job
 from medadv_desktop.errors import CorruptStudyError, MedAdvError, StudyError, UnsupportedStudyError
 
@@ -152,23 +158,38 @@ def classify(path: Path, head: bytes | None = None) -> str:
 
 
 def load_file(path: Path, *, volume_index: int | None = None,
-              memory_budget: MemoryBudget | int | str | None = None) -> Study:
+              memory_budget: MemoryBudget | int | str | None = None, modality: str | None = None) -> Study:
     """Load one file of any supported kind; raises a StudyError subclass, never anything else.
 
     ``memory_budget``: bytes (or a size such as ``"2G"``) decoding may take;
     default: ``MEDADV_MEMORY_BUDGET`` or half the available memory, at most 4 GiB.
+    ``modality``: set the study's modality (see the module doc).
     """
     path = Path(path)
     budget = MemoryBudget.resolve(memory_budget)
+    modality = normalize_modality(modality) if modality else None
     try:
-        return _load_file(path, volume_index, budget)
+        return _finish(_load_file(path, volume_index, budget, modality), modality)
     except MedAdvError:
         raise
     except Exception as exc:   # per-file isolation: every failure is this file's StudyError
         raise as_study_error(path, exc) from None
 
 
-def _load_file(path: Path, volume_index: int | None, budget: MemoryBudget) -> Study:
+def _finish(study: Study, modality: str | None) -> Study:
+    """The user's modality and the default slice, once per study, after it loaded."""
+    if modality and (study.modality_evidence is None or study.modality_evidence.source != "user"):
+        study = with_modality(study, modality)
+    if study.n_slices > 1 and study.default_slice_reason in ("", "middle slice"):
+        from medadv_desktop.engine.io.labels import finding_slice
+
+        found = finding_slice(study)
+        if found is not None:
+            study.default_slice, study.default_slice_reason = found
+    return study
+
+
+def _load_file(path: Path, volume_index: int | None, budget: MemoryBudget, modality: str | None = None) -> Study:
     check_regular_file(path)
     head = _head(path)
     if not head:
@@ -179,7 +200,7 @@ def _load_file(path: Path, volume_index: int | None, budget: MemoryBudget) -> St
         return load_raster(path, memory_budget=budget)
     if kind == "nifti":
         from medadv_desktop.engine.io.nifti import load_volume
-        return load_volume(path, volume_index=volume_index, memory_budget=budget)
+        return load_volume(path, volume_index=volume_index, memory_budget=budget, modality=modality)
     if kind == "gzip":
         raise UnsupportedStudyError(
             path, "it is a gzip-compressed file that is not a .nii.gz volume",
@@ -190,35 +211,43 @@ def _load_file(path: Path, volume_index: int | None, budget: MemoryBudget) -> St
 
 def open_path_job(path: str | os.PathLike, *, volume_index: int | None = None,
                   cancel: CancelToken | None = None,
-                  memory_budget: MemoryBudget | int | str | None = None) -> Job[LoadReport]:
+                  memory_budget: MemoryBudget | int | str | None = None,
+                  modality: str | None = None) -> Job[LoadReport]:
     """:func:`open_path` as a cancellable job: yields ``Progress("open", files_done, files_total)``
     (messages never name files: names may hold PHI) and returns the LoadReport."""
     budget = MemoryBudget.resolve(memory_budget)
-    report, _ = yield from _open_job(Path(path), volume_index, cancel or CancelToken(), budget)
+    modality = normalize_modality(modality) if modality else None
+    report, _ = yield from _open_job(Path(path), volume_index, cancel or CancelToken(), budget, modality)
     return report
 
 
 def open_path(path: str | os.PathLike, *, volume_index: int | None = None,
-              memory_budget: MemoryBudget | int | str | None = None) -> LoadReport:
+              memory_budget: MemoryBudget | int | str | None = None, modality: str | None = None) -> LoadReport:
     """Open a file or a folder; never raises for bad files, lists them instead.
 
     Returns a :class:`LoadReport` with the studies that loaded (DICOM series
     first, in the order their first file was found) and ``(path, reason)`` for
     every file that did not. Raises :class:`StudyError` only when ``path``
-    itself does not exist or cannot be listed. ``memory_budget``: see :func:`load_file`.
+    itself does not exist or cannot be listed. ``memory_budget``, ``modality``:
+    see :func:`load_file` (a modality that is not a DICOM code raises :class:`MedAdvError`).
     """
     budget = MemoryBudget.resolve(memory_budget)
-    report, _ = run_job(_open_job(Path(path), volume_index, CancelToken(), budget))
+    modality = normalize_modality(modality) if modality else None
+    report, _ = run_job(_open_job(Path(path), volume_index, CancelToken(), budget, modality))
     return report
 
 
 def open_study(path: str | os.PathLike, **kw) -> Study:
-    """The first study at ``path``; raises the StudyError that explains why there is none."""
+    """The first study at ``path``; raises the StudyError that explains why there is none.
+
+    Keywords as :func:`open_path` (``volume_index``, ``memory_budget``, ``modality``).
+    """
     path = Path(path)
     budget = MemoryBudget.resolve(kw.get("memory_budget"))
+    modality = normalize_modality(kw["modality"]) if kw.get("modality") else None
     if path.is_file():
-        return load_file(path, volume_index=kw.get("volume_index"), memory_budget=budget)
-    report, errors = run_job(_open_job(path, kw.get("volume_index"), CancelToken(), budget))
+        return load_file(path, volume_index=kw.get("volume_index"), memory_budget=budget, modality=modality)
+    report, errors = run_job(_open_job(path, kw.get("volume_index"), CancelToken(), budget, modality))
     if report.studies:
         return report.studies[0]
     if len(errors) == 1:
@@ -233,19 +262,23 @@ def open_study(path: str | os.PathLike, **kw) -> Study:
         hint="Run 'medadv info' on the folder to see the reason for every file.")
 
 
-def _open_job(path: Path, volume_index: int | None, cancel: CancelToken, budget: MemoryBudget):
+def _open_job(path: Path, volume_index: int | None, cancel: CancelToken, budget: MemoryBudget,
+              modality: str | None = None):
     try:
         st = os.stat(path)
     except OSError:
         st = None
     if st is None or not stat.S_ISDIR(st.st_mode):
         try:
-            return LoadReport(studies=[load_file(path, volume_index=volume_index, memory_budget=budget)]), []
+            return LoadReport(studies=[load_file(path, volume_index=volume_index, memory_budget=budget,
+                                                 modality=modality)]), []
         except StudyError as exc:
             if not os.path.lexists(path):
                 raise
             return LoadReport(failures=[(path, exc.reason)]), [exc]
-    return (yield from _open_folder(path, volume_index, cancel, budget))
+    report, errors = yield from _open_folder(path, volume_index, cancel, budget, modality)
+    report.studies = [_finish(s, modality) for s in report.studies]
+    return report, errors
 
 
 #: Side-car files that sit beside images in study and data-set folders (labels,
@@ -286,7 +319,8 @@ def _is_pair_data_file(path: Path, present: set[Path]) -> bool:
     return False
 
 
-def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken, budget: MemoryBudget):
+def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken, budget: MemoryBudget,
+                 modality: str | None = None):
     """Generator job: yields Progress per file, returns (LoadReport, errors)."""
     from medadv_desktop.engine.io import dicom
 
@@ -317,7 +351,7 @@ def _open_folder(folder: Path, volume_index: int | None, cancel: CancelToken, bu
         if kind == "nifti" and _is_pair_data_file(f, present):
             return  # loaded through its header file
         if kind in ("image", "nifti", "gzip"):
-            other_studies.append(load_file(f, volume_index=volume_index, memory_budget=budget))
+            other_studies.append(load_file(f, volume_index=volume_index, memory_budget=budget, modality=modality))
             return
         ds = dicom.read_dataset(f, header_only=True)
         if not dicom.has_pixels(ds):
