@@ -124,3 +124,12 @@ class OutputExistsError(MedAdvError):
             f"'{self.path}' already exists; MedAdv never overwrites your files.",
             hint="Choose another output folder or file name, or remove the file first.",
         )
+
+
+class ModalityMismatchError(MedAdvError):
+    """The study does not match what the model was trained for, and the user asked for strictness
+    (``--strict-modality``): nothing was attacked. Carries the guard's warnings."""
+
+    def __init__(self, message: str, *, warnings: Any = None, hint: str | None = None) -> None:
+        self.warnings = list(warnings or [])
+        super().__init__(message, hint=hint)

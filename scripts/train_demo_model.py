@@ -279,7 +279,8 @@ def main(argv=None) -> int:
         card = create_card_from_weights(tmp_weights, card_path=card_path, name=MODEL_NAME,
                                         architecture="efficientnet_b0", class_names=list(CLASS_NAMES),
                                         input_size=[PATCH_SIZE, PATCH_SIZE], intensity=WINDOW,
-                                        mean=[0.5], std=[0.5], intended_use=INTENDED_USE, provenance=provenance)
+                                        mean=[0.5], std=[0.5], intended_use=INTENDED_USE, provenance=provenance,
+                                        modality="CT")
         card.weights = "model.safetensors"
         atomic_write(weights_path, tmp_weights.read_bytes(), args.overwrite)
     save_card(card, card_path, overwrite=args.overwrite)

@@ -37,12 +37,13 @@ class TinyScriptCNN(nn.Module):
 def make_tiny_card(folder: Path, *, format: str = "timm", architecture: str = "test_efficientnet",
                    input_size: int = 32, intensity: Mapping[str, Any] | None = None,
                    class_names: Sequence[str] = ("no_finding", "lesion"), name: str = "tiny test model",
-                   intended_use: str = "", seed: int = 0) -> Path:
+                   intended_use: str = "", seed: int = 0, modality: str | None = None) -> Path:
     """The one tiny real model + model card of the tests (returns the card path).
 
     ``format="timm"``: a randomly initialised timm test architecture (1 channel)
     saved as safetensors; ``format="torchscript"``: :class:`TinyScriptCNN`
-    traced and saved. Default intensity: a 40 / 400 HU window.
+    traced and saved. Default intensity: a 40 / 400 HU window. ``modality``: the card's
+    modality field (None: not stated, the modality guard stays silent).
     """
     import warnings
 
@@ -67,7 +68,8 @@ def make_tiny_card(folder: Path, *, format: str = "timm", architecture: str = "t
                             torch.rand(1, 1, input_size, input_size)).save(str(weights))
     card = create_card_from_weights(weights, name=name, architecture=architecture, class_names=list(class_names),
                                     input_size=[input_size, input_size], intensity=dict(intensity or WINDOW_40_400),
-                                    intended_use=intended_use, card_path=folder / "model_card.json")
+                                    intended_use=intended_use, card_path=folder / "model_card.json",
+                                    modality=modality)
     return save_card(card, folder / "model_card.json")
 
 

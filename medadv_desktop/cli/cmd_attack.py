@@ -16,7 +16,11 @@ workflow (``engine/workflows/study_attack.py``):
 
 and prints the prediction before and after per slice. Attack-specific options
 are generated from each attack's parameter schema; ``--eps 6HU`` is converted
-through the card's intensity window.
+through the card's intensity window. ``--modality`` sets the study's modality;
+a study that does not match the card's modality, body part or units gets one
+warning line before the attack (``--strict-modality``: exit 2 instead), and the
+warning is kept in the summary JSON (``warnings``). ``--volume N`` attacks
+volume N of a 4-D NIfTI.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from pathlib import Path
 
 from medadv_desktop.cli.options import add_attack_name_option, add_attack_options, params_for
 from medadv_desktop.cli.progress import ProgressPrinter
+from medadv_desktop.cli.study_options import (
+    add_modality_option, add_strict_modality_option, is_warning, print_warning,
+)
 from medadv_desktop.errors import AttackConfigError, OutputExistsError
 
 
@@ -41,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, metavar="N", help="slices per attack batch (default 16)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files are never overwritten)")
     p.add_argument("path", metavar="PATH", help="the study: a DICOM file or series folder, NIfTI file, or image")
+    p.add_argument("--volume", type=int, default=None, metavar="N",
+                   help="volume of a 4-D NIfTI to attack (0-based; default 0)")
+    add_modality_option(p)
+    add_strict_modality_option(p)
     add_attack_options(p)
     p.set_defaults(func=run)
 
@@ -78,11 +89,18 @@ def run(args: argparse.Namespace) -> int:
         raise OutputExistsError(out_dir)
     params = {**params_for(args, args.attack, strict=True), "eps": args.eps}
     classifier = load_classifier(args.model, device=args.device)
-    study = open_study(args.path)
+    study = open_study(args.path, modality=args.modality, volume_index=args.volume)
     slices = _parse_slices(args.slices, study.n_slices)
     with ProgressPrinter() as printer:
+        def show(event) -> None:
+            if is_warning(event):
+                print_warning(event, printer)
+            else:
+                printer(event)
+
         outcome = run_job(study_attack_workflow(classifier, study, args.attack, params, slices=slices,
-                                                batch_size=args.batch_size, out_dir=out_dir), printer)
+                                                batch_size=args.batch_size, out_dir=out_dir,
+                                                strict_modality=args.strict_modality), show)
     result, summary = outcome.result, outcome.summary
     native = f" = {num(result.eps_native)} {result.units}" if result.eps_native is not None else ""
     print(f"Study {result.study}: {result.params.get('norm', 'linf')} eps {budget_text(result.eps)}{native}, "

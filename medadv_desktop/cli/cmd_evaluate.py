@@ -31,6 +31,9 @@ from medadv_desktop.cli.options import (
     params_for,
 )
 from medadv_desktop.cli.progress import ProgressPrinter
+from medadv_desktop.cli.study_options import (
+    add_modality_option, add_strict_modality_option, is_warning, print_warning,
+)
 from medadv_desktop.errors import AttackConfigError
 
 DEFAULT_EPS = "1/255,2/255,4/255"
@@ -62,6 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", required=True, metavar="OUT", help="write the whole result as JSON")
     p.add_argument("--csv", default=None, metavar="OUT", help="also write the per-sample CSV (reports module)")
     p.add_argument("--report", default=None, metavar="OUT.pdf", help="also write the PDF report (reports module)")
+    p.add_argument("--examples-with-burned-in", action="store_true",
+                   help="let images flagged for burned-in annotation (ultrasound, secondary captures, "
+                        "BurnedInAnnotation = YES) be example images of the report (default: left out)")
+    add_modality_option(p)
+    add_strict_modality_option(p)
     add_attack_options(p, with_eps=False)
     p.set_defaults(func=run)
 
@@ -79,6 +87,8 @@ def format_table(result: Any) -> str:
     lines.append(f"Clean accuracy {pct(result.clean_accuracy)}   balanced accuracy {pct(result.balanced_accuracy)}")
     for f in result.flags:
         lines.append(f"WARNING [{f.code}] {f.title}")
+    for w in getattr(result, "warnings", []) or []:
+        lines.append(f"WARNING [{w.code}] {w.message}")
     header = (f"  {'attack':<12} {'robust acc':>10} {'success':>8} {'Linf (' + units + ')':>12} {'L2':>8} "
               f"{'SSIM':>6} {'queries':>8}")
     for eps, eps_nat in zip(result.eps_grid, result.eps_native):
@@ -114,13 +124,16 @@ def run(args: argparse.Namespace) -> int:
     request = EvaluationRequest(
         data=args.data, attacks=attacks, eps=args.eps, norm=args.norm, batch_size=args.batch_size, seed=args.seed,
         cascade=args.cascade, full_rows=args.full_rows, n_examples=args.n_examples, max_samples=args.max_samples,
-        json=args.json, csv=args.csv, pdf=args.report)
+        json=args.json, csv=args.csv, pdf=args.report, modality=args.modality,
+        strict_modality=args.strict_modality, examples_with_burned_in=args.examples_with_burned_in)
     with ProgressPrinter() as printer:
         def show(event: Any) -> None:
             if event.data.get("kind") == "dataset" and event.data.get("n_failures"):
                 printer.line(f"medadv: {event.data['n_failures']} file(s) could not be read and were skipped",
                              sys.stderr)
-            if event.stage == "evaluate":
+            if is_warning(event):
+                print_warning(event, printer)
+            elif event.stage == "evaluate":
                 printer(event)
 
         outcome = run_job(evaluation_workflow(args.model, request, device=args.device), show)

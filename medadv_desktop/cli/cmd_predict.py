@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from medadv_desktop.cli.study_options import add_modality_option
 from medadv_desktop.engine.workflows.predict import PredictionRun, predict_path, prediction_document
 
 
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    add_modality_option(p)
     p.set_defaults(func=run)
 
 
@@ -64,7 +66,8 @@ def to_json(run: PredictionRun) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = predict_path(args.model, args.path, device=args.device, batch_size=args.batch_size)
+    result = predict_path(args.model, args.path, device=args.device, batch_size=args.batch_size,
+                          modality=args.modality)
     if args.json:
         print(to_json(result))
     else:

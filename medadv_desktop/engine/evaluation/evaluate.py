@@ -87,11 +87,23 @@ def _check_eps_grid(eps_grid: Sequence[float]) -> list[float]:
     return sorted(set(grid))
 
 
+def _burned_in_samples(dataset) -> set[int]:
+    """Indices of the samples whose study may carry burned-in text (never shown as examples by default)."""
+    studies = getattr(dataset, "studies", None) or []
+    out = set()
+    for i, sample in enumerate(getattr(dataset, "samples", [])):
+        k = getattr(sample, "study_index", -1)
+        if 0 <= k < len(studies) and getattr(studies[k], "burned_in_annotation", False):
+            out.add(i)
+    return out
+
+
 def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[str, dict]],
                  eps_grid: Sequence[float], *, norm: str = "linf", batch_size: int = 32, seed: int = 0,
                  cascade: bool = True, full_rows: bool = False, n_examples: int = 6,
                  max_samples: int | None = None, cancel: CancelToken | None = None,
-                 on_attack_progress: Callable[[Progress], None] | None = None) -> Job[EvaluationResult]:
+                 on_attack_progress: Callable[[Progress], None] | None = None,
+                 examples_with_burned_in: bool = False) -> Job[EvaluationResult]:
     """Evaluate ``classifier`` on ``dataset`` against ``attacks`` over ``eps_grid`` (see module doc).
 
     ``dataset``: a :class:`~medadv_desktop.engine.datasets.LabelledDataset`.
@@ -105,6 +117,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     and returns an :class:`EvaluationResult`. The generator can only yield between
     batches; ``on_attack_progress`` (optional, e.g. a GUI signal's ``emit``) receives the
     attacks' own throttled events (stage ``"attack"``) *during* a batch, from the job's thread.
+    Samples of studies flagged for burned-in annotation (``Study.burned_in_annotation``) are never
+    picked as example images unless ``examples_with_burned_in``.
     """
     from medadv_desktop.engine.attacks.base import create_attack, get_attack
 
@@ -179,6 +193,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     examples_per_attack = {lab: 0 for lab in labels}
     fooled_before: dict[str, dict[int, SampleRecord]] = {lab: {} for lab in labels}  # eps reuse
     wrong_records = {i: None for i in range(n) if not correct[i]}
+    no_example = set() if examples_with_burned_in else _burned_in_samples(dataset)
 
     for ei, eps in enumerate(grid):
         at_eps: list[dict[int, SampleRecord]] = []
@@ -214,7 +229,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
                     if rec.adv_pred != rec.true_label:
                         fooled_before[lab][i] = rec
                     if (rec.adv_pred != rec.true_label and examples_per_attack[lab] < per_attack_quota
-                            and len(examples) < n_examples):
+                            and len(examples) < n_examples and i not in no_example):
                         adv_conf = float(torch.softmax(out.adv_logits[j].detach().float().cpu(), 0).max())
                         clean_c = float(torch.softmax(clean_logits[i], 0).max())
                         examples.append(example_panel(rec, xb[j], out.adv[j], adv_conf, clean_c,

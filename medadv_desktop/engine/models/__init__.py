@@ -8,6 +8,7 @@ the GUI can import this package at start-up cheaply)::
         load_classifier, sha256_file, resolve_device,      # loading.py
         save_card, create_card_from_weights, load_state_dict_file,
         Classifier, study_to_unit, study_to_unit_volume, unit_to_native,  # wrapper.py
+        modality_warnings, dataset_modality_warnings,     # guard.py (no torch)
     )
 """
 
@@ -23,6 +24,7 @@ _LAZY = {
     "save_card": "loading", "create_card_from_weights": "loading", "load_state_dict_file": "loading",
     "Classifier": "wrapper", "study_to_unit": "wrapper", "study_to_unit_volume": "wrapper",
     "unit_to_native": "wrapper", "BT601_LUMA": "wrapper",
+    "modality_warnings": "guard", "dataset_modality_warnings": "guard",
 }
 
 __all__ = ["ModelCard", "IntensityMapping", *_LAZY]

@@ -17,6 +17,8 @@ Model card schema (``model_card.json``; copied to README "Model card")
       "mean": [0.5], "std": [0.5],           # normalisation after mapping to [0, 1]: (x - mean) / std
       "sha256": "...",                       # optional: SHA-256 of the weights file (checked on load)
       "intended_use": "free text",
+      "modality": "CT",                      # optional: the modality the model was trained for
+      "body_part": "HEAD",                   # optional: the body part (DICOM BodyPartExamined term)
       "provenance": {}                       # optional, e.g. the adversarial training record
     }
 
@@ -66,6 +68,14 @@ Fields:
   refuses weights whose hash differs.
 - ``intended_use`` (text), ``provenance`` (object): free information carried
   into reports.
+- ``modality`` (optional): the DICOM modality code the model was trained on
+  (``CT``, ``MR``, ``CR``, ``DX``, ``US``, ...; ``MRI`` and ``PET`` are read as
+  ``MR`` and ``PT``). Before an attack or an evaluation the modality guard
+  (:mod:`medadv_desktop.engine.models.guard`) compares it with the study's and
+  warns on a mismatch.
+- ``body_part`` (optional): the body part (a DICOM BodyPartExamined term such
+  as ``HEAD``, ``CHEST``; letters, digits, spaces, ``_``, at most 64
+  characters, stored upper case); the guard warns when a study states another.
 
 Every validation error is a :class:`ModelCardError` that names the field, in
 one line. The card file itself is read defensively: at most 1 MiB, a regular
@@ -78,6 +88,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,6 +311,8 @@ class ModelCard:
     sha256: str | None = None
     intended_use: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
+    modality: str | None = None       # DICOM modality code the model was trained on ("CT"), None: not stated
+    body_part: str | None = None      # BodyPartExamined term ("HEAD"), None: not stated
     path: Path | None = None          # where the card was read from (not serialised)
     allow_outside_card_dir: bool = field(default=False, compare=False)   # explicit opt-in (not serialised)
 
@@ -357,6 +370,10 @@ class ModelCard:
             "mean": list(self.mean), "std": list(self.std), "sha256": self.sha256,
             "intended_use": self.intended_use,
         }
+        if self.modality:
+            d["modality"] = self.modality
+        if self.body_part:
+            d["body_part"] = self.body_part
         if self.provenance:
             d["provenance"] = self.provenance
         return d
@@ -461,6 +478,7 @@ class ModelCard:
         provenance = d.get("provenance") or {}
         if not isinstance(provenance, dict):
             raise ModelCardError("should be an object (a JSON dictionary) or absent", path=path, field="provenance")
+        modality, body_part = _modality_fields(d, path)
         return cls(
             name=name, format=fmt, weights=weights, num_classes=num_classes,
             class_names=list(class_names), input_size=tuple(size), in_chans=in_chans,
@@ -468,6 +486,7 @@ class ModelCard:
             mean=[float(v) for v in mean], std=[float(v) for v in std],
             sha256=sha.lower() if sha else None, intended_use=intended_use,
             provenance=dict(provenance), path=path, allow_outside_card_dir=bool(allow_outside_card_dir),
+            modality=modality, body_part=body_part,
         )
 
     @classmethod
@@ -482,6 +501,33 @@ class ModelCard:
             path = path / "model_card.json"
         data = _read_card_json(path)
         return cls.from_dict(data, path.resolve(), allow_outside_card_dir=allow_outside_card_dir)
+
+
+_BODY_PART = re.compile(r"^[A-Z0-9 _]{1,64}$")
+
+
+def _modality_fields(d: dict[str, Any], path: Path | None) -> tuple[str | None, str | None]:
+    """The optional ``modality`` and ``body_part`` of a card, validated and normalised."""
+    from medadv_desktop.engine.io.study import normalize_modality
+    from medadv_desktop.errors import MedAdvError
+
+    modality = d.get("modality")
+    if modality is not None:
+        if not isinstance(modality, str):
+            raise ModelCardError(f"should be a DICOM modality code such as \"CT\", got {_show(modality)}",
+                                 path=path, field="modality")
+        try:
+            modality = normalize_modality(modality, what="")
+        except MedAdvError:
+            raise ModelCardError(f"{_show(modality)} is not a DICOM modality code (CT, MR, PT, US, CR, DX, MG, ...)",
+                                 path=path, field="modality") from None
+    body_part = d.get("body_part")
+    if body_part is not None:
+        if not isinstance(body_part, str) or not _BODY_PART.match(body_part.strip().upper()):
+            raise ModelCardError("should be a body part term such as \"HEAD\" or \"CHEST\" (letters, digits, "
+                                 "spaces, _; at most 64 characters)", path=path, field="body_part")
+        body_part = body_part.strip().upper()
+    return modality or None, body_part or None
 
 
 def _read_card_json(path: Path) -> Any:

@@ -116,6 +116,8 @@ def create_card_from_weights(
     compute_sha256: bool = True,
     provenance: Mapping[str, Any] | None = None,
     allow_outside_card_dir: bool = False,
+    modality: str | None = None,
+    body_part: str | None = None,
 ) -> ModelCard:
     """Build a validated :class:`ModelCard` for an existing weights file (the GUI's form).
 
@@ -126,6 +128,7 @@ def create_card_from_weights(
     weights is recorded when ``compute_sha256``. Nothing is written: pass the
     result to :func:`save_card`. The weights must sit in the card's folder or
     below it (a card elsewhere could not be loaded) unless ``allow_outside_card_dir``.
+    ``modality`` / ``body_part``: what the model was trained on (optional; see the card fields).
     """
     if not str(weights).strip():
         raise ModelLoadError("No weights file was chosen.", hint="Choose the .safetensors, .pt/.pth or TorchScript file of the model.")
@@ -159,6 +162,10 @@ def create_card_from_weights(
         "sha256": sha256_file(weights) if compute_sha256 else None,
         "intended_use": intended_use,
     }
+    if modality:
+        data["modality"] = modality
+    if body_part:
+        data["body_part"] = body_part
     if provenance:
         data["provenance"] = dict(provenance)
     card = ModelCard.from_dict(data, card_path.resolve(), allow_outside_card_dir=allow_outside_card_dir)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from medadv_desktop.engine.results.modality import ModalityWarning
 from medadv_desktop.engine.serialization import dumps, write_json
 
 WORST_CASE = "worst-case"
@@ -115,6 +116,7 @@ class EvaluationResult:
     examples: list[ExamplePanel] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)   # versions, device, seed, date, attack params
     clean_confusion: list[list[int]] = field(default_factory=list)
+    warnings: list[ModalityWarning] = field(default_factory=list)   # the modality guard's, before the attacks
 
     def has_cumulative_rows(self) -> bool:
         """True when some rows come from the attack cascade (robust accuracy after this and the earlier attacks)."""
@@ -139,6 +141,7 @@ class EvaluationResult:
         d["samples"] = [SampleRecord(**_known(SampleRecord, s)) for s in d.get("samples", [])]
         d["flags"] = [SanityFlag(**_known(SanityFlag, f)) for f in d.get("flags", [])]
         d["examples"] = [ExamplePanel(**_known(ExamplePanel, e)) for e in d.get("examples", [])]
+        d["warnings"] = [ModalityWarning(**_known(ModalityWarning, w)) for w in d.get("warnings", [])]
         return cls(**_known(cls, d))
 
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from medadv_desktop.engine.results.evaluation import AttackRow, SampleRecord
+from medadv_desktop.engine.results.modality import ModalityWarning
 
 
 @dataclass
@@ -43,6 +44,7 @@ class StudyAttackResult:
     units: str
     elapsed_s: float
     targets: list[int] | None = None
+    warnings: list[ModalityWarning] = field(default_factory=list)   # the modality guard's, before the attack
 
     @property
     def clean_pred(self) -> np.ndarray:

@@ -7,9 +7,16 @@
 1. every output path is checked before any work (nothing is overwritten);
 2. attack names are checked, the eps grid and text parameters are parsed
    against the model card (``6HU`` through its window);
-3. the data set folder is read (unreadable files are skipped and counted);
-4. :func:`~medadv_desktop.engine.evaluation.evaluate.evaluate_job` runs;
-5. the result is written as JSON (the whole ``EvaluationResult``), per-sample
+3. the data set folder is read (unreadable files are skipped and counted;
+   ``modality`` sets every study's modality);
+4. the modality guard compares the studies with the model card
+   (:func:`~medadv_desktop.engine.models.guard.guard_job`): warning events
+   (``data["kind"] == "warning"``) before any attack, kept in
+   ``result.warnings``; ``strict_modality`` refuses instead;
+5. :func:`~medadv_desktop.engine.evaluation.evaluate.evaluate_job` runs (samples
+   with burned-in annotation are not used as example images unless
+   ``examples_with_burned_in``);
+6. the result is written as JSON (the whole ``EvaluationResult``), per-sample
    CSV and PDF report when asked.
 
 ``medadv evaluate`` and the GUI's "Labelled data set folder" scope call this.
@@ -47,6 +54,9 @@ class EvaluationRequest:
     json: str | Path | None = None                   # the whole EvaluationResult
     csv: str | Path | None = None                    # per-sample CSV
     pdf: str | Path | None = None                    # PDF report
+    modality: str | None = None                      # set the studies' modality (e.g. "CT") when reading
+    strict_modality: bool = False                    # refuse (ModalityMismatchError) instead of warning
+    examples_with_burned_in: bool = False            # allow images flagged for burned-in text as examples
 
     def outputs(self) -> list[Path]:
         return [Path(p) for p in (self.json, self.csv, self.pdf) if p]
@@ -94,6 +104,10 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
         if path.exists():
             raise OutputExistsError(path)
     attack_specs(request.attacks)                       # unknown names fail before any work
+    if request.modality:
+        from medadv_desktop.engine.io import normalize_modality
+
+        normalize_modality(request.modality)             # a bad code fails before any work
     if isinstance(classifier, (str, Path, ModelCard)):
         from medadv_desktop.engine.models import load_classifier
 
@@ -110,15 +124,21 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
 
         yield Progress("evaluate", 0, 0, "Reading the data set")
         class_names = list(getattr(classifier, "class_names", None) or getattr(card, "class_names", []))
-        dataset = LabelledDataset.from_folder(dataset, class_names)
+        dataset = LabelledDataset.from_folder(dataset, class_names, modality=request.modality)
     failures = list(getattr(dataset, "failures", []))
     yield Progress("evaluate", 0, 0, f"Data set: {len(dataset)} samples"
                    + (f", {len(failures)} file(s) not read" if failures else ""),
                    {"kind": "dataset", "n_samples": len(dataset), "n_failures": len(failures)})
+    from medadv_desktop.engine.models.guard import guard_job
+
+    warnings = yield from guard_job(card, getattr(dataset, "studies", []) or [], "evaluate",
+                                    strict=request.strict_modality)
     result = yield from evaluate_job(
         classifier, dataset, attacks, grid, norm=request.norm, batch_size=request.batch_size, seed=request.seed,
         cascade=request.cascade, full_rows=request.full_rows, n_examples=request.n_examples,
-        max_samples=request.max_samples, cancel=cancel, on_attack_progress=on_attack_progress)
+        max_samples=request.max_samples, cancel=cancel, on_attack_progress=on_attack_progress,
+        examples_with_burned_in=request.examples_with_burned_in)
+    result.warnings = list(warnings)
     outcome = EvaluationOutcome(result, failures)
     if request.json:
         outcome.written.append(result.save(request.json))

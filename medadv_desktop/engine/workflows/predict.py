@@ -87,8 +87,9 @@ def _predict_units(model, units: list[np.ndarray], batch_size: int) -> list[np.n
 
 
 def predict_path(card_path: str | Path, path: str | Path, *, device: str | None = "auto",
-                 batch_size: int = 32) -> PredictionRun:
-    """Load the model of ``card_path`` and classify every image or slice under ``path``."""
+                 batch_size: int = 32, modality: str | None = None) -> PredictionRun:
+    """Load the model of ``card_path`` and classify every image or slice under ``path``
+    (``modality``: set the studies' modality, as on open)."""
     from medadv_desktop.engine.models import ModelCard, load_classifier, study_to_unit, study_to_unit_volume
 
     card = ModelCard.load(card_path)
@@ -110,7 +111,7 @@ def predict_path(card_path: str | Path, path: str | Path, *, device: str | None 
         from medadv_desktop.engine.datasets import LabelledDataset
 
         run.labelled = True
-        ds = LabelledDataset.from_folder(path, names)
+        ds = LabelledDataset.from_folder(path, names, modality=modality)
         run.failures = [(Path(p).name, r) for p, r in ds.failures]
         run.n_studies = len(ds.studies)
         run.synthetic = ds.synthetic
@@ -129,7 +130,7 @@ def predict_path(card_path: str | Path, path: str | Path, *, device: str | None 
         from medadv_desktop.engine.io import open_path
         from medadv_desktop.engine.io.deid import pseudonym
 
-        report = open_path(path)
+        report = open_path(path, modality=modality)
         run.failures = [(Path(p).name, str(r)) for p, r in report.failures]
         run.n_studies = len(report.studies)
         for study in report.studies:

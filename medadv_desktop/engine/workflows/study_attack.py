@@ -6,11 +6,18 @@
 1. the parameters typed by the user are parsed against the model card and the
    study (``eps="6HU"`` through the card's intensity window and the study's
    units; ``4/255``; fractions), before any work;
-2. the attack job (:func:`~medadv_desktop.engine.evaluation.study_attack.attack_study_job`)
+2. the modality guard (:func:`~medadv_desktop.engine.models.guard.modality_warnings`)
+   compares the study with the model card: each warning is yielded as a
+   ``Progress`` event with ``data["kind"] == "warning"`` (``data["warning"]``
+   the :class:`~medadv_desktop.engine.results.modality.ModalityWarning`)
+   before any attack step, and kept in ``result.warnings``; with
+   ``strict_modality=True`` a warning stops the workflow with a
+   :class:`~medadv_desktop.errors.ModalityMismatchError` instead;
+3. the attack job (:func:`~medadv_desktop.engine.evaluation.study_attack.attack_study_job`)
    runs on the chosen slices (all when ``slices`` is None);
-3. the outcome holds the engine result, the adversarial study in native units
+4. the outcome holds the engine result, the adversarial study in native units
    (the attacked slices replaced), the perturbation map and the JSON summary;
-4. with ``out_dir``, it is written there, never over an existing file:
+5. with ``out_dir``, it is written there, never over an existing file:
    ``<pseudonym>_<attack>_adv`` like the input (DICOM series, NIfTI, PNG), the
    perturbation map (``_perturbation.png`` for one slice, ``.nii.gz`` for a
    series) and ``_summary.json`` (no PHI).
@@ -67,8 +74,8 @@ class StudyAttackOutcome:
 def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapping[str, Any], *,
                           slices: Sequence[int] | None = None, batch_size: int = DEFAULT_BATCH,
                           out_dir: str | Path | None = None, cancel: CancelToken | None = None,
-                          on_attack_progress: Callable[[Progress], None] | None = None
-                          ) -> Job[StudyAttackOutcome]:
+                          on_attack_progress: Callable[[Progress], None] | None = None,
+                          strict_modality: bool = False) -> Job[StudyAttackOutcome]:
     """Attack ``slices`` of ``study`` with ``attack`` (see the module doc); yields stage ``"attack"`` events."""
     from medadv_desktop.engine.attacks import get_attack
     from medadv_desktop.engine.evaluation.study_attack import attack_study_job
@@ -86,9 +93,13 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
             raise OutputExistsError(path)
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise OutputExistsError(Path(out_dir))
+    from medadv_desktop.engine.models.guard import guard_job
+
+    warnings = yield from guard_job(card, [study], "attack", strict=strict_modality)
 
     result = yield from attack_study_job(classifier, study, slices, name, parsed, batch_size=batch_size,
                                          cancel=cancel, on_attack_progress=on_attack_progress)
+    result.warnings = list(warnings)
     outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
                                  stem=stem, summary={})
     if out_dir is not None:
@@ -138,4 +149,4 @@ def _summary(outcome: StudyAttackOutcome, model_name: str) -> dict[str, Any]:
     return {"study": result.study, "attack": outcome.attack, "params": result.params, "eps": result.eps,
             "eps_native": result.eps_native, "units": result.units, "model": model_name, "slices": per_slice,
             "summary_row": result.row, "records": result.records, "outputs": [p.name for p in outcome.written],
-            "synthetic": bool(getattr(outcome.study, "synthetic", False))}
+            "synthetic": bool(getattr(outcome.study, "synthetic", False)), "warnings": result.warnings}
