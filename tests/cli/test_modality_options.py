@@ -103,3 +103,11 @@ def test_attack_a_chosen_volume_of_a_4d_nifti(ct_card, tmp_path, capsys):
     diff3 = np.abs(adv - src[..., 3]).reshape(-1, src.shape[2]).max(axis=0)
     diff0 = np.abs(adv - src[..., 0]).reshape(-1, src.shape[2]).max(axis=0)
     assert np.count_nonzero(diff3 > 1e-3) <= 1 and np.count_nonzero(diff0 > 1e-3) >= 2
+
+
+def test_evaluate_refuses_a_bad_modality_before_any_work(ct_card, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--model", str(tmp_path / "no_such_card.json"), "--data", str(tmp_path),
+                 "--json", str(out), "--modality", "brain"]) == 2
+    err = capsys.readouterr().err
+    assert "not a DICOM modality code" in err and not out.exists()     # before even loading the model

@@ -80,7 +80,7 @@ def modality_warnings(card: Any, study: Any) -> list[ModalityWarning]:
             body, study_body))
     intensity = getattr(card, "intensity", None)
     units = str(getattr(study, "units", "") or "")
-    if expected == "CT" and getattr(intensity, "mode", "") == "window" and units != "HU":
+    if intensity is not None and expected == "CT" and getattr(intensity, "mode", "") == "window" and units != "HU":
         out.append(ModalityWarning(
             UNITS_MISMATCH,
             f"Units mismatch: the model maps a window of HU ({intensity.describe()}) but the study's values "
