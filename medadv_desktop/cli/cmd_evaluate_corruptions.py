@@ -1,7 +1,8 @@
 """`medadv evaluate-corruptions`: how a model holds up to scanner and archive artefacts on a labelled data set.
 
     medadv evaluate-corruptions --model CARD --data DIR [--corruptions default|all|ct_dose,jpeg2000] \\
-        [--severities 1-5] [--attack pgd --eps 2/255] --json OUT.json [--csv OUT.csv] [--samples-csv OUT.csv]
+        [--severities 1-5] [--attack pgd --eps 2/255] --json OUT.json [--csv OUT.csv] [--samples-csv OUT.csv] \\
+        [--plan PLAN.toml]
 
 Runs the corruption evaluation workflow (``engine/workflows/corruption.py``):
 every sample is corrupted in its native units (HU for CT) at each severity,
@@ -14,7 +15,9 @@ the attack on the corrupted image ("corruption then attack"); then each
 corruption's corruption error relative to the model's own clean error
 (ImageNet-C's mCE with the model as its own baseline). ``default`` runs the
 corruptions whose physics fits the data's modality, ``all`` every corruption
-defined for it. Outputs are never overwritten.
+defined for it. Outputs are never overwritten. With ``--plan`` the test
+plan's verdict follows the table and sets the exit code (0 pass, 3 fail or
+not evaluable; engine/plans/corruption.py).
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", required=True, metavar="OUT", help="write the whole result as JSON")
     p.add_argument("--csv", default=None, metavar="OUT", help="also write the table as CSV")
     p.add_argument("--samples-csv", default=None, metavar="OUT", help="also write one CSV row per sample and row")
+    p.add_argument("--plan", default=None, metavar="PLAN.toml",
+                   help="test plan (TOML/JSON) with clean and corruption criteria (e.g. corruption_accuracy of "
+                        "jpeg2000 at severity 3, relative_mce): prints the verdict; exit 0 pass, 3 fail or not "
+                        "evaluable; criteria the run cannot answer are refused before the model loads")
     add_attack_options(p)
     p.set_defaults(func=run)
 
@@ -119,6 +126,11 @@ def run(args: argparse.Namespace) -> int:
         corruption_evaluation_workflow,
     )
 
+    plan = None
+    if args.plan:
+        from medadv_desktop.engine.plans import load_plan
+
+        plan = load_plan(args.plan)
     attack = None
     if args.attack:
         attack = (args.attack, params_for(args, args.attack, strict=True, with_norm_and_seed=False))
@@ -131,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, corruptions=args.corruptions, severities=args.severities, seed=args.seed,
         batch_size=args.batch_size, max_samples=args.max_samples, attack=attack,
         eps=args.eps if args.attack else None, norm=args.norm, json=args.json, csv=args.csv,
-        samples_csv=args.samples_csv)
+        samples_csv=args.samples_csv, plan=plan)
     with ProgressPrinter() as printer:
         def show(event: Any) -> None:
             if event.data.get("kind") == "dataset" and event.data.get("n_failures"):
@@ -142,4 +154,9 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_job(corruption_evaluation_workflow(args.model, request, device=args.device), show)
     print(format_table(outcome.result, outcome.skipped))
     print("Wrote " + ", ".join(str(p) for p in outcome.written))
+    if outcome.verdict is not None:
+        from medadv_desktop.engine.plans import format_verdict
+
+        print(format_verdict(outcome.verdict))
+        return int(outcome.verdict.exit_code)
     return 0

@@ -24,6 +24,21 @@ The schema (README, "Acceptance criteria (test plans)")::
     bound = "lower"               # lower | upper | point; default lower for >= and >, upper for <= and <
     min_samples = 30              # optional, overrides the plan's
     codes = ["zero_gradients"]    # no_sanity_flag only: the flags that fail it (default: any flag)
+    corruption = "jpeg2000"       # corruption metrics only (medadv evaluate-corruptions)
+    severity = 3                  # corruption row metrics only: 1..5
+
+Corruption criteria (applied by ``medadv evaluate-corruptions --plan``,
+:mod:`medadv_desktop.engine.plans.corruption`): ``corruption_accuracy``,
+``corruption_sensitivity`` / ``corruption_specificity`` (per class),
+``corruption_flip_rate`` (prediction changed against the clean prediction)
+and ``corruption_robust_accuracy`` (corruption then attack) are rates of one
+row (``corruption`` and ``severity``) with an interval; ``corruption_error``
+and ``relative_ce`` (one corruption, over the severities evaluated), ``mce``
+and ``relative_mce`` (over the corruptions) are point values: the ``relative``
+ones are multiples of the model's own clean error, so their threshold may
+exceed 1 ("relative_mce <= 2.0"). The clean metrics are answered by both
+evaluations; attack metrics only by ``medadv evaluate``, corruption metrics
+only by ``medadv evaluate-corruptions`` (each refuses the other's before work).
 
 Parsing problems raise :class:`PlanError`, one line naming the field
 (``criteria[2].threshold: ...``; criteria are counted from 0, as in JSON
@@ -70,6 +85,12 @@ class MetricSpec:
     under_attack: bool = False
     interval: bool = True        # False: only bound = "point"
     rate: bool = True            # False: no comparison/threshold/bound (no_sanity_flag)
+    corruption: str = ""         # "row": needs corruption + severity; "summary": corruption; "all": neither
+    ratio: bool = False          # True: a multiple of the clean error (threshold >= 0, may exceed 1)
+
+    @property
+    def under_corruption(self) -> bool:
+        return bool(self.corruption)
 
 
 METRICS: dict[str, MetricSpec] = {m.name: m for m in (
@@ -82,11 +103,22 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("robust_sensitivity", "robust sensitivity", per_class=True, under_attack=True),
     MetricSpec("robust_specificity", "robust specificity", per_class=True, under_attack=True),
     MetricSpec("no_sanity_flag", "no sanity flag", interval=False, rate=False),
+    MetricSpec("corruption_accuracy", "accuracy", corruption="row"),
+    MetricSpec("corruption_sensitivity", "sensitivity", per_class=True, corruption="row"),
+    MetricSpec("corruption_specificity", "specificity", per_class=True, corruption="row"),
+    MetricSpec("corruption_flip_rate", "prediction flip rate", corruption="row"),
+    MetricSpec("corruption_robust_accuracy", "robust accuracy (corruption then attack)", corruption="row"),
+    MetricSpec("corruption_error", "corruption error (CE)", interval=False, corruption="summary"),
+    MetricSpec("relative_ce", "relative corruption error (times the clean error)", interval=False,
+               corruption="summary", ratio=True),
+    MetricSpec("mce", "mean corruption error (mCE)", interval=False, corruption="all"),
+    MetricSpec("relative_mce", "relative mCE (times the clean error)", interval=False, corruption="all",
+               ratio=True),
 )}
 
 _PLAN_KEYS = ("title", "version", "owner", "description", "confidence", "interval", "min_samples", "schema")
 _CRITERION_KEYS = ("id", "name", "description", "metric", "class", "attack", "eps", "comparison", "threshold",
-                   "bound", "min_samples", "codes")
+                   "bound", "min_samples", "codes", "corruption", "severity")
 _WORST_ALIASES = {"worst-case", "worst_case", "worst case", "worstcase", "worst"}
 
 
@@ -118,6 +150,8 @@ class Criterion:
     name: str = ""
     description: str = ""
     min_samples: int = 0
+    corruption: str | None = None      # corruption metrics: the corruption's registry name
+    severity: int | None = None        # corruption row metrics: 1..5
 
     @property
     def spec(self) -> MetricSpec:
@@ -131,6 +165,8 @@ class Criterion:
             if not self.codes:
                 return "No sanity flag"
             return f"No sanity flag of the kind{'s' if len(self.codes) > 1 else ''} {', '.join(self.codes)}"
+        if spec.under_corruption:
+            return self._describe_corruption(confidence)
         text = spec.label
         if spec.under_attack:
             worst = self.attack == WORST_CASE
@@ -143,6 +179,22 @@ class Criterion:
             text += f" at eps {eps_label or self.eps}"
         assert self.threshold is not None and self.bound is not None
         text += f" {self.comparison} {_pct(self.threshold)} ({bound_label(self.bound, confidence)})"
+        return text[0].upper() + text[1:]
+
+
+    def _describe_corruption(self, confidence: float) -> str:
+        """"Sensitivity of class 'lesion' under jpeg2000 at severity 3 >= 80 % (lower 95 % bound)"."""
+        spec = self.spec
+        text = spec.label
+        if spec.per_class:
+            text += f" of class '{self.class_name}'"
+        if spec.corruption == "row":
+            text += f" under {self.corruption} at severity {self.severity}"
+        elif spec.corruption == "summary":
+            text += f" of {self.corruption}"
+        assert self.threshold is not None and self.bound is not None
+        value = f"{self.threshold:g}x" if spec.ratio else _pct(self.threshold)
+        text += f" {self.comparison} {value} ({bound_label(self.bound, confidence)})"
         return text[0].upper() + text[1:]
 
 
@@ -317,6 +369,21 @@ def _criterion(c: Any, where: str, i: int, err, plan_min_samples: int) -> Criter
     else:
         forbid("attack", "is not measured under attack")
         forbid("eps", "is not measured under attack")
+    corruption = None
+    severity = None
+    if spec.corruption in ("row", "summary"):
+        corruption = _text(c.get("corruption"), f"{where}.corruption", err, required=True,
+                           max_len=80).lower().replace("-", "_")
+    else:
+        forbid("corruption", "is not measured per corruption")
+    if spec.corruption == "row":
+        if "severity" not in c:
+            raise err(f"{where}.severity", f"missing: {spec.name} is measured at one severity (1 to 5)")
+        severity = _int(c["severity"], f"{where}.severity", err, minimum=1)
+        if severity > 5:
+            raise err(f"{where}.severity", f"{severity} is above 5 (severities are 1 to 5)")
+    else:
+        forbid("severity", "is not measured at one severity")
     codes = None
     comparison = bound = None
     threshold = None
@@ -329,7 +396,11 @@ def _criterion(c: Any, where: str, i: int, err, plan_min_samples: int) -> Criter
         if "threshold" not in c:
             raise err(f"{where}.threshold", "missing: a fraction in [0, 1] (0.80 for 80 %)")
         threshold = _number(c["threshold"], f"{where}.threshold", err)
-        if not 0.0 <= threshold <= 1.0:
+        if spec.ratio:
+            if threshold < 0.0:
+                raise err(f"{where}.threshold", f"{threshold:g} is negative; {spec.name} is a multiple of the "
+                                                "clean error (2.0 = twice the clean error)")
+        elif not 0.0 <= threshold <= 1.0:
             raise err(f"{where}.threshold",
                       f"{threshold:g} is outside [0, 1]; write rates as fractions (0.80 for 80 %)")
         default_bound = "point" if not spec.interval else ("lower" if comparison in (">=", ">") else "upper")
@@ -355,7 +426,7 @@ def _criterion(c: Any, where: str, i: int, err, plan_min_samples: int) -> Criter
         class_name=class_name, attack=attack, eps=eps, eps_value=eps_value, codes=codes,
         name=_text(c.get("name", ""), f"{where}.name", err, max_len=200),
         description=_text(c.get("description", ""), f"{where}.description", err, max_len=4000, one_line=False),
-        min_samples=min_samples)
+        min_samples=min_samples, corruption=corruption, severity=severity)
 
 
 def _unknown(table: dict, known: tuple[str, ...], where: str, err) -> None:

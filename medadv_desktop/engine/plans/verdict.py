@@ -45,6 +45,8 @@ EXIT_FAIL = 3            # the plan failed or could not be fully evaluated (erro
 
 EPS_MAX_RELATIVE_GAP = 0.05
 
+CORRUPTION_ONLY = "a corruption criterion: measured by medadv evaluate-corruptions, not by the attack evaluation"
+
 
 def exit_code(status: str | PlanVerdict) -> int:
     """The process exit code of a plan verdict: 0 when it passed, 3 otherwise."""
@@ -209,6 +211,8 @@ def _evaluate(c: Criterion, plan: TestPlan, result: EvaluationResult, m: PerClas
     conf = plan.confidence
     spec = c.spec
     text = c.describe(confidence=conf)
+    if spec.under_corruption:
+        return _not_evaluable(c, text, CORRUPTION_ONLY)
     if c.metric == "no_sanity_flag":
         hits = [f for f in result.flags if c.codes is None or f.code in c.codes]
         if not hits:
@@ -279,9 +283,9 @@ def _evaluate(c: Criterion, plan: TestPlan, result: EvaluationResult, m: PerClas
 
 
 def _what_counts(c: Criterion) -> str:
-    if c.metric in ("clean_sensitivity", "robust_sensitivity"):
+    if c.metric.endswith("_sensitivity"):
         return f"samples of class '{c.class_name}'"
-    if c.metric in ("clean_specificity", "robust_specificity"):
+    if c.metric.endswith("_specificity"):
         return f"samples not of class '{c.class_name}'"
     if c.metric == "attack_success_rate":
         return "samples correct on clean input (the attacked ones)"
@@ -341,6 +345,9 @@ def check_plan_fits(plan: TestPlan, *, class_names: Sequence[str], attacks: Sequ
     problems = []
     for i, c in enumerate(plan.criteria):
         where = f"criteria[{i}]"
+        if c.spec.under_corruption:
+            problems.append(f"{where}.metric: {c.metric} is {CORRUPTION_ONLY}")
+            continue
         if c.spec.per_class and _class_index(class_names, c.class_name) is None:
             problems.append(f"{where}.class: '{c.class_name}' is not one of the model's classes "
                             f"({', '.join(class_names)})")

@@ -142,6 +142,7 @@ class CorruptionEvaluationRequest:
     json: str | Path | None = None                         # the whole CorruptionEvaluationResult
     csv: str | Path | None = None                          # the table (one row per corruption and severity)
     samples_csv: str | Path | None = None                  # one row per sample, corruption and severity
+    plan: Any = None                                       # a TestPlan (engine/plans): verdict, checked first
 
     def outputs(self) -> list[Path]:
         return [Path(p) for p in (self.json, self.csv, self.samples_csv) if p]
@@ -153,6 +154,26 @@ class CorruptionEvaluationOutcome:
     skipped: list[tuple[str, str]] = field(default_factory=list)   # corruptions left out (all/default), why
     failures: list[tuple[Path, str]] = field(default_factory=list)  # files of the data set not read
     written: list[Path] = field(default_factory=list)
+    verdict: Any = None                                     # PlanVerdict when the request had a plan
+
+
+def _check_plan(request: CorruptionEvaluationRequest, classifier: Any, severities: list[int],
+                choice: list[tuple[str, dict[str, Any]]] | str) -> None:
+    """Criteria the run cannot answer (a class, corruption or severity not in it, attack metrics) fail
+    before the model loads, as one error listing every problem."""
+    from medadv_desktop.engine.corruptions import get_corruption
+    from medadv_desktop.engine.plans import PlanError, check_corruption_plan_fits
+
+    card = classifier if isinstance(classifier, ModelCard) else getattr(classifier, "card", None)
+    if card is None and isinstance(classifier, (str, Path)):
+        card = ModelCard.load(classifier)
+    class_names = list(getattr(card, "class_names", None) or getattr(classifier, "class_names", []))
+    names = None if isinstance(choice, str) else [get_corruption(n).name for n, _ in choice]
+    problems = check_corruption_plan_fits(request.plan, class_names=class_names, corruptions=names,
+                                          severities=severities, attack=request.attack is not None)
+    if problems:
+        raise PlanError("; ".join(problems), source=request.plan.source,
+                        hint="Run the evaluation the plan asks for, or adapt the plan.")
 
 
 def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluationRequest, *,
@@ -181,6 +202,8 @@ def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluatio
         attack_specs([request.attack])
         if request.eps is None:
             raise AttackConfigError("give the attack's budget, e.g. --eps 2/255", parameter="eps")
+    if request.plan is not None:
+        _check_plan(request, classifier, severities, choice)
     if isinstance(classifier, (str, Path, ModelCard)):
         from medadv_desktop.engine.models import load_classifier
 
@@ -217,6 +240,10 @@ def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluatio
         classifier, dataset, corruptions, severities, seed=request.seed, batch_size=request.batch_size,
         attack=attack, cancel=cancel)
     outcome = CorruptionEvaluationOutcome(result, skipped, failures)
+    if request.plan is not None:
+        from medadv_desktop.engine.plans import evaluate_corruption_plan
+
+        outcome.verdict = evaluate_corruption_plan(request.plan, result)
     if request.json:
         outcome.written.append(result.save(request.json))
     if request.csv or request.samples_csv:

@@ -178,6 +178,8 @@ def test_every_metric_has_a_sentence():
             body = f'metric = "{name}"\ncomparison = "<"\nthreshold = 0.25'
             body += '\nclass = "lesion"' if spec.per_class else ""
             body += '\neps = "1/255"\nattack = "fgsm"' if spec.under_attack else ""
+            body += '\ncorruption = "blur"' if spec.corruption in ("row", "summary") else ""
+            body += '\nseverity = 3' if spec.corruption == "row" else ""
         plan = plan_from_bytes(_with(body), fmt="toml")
         text = plan.criteria[1].describe()
-        assert text[0].isupper() and ("25 %" in text or "zero_gradients" in text), text
+        assert text[0].isupper() and ("25 %" in text or "0.25x" in text or "zero_gradients" in text), text
