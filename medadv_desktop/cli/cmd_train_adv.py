@@ -9,7 +9,10 @@ the new or empty folder ``--out``: ``run.json``, one checkpoint pair per epoch
 (``checkpoint-epoch-NNN.safetensors`` + ``.json``), ``model.safetensors`` and
 ``model_card.json`` of the hardened model, and ``before_after.json`` (rows:
 attack, eps, accuracy_before, accuracy_after; clean and worst-case rows
-included). Prints one line per epoch and the before/after table.
+included; ``corruption_rows``: accuracy before/after under a few acquisition
+and archive corruptions at severity 3 with the paired change, unless
+``--retest-corruptions none``). Prints one line per epoch and the
+before/after table.
 
 If ``--data`` has ``train/`` and ``test/`` sub-folders (as ``medadv
 demo-data`` writes), training uses ``train/`` and the before/after evaluation
@@ -28,7 +31,12 @@ from medadv_desktop.cli.progress import ProgressPrinter
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from medadv_desktop.engine.training.config import LR_SCHEDULES, METHODS, TrainingConfig
-    from medadv_desktop.engine.workflows.training import DEFAULT_EPS_GRID
+    from medadv_desktop.engine.workflows.training import (
+        DEFAULT_CORRUPTION_SEVERITIES,
+        DEFAULT_EPS_GRID,
+        SMALL_CORRUPTION_SET,
+        SMALL_CORRUPTIONS,
+    )
 
     d = TrainingConfig()
     p = subparsers.add_parser(
@@ -76,6 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eps-grid", default=DEFAULT_EPS_GRID, metavar="E1,E2",
                    help=f"budgets of the before/after evaluation, the training eps is always added "
                         f"(default {DEFAULT_EPS_GRID})")
+    p.add_argument("--retest-corruptions", default=SMALL_CORRUPTIONS, metavar="A,B",
+                   help="corruptions of the before/after evaluation (hardening for attacks can cost robustness to "
+                        f"scanner and archive artefacts): {SMALL_CORRUPTIONS} (default: "
+                        f"{', '.join(SMALL_CORRUPTION_SET)}, those that fit the data's modality), default, all, "
+                        "names (medadv corrupt --list), or none to switch the corruption re-test off")
+    p.add_argument("--retest-severities", default=DEFAULT_CORRUPTION_SEVERITIES, metavar="3",
+                   help=f"severities 1..5 of the corruption re-test: 3, 1-5 or 1,3,5 (default "
+                        f"{DEFAULT_CORRUPTION_SEVERITIES})")
     p.add_argument("--max-eval-samples", type=int, default=None, metavar="N",
                    help="evaluate before/after on a seeded, class-balanced subset of at most N samples")
     p.add_argument("--eval-batch-size", type=int, default=32, metavar="N", help="attack batch size (default 32)")
@@ -105,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     request = AdversarialTrainingRequest(
         data=args.data, out_dir=args.out, config=config, attacks=attack_names(args.attacks), eps_grid=args.eps_grid,
         max_eval_samples=args.max_eval_samples, eval_batch_size=args.eval_batch_size, resume=args.resume,
-        device=args.device)
+        device=args.device, corruptions=args.retest_corruptions, corruption_severities=args.retest_severities)
     classifier = load_classifier(card, device=args.device)
     eps_text = f"L-inf eps {budget_text(eps)} = {eps:.5g}" + (f" = {num(eps * npu)} native units" if npu else "")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult
 from medadv_desktop.engine.results.evaluation import EvaluationResult
 from medadv_desktop.engine.serialization import dumps, to_jsonable, write_json
 
@@ -43,6 +44,33 @@ class BeforeAfterRow:
 
 
 @dataclass
+class CorruptionBeforeAfterRow:
+    """Accuracy of the original (before) and the hardened (after) model under one corruption at one
+    severity, on the same samples: the paired change with its interval (Newcombe) and the exact
+    McNemar p-value. Hardening against attacks can cost robustness to natural artefacts: a negative
+    change whose interval excludes 0 shows it."""
+
+    corruption: str
+    severity: int
+    description: str
+    accuracy_before: float | None
+    accuracy_after: float | None
+    n: int = 0
+    change_low: float | None = None
+    change_high: float | None = None
+    p_value: float | None = None
+    level: float | None = None
+    level_unit: str = ""
+
+    @property
+    def change(self) -> float | None:
+        """accuracy_after - accuracy_before (fraction)."""
+        if self.accuracy_before is None or self.accuracy_after is None:
+            return None
+        return self.accuracy_after - self.accuracy_before
+
+
+@dataclass
 class BeforeAfterResult:
     """The before/after table, both evaluations and the training summary."""
 
@@ -56,6 +84,11 @@ class BeforeAfterResult:
     training: dict[str, Any] = field(default_factory=dict)
     before: EvaluationResult | None = None
     after: EvaluationResult | None = None
+    corruption_rows: list[CorruptionBeforeAfterRow] = field(default_factory=list)
+    corruption_severities: list[int] = field(default_factory=list)
+    corruption_note: str = ""                       # why corruptions were not (all) re-tested; "" when they were
+    corruption_before: CorruptionEvaluationResult | None = None
+    corruption_after: CorruptionEvaluationResult | None = None
 
     def row(self, attack: str, eps: float) -> BeforeAfterRow | None:
         for r in self.rows:
@@ -74,7 +107,9 @@ class BeforeAfterResult:
                           "at_training_eps": r.at_training_eps} for r in self.rows],
                 "train_eps": self.train_eps, "eps_grid": self.eps_grid, "attacks": self.attacks,
                 "norm": self.norm, "units": self.units, "n_samples": self.n_samples,
-                "training": to_jsonable(self.training)}
+                "training": to_jsonable(self.training),
+                "corruption_rows": [{**to_jsonable(r), "change": r.change} for r in self.corruption_rows],
+                "corruption_severities": self.corruption_severities, "corruption_note": self.corruption_note}
 
     def to_json(self) -> str:
         return dumps(self)
@@ -94,6 +129,11 @@ class BeforeAfterResult:
         for key in ("before", "after"):
             if isinstance(d.get(key), dict):
                 d[key] = EvaluationResult.from_dict(d[key])
+        d["corruption_rows"] = [CorruptionBeforeAfterRow(**_known(CorruptionBeforeAfterRow, r))
+                                for r in d.get("corruption_rows", [])]
+        for key in ("corruption_before", "corruption_after"):
+            if isinstance(d.get(key), dict):
+                d[key] = CorruptionEvaluationResult.from_dict(d[key])
         return cls(**_known(cls, d))
 
     @classmethod

@@ -27,7 +27,9 @@ from medadv_desktop.engine.results.before_after import (
     CLEAN,
     BeforeAfterResult,
     BeforeAfterRow,
+    CorruptionBeforeAfterRow,
 )
+from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult
 
 
@@ -108,6 +110,32 @@ def before_after_job(original, hardened, dataset, attacks: Sequence[str | tuple[
     return pair_results(results[0], results[1], train_eps, training=summary)
 
 
+def pair_corruption_results(before: CorruptionEvaluationResult, after: CorruptionEvaluationResult, *,
+                            confidence: float = 0.95) -> list[CorruptionBeforeAfterRow]:
+    """One row per corruption and severity of two corruption evaluations of the same samples (the
+    original and the hardened model): accuracies and the paired change (Newcombe interval, exact
+    McNemar p-value) from the per-sample records."""
+    from medadv_desktop.engine.metrics.intervals import paired_comparison
+
+    def right(result: CorruptionEvaluationResult, corruption: str, severity: int) -> dict[str, bool]:
+        return {r.sample_id: r.pred == r.true_label for r in result.samples
+                if r.corruption == corruption and r.severity == severity}
+
+    rows = []
+    for rb in before.rows:
+        ra = after.row(rb.corruption, rb.severity)
+        if ra is None:
+            continue
+        b, a = right(before, rb.corruption, rb.severity), right(after, rb.corruption, rb.severity)
+        ids = [i for i in b if i in a]
+        cmp = paired_comparison([b[i] for i in ids], [a[i] for i in ids], confidence=confidence) if ids else None
+        rows.append(CorruptionBeforeAfterRow(
+            rb.corruption, rb.severity, rb.description, rb.accuracy.value, ra.accuracy.value, n=rb.n_samples,
+            change_low=cmp.low if cmp else None, change_high=cmp.high if cmp else None,
+            p_value=cmp.p_value if cmp else None, level=rb.level, level_unit=rb.level_unit))
+    return rows
+
+
 def _as_part(k: int, label: str, event: Progress) -> Progress:
     """An event of the k-th of the two evaluations as progress of the whole job (0..2)."""
     return Progress("evaluate", k + event.fraction, 2.0,
@@ -128,4 +156,27 @@ def format_table(result: BeforeAfterResult) -> str:
         change = "" if r.change is None else f"{100 * r.change:+.1f}"
         lines.append(f"{r.attack:<12} {eps:>9}{mark} {native:>10} {before:>8} {after:>8} {change:>8}")
     lines.append(f"(* training eps; accuracies on {result.n_samples} samples; worst-case = every attack must fail)")
+    if result.corruption_rows:
+        lines.append("")
+        lines.append("Natural robustness (acquisition and archive corruptions, same samples; change with its "
+                     "95 % paired interval):")
+        lines.append(f"{'corruption':<16} {'sev':>3} {'level':>16} {'before':>8} {'after':>8} {'change':>8} "
+                     f"{'95 % CI':>16} {'p':>6}")
+        for c in result.corruption_rows:
+            unit = c.level_unit.strip()
+            level = "-" if c.level is None else f"{c.level:.4g}{'' if unit.startswith(':') else ' '}{unit}"
+            before = "n/a" if c.accuracy_before is None else f"{100 * c.accuracy_before:.1f}%"
+            after = "n/a" if c.accuracy_after is None else f"{100 * c.accuracy_after:.1f}%"
+            change = "" if c.change is None else f"{100 * c.change:+.1f}"
+            ci = ("" if c.change_low is None or c.change_high is None
+                  else f"{100 * c.change_low:+.1f} to {100 * c.change_high:+.1f}")
+            p = "" if c.p_value is None else f"{c.p_value:.2g}"
+            lines.append(f"{c.corruption:<16} {c.severity:>3} {level[:16]:>16} {before:>8} {after:>8} {change:>8} "
+                         f"{ci:>16} {p:>6}")
+        worse = [c for c in result.corruption_rows if c.change_high is not None and c.change_high < 0]
+        if worse:
+            lines.append("Hardening cost natural robustness (interval below 0): "
+                         + ", ".join(f"{c.corruption} severity {c.severity}" for c in worse))
+    if result.corruption_note:
+        lines.append(result.corruption_note)
     return "\n".join(lines)

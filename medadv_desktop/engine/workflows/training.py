@@ -14,7 +14,10 @@ shown when the re-test is cancelled) and ``medadv train-adv`` as one:
    and choose the re-test set (:func:`retest_set`, the one rule);
 2. :func:`retest_phase`: the before/after table
    (:func:`~medadv_desktop.engine.training.before_after.before_after_job`,
-   every attack at the training eps and over the eps grid), saved as
+   every attack at the training eps and over the eps grid) and, unless
+   switched off, the same for a few acquisition and archive corruptions at a
+   middle severity (:func:`retest_corruptions`: hardening for attacks can cost
+   natural robustness; the table shows the paired change), saved as
    ``before_after.json`` in ``out_dir`` (never over an existing file).
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,13 @@ RETEST_TEST_FOLDER = "test/ folder"
 RETEST_VALIDATION = "held-out validation split"
 RETEST_TRAINING = "training data (no validation split: optimistic)"
 
+#: the corruption re-test by default: the modality's noise (CT dose in HU, MR Rician), blur and JPEG 2000
+#: (the archive artefact the demo model is known to fail), those of them whose physics fits the data
+SMALL_CORRUPTIONS = "small"
+SMALL_CORRUPTION_SET = ("ct_dose", "rician", "blur", "jpeg2000")
+DEFAULT_CORRUPTION_SEVERITIES = "3"
+CORRUPTIONS_OFF = ("none", "off", "no", "")
+
 
 @dataclass
 class AdversarialTrainingRequest:
@@ -52,6 +63,9 @@ class AdversarialTrainingRequest:
     eval_batch_size: int = 32
     resume: bool = True
     device: str | None = None                        # where the hardened model is loaded for the re-test
+    # re-tested corruptions: "small" (SMALL_CORRUPTION_SET), "default", "all", names, or "none" / None (off)
+    corruptions: str | Sequence[str | tuple[str, Mapping[str, Any]]] | None = SMALL_CORRUPTIONS
+    corruption_severities: str | Sequence[int] = DEFAULT_CORRUPTION_SEVERITIES
 
 
 @dataclass
@@ -93,6 +107,69 @@ def retest_set(train_set: Any, test_dir: Path | None, config: TrainingConfig, cl
     if val_idx:
         return RetestSet(train_set.subset(val_idx), RETEST_VALIDATION)
     return RetestSet(train_set, RETEST_TRAINING)
+
+
+def corruptions_off(choice: Any) -> bool:
+    return choice is None or (isinstance(choice, str) and choice.strip().lower() in CORRUPTIONS_OFF)
+
+
+def check_corruption_request(request: AdversarialTrainingRequest) -> None:
+    """Severities and corruption names fail before training (whether they fit the data is known only
+    once the re-test set is chosen: see :func:`retest_corruptions`)."""
+    from medadv_desktop.engine.corruptions import get_corruption
+    from medadv_desktop.engine.workflows.corruption import _choices, parse_severities
+
+    if corruptions_off(request.corruptions):
+        return
+    parse_severities(request.corruption_severities)
+    choice = request.corruptions
+    if isinstance(choice, str) and choice.strip().lower() == SMALL_CORRUPTIONS:
+        return
+    assert choice is not None
+    names = _choices(choice)
+    if not isinstance(names, str):
+        for name, _ in names:
+            get_corruption(name)
+
+
+def retest_corruptions(choice: Any, dataset: Any, seed: int = 0) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """(the corruptions to re-test on ``dataset``, a note in words when some or all were left out).
+
+    Never raises for a misfit: the hardened model is already written, so a corruption that does not
+    fit the re-test data is left out with the reason (the attack table is still made)."""
+    from medadv_desktop.engine.corruptions import CorruptionConfigError
+    from medadv_desktop.engine.workflows.corruption import resolve_corruptions
+
+    if corruptions_off(choice):
+        return [], "Corruptions not re-tested (switched off)."
+    if not getattr(dataset, "studies", None) or any(s.study_index < 0 for s in dataset.samples):
+        return [], "Corruptions not re-tested: the re-test set holds [0, 1] images, not the studies' native pixels."
+    from medadv_desktop.engine.workflows.corruption import _choices
+
+    small = isinstance(choice, str) and choice.strip().lower() == SMALL_CORRUPTIONS
+    named = None if small else _choices(choice)
+    if isinstance(named, list):                 # each named corruption on its own: the ones that fit are kept
+        chosen, skipped = [], []
+        for name, params in named:
+            try:
+                chosen.extend(resolve_corruptions([(name, params)], dataset, seed)[0])
+            except CorruptionConfigError as exc:
+                skipped.append((name, str(exc)))
+        left = "; ".join(f"{name}: {why}" for name, why in skipped)
+        if not chosen:
+            return [], f"Corruptions not re-tested: {left}"
+        return chosen, (f"Not re-tested: {left}" if left else "")
+    try:
+        chosen, skipped = resolve_corruptions("default" if small else choice, dataset, seed)
+    except CorruptionConfigError as exc:
+        return [], f"Corruptions not re-tested: {exc}"
+    if small:
+        chosen = [c for c in chosen if c[0] in SMALL_CORRUPTION_SET]
+        if not chosen:
+            return [], "Corruptions not re-tested: none of the small set fits this data."
+        return chosen, ""
+    left = "; ".join(f"{name}: {why}" for name, why in skipped)
+    return chosen, (f"Not re-tested: {left}" if left else "")
 
 
 def training_phase(classifier: Any, request: AdversarialTrainingRequest, *, cancel: CancelToken | None = None,
@@ -139,11 +216,49 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
         original, result.model_card_path, eval_set, attacks, request.config.eps, grid, training=result,
         batch_size=request.eval_batch_size, seed=request.config.seed, max_samples=request.max_eval_samples,
         device=request.device, cancel=cancel)
+    yield from _retest_corruptions(original, phase, request, table, cancel)
     try:
         path: Path | None = table.save_table(Path(result.out_dir) / TABLE_FILE)
     except OutputExistsError:               # already there: never overwritten
         path = None
     return RetestOutcome(table, path)
+
+
+def _retest_corruptions(original: Any, phase: TrainingPhaseOutcome, request: AdversarialTrainingRequest,
+                        table: BeforeAfterResult, cancel: CancelToken | None) -> Job[None]:
+    """Fill ``table``'s corruption rows: both models under the re-test corruptions, on the same samples
+    as the attack table. Events: stage ``"corruption"``, ``data["model"]`` = ``"before"``/``"after"``."""
+    from medadv_desktop.engine.evaluation.corruption import corruption_evaluation_job
+    from medadv_desktop.engine.models import load_classifier
+    from medadv_desktop.engine.training.before_after import pair_corruption_results
+    from medadv_desktop.engine.workflows.corruption import parse_severities
+
+    seed = request.config.seed
+    eval_set = phase.retest.dataset
+    if request.max_eval_samples is not None and len(eval_set) > request.max_eval_samples:
+        eval_set = eval_set.head(int(request.max_eval_samples), seed=seed)   # the attack table's samples
+    corruptions, note = retest_corruptions(request.corruptions, eval_set, seed)
+    if corruptions and getattr(original, "card", None) is None:
+        corruptions, note = [], "Corruptions not re-tested: the original model has no model card (intensity mapping)."
+    table.corruption_note = note
+    if not corruptions:
+        return
+    severities = parse_severities(request.corruption_severities)
+    hardened = load_classifier(phase.result.model_card_path, device=request.device)
+    results = []
+    for label, model in (("before", original), ("after", hardened)):
+        name = "original" if label == "before" else "hardened"
+        job = corruption_evaluation_job(model, eval_set, corruptions, severities, seed=seed,
+                                        batch_size=request.eval_batch_size, cancel=cancel)
+        results.append((yield from relay(job, transform=partial(_corruption_event, name, label))))
+    table.corruption_before, table.corruption_after = results
+    table.corruption_severities = severities
+    table.corruption_rows = pair_corruption_results(results[0], results[1])
+
+
+def _corruption_event(name: str, label: str, event: Progress) -> Progress:
+    return Progress("corruption", event.done, event.total, f"{name} model: {event.message}",
+                    {**event.data, "model": label})
 
 
 def adversarial_training_workflow(classifier: Any, request: AdversarialTrainingRequest, *,
@@ -157,6 +272,7 @@ def adversarial_training_workflow(classifier: Any, request: AdversarialTrainingR
     npu = classifier.card.intensity.native_per_unit()
     attack_specs(list(request.attacks) or ["fgsm"], npu)    # bad names or options fail before training
     parse_budget_list(request.eps_grid, npu)
+    check_corruption_request(request)
     phase = yield from training_phase(classifier, request, cancel=cancel, observe=observe)
     yield Progress("train", 1, 1, "Hardened model written", {"kind": "trained",
                                                                "model_card_path": phase.result.model_card_path})
