@@ -35,8 +35,8 @@ def test_default_small_set_then_chosen_corruptions_and_severities(demo_dir, card
     assert [(r["corruption"], r["severity"]) for r in table["corruption_rows"]] == [
         ("ct_dose", 3), ("blur", 3), ("jpeg2000", 3)]
     for r in table["corruption_rows"]:
-        assert r["n"] == 6 and r["change"] == pytest.approx(r["accuracy_after"] - r["accuracy_before"])
-        assert r["change_low"] <= r["change"] <= r["change_high"] and 0 <= r["p_value"] <= 1
+        change = r["accuracy_after"] - r["accuracy_before"]
+        assert r["n"] == 6 and r["change_low"] <= change <= r["change_high"] and 0 <= r["p_value"] <= 1
     assert table["corruption_severities"] == [3] and table["corruption_note"] == ""
 
     out = tmp_path / "chosen"

@@ -108,7 +108,7 @@ class BeforeAfterResult:
                 "train_eps": self.train_eps, "eps_grid": self.eps_grid, "attacks": self.attacks,
                 "norm": self.norm, "units": self.units, "n_samples": self.n_samples,
                 "training": to_jsonable(self.training),
-                "corruption_rows": [{**to_jsonable(r), "change": r.change} for r in self.corruption_rows],
+                "corruption_rows": to_jsonable(self.corruption_rows),
                 "corruption_severities": self.corruption_severities, "corruption_note": self.corruption_note}
 
     def to_json(self) -> str:
