@@ -173,3 +173,21 @@ def test_the_attack_evaluation_refuses_corruption_criteria(tmp_path):
     problems = check_plan_fits(p, class_names=res.class_names, attacks=["fgsm"], eps_grid=[2 / 255])
     assert len(problems) == 1 and problems[0].startswith("criteria[1].metric") and np.isfinite(v.rows[0].measured)
     assert EXIT_PASS == 0
+
+
+def test_the_example_corruption_plan_fits_the_demo_model_and_its_default_run():
+    from pathlib import Path
+
+    from medadv_desktop.engine.models import ModelCard
+    from medadv_desktop.engine.plans import load_plan
+
+    root = Path(__file__).resolve().parents[3] / "resources"
+    p = load_plan(root / "plans" / "corruptions_example.toml")
+    card = ModelCard.load(root / "demo_model")
+    assert [c.metric for c in p.criteria] == ["clean_accuracy", "corruption_accuracy", "corruption_sensitivity",
+                                              "corruption_flip_rate", "relative_mce"]
+    assert check_corruption_plan_fits(p, class_names=card.class_names, corruptions=["ct_dose", "jpeg2000"],
+                                      severities=[1, 2, 3, 4, 5], attack=False) == []
+    assert check_corruption_plan_fits(p, class_names=card.class_names, corruptions=None, severities=[1, 2, 3],
+                                      attack=False) == ["criteria[2].severity: 5 is not among the severities to "
+                                                        "run (1,2,3)"]
