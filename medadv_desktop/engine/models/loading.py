@@ -14,7 +14,6 @@ Nothing here unpickles arbitrary Python objects:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import pickle
 import warnings
@@ -22,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medadv_desktop.engine.hashing import sha256_file
 from medadv_desktop.engine.models.card import IntensityMapping, ModelCard
 from medadv_desktop.engine.serialization import write_json
 from medadv_desktop.errors import (MedAdvError, ModelCardError, ModelInputError, ModelLoadError,
@@ -38,15 +38,6 @@ TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit", ".zip")
 
 
 # --------------------------------------------------------------------------- helpers
-def sha256_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(chunk_bytes), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """Turn a device name into a usable ``torch.device``.
 

@@ -24,7 +24,6 @@ run interrupted at the worst moment never fails for ever with "already exists".
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from medadv_desktop.engine.hashing import sha256_bytes
 from medadv_desktop.engine.safe_write import NewFiles
 from medadv_desktop.engine.serialization import dumps
 from medadv_desktop.errors import ModelLoadError, OutputExistsError
@@ -49,18 +49,6 @@ def checkpoint_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     stem = f"checkpoint-epoch-{epoch:03d}"
     return out_dir / f"{stem}.safetensors", out_dir / f"{stem}.json"
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def state_dict_tensors(module: nn.Module, prefix: str = "", dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
