@@ -8,6 +8,11 @@ names. Two tools make that practical:
   phone numbers, every instance UID, free-text comments, private tags). The
   rule is conservative (it follows the spirit of the DICOM PS3.15 Basic
   Application Level Confidentiality Profile): when unsure, a field is PHI.
+* :func:`is_phi_key` asks the same of a key in JSON-like metadata, in any
+  spelling (``PatientName``, ``patient_name``, ``dob``, ``study_uid``...),
+  and also counts the quasi-identifiers that the viewer shows but reports
+  leave out (:data:`REPORT_WITHHELD`). This module holds the one PHI
+  vocabulary; the reports' de-identification pass uses it.
 * :func:`pseudonym` turns identifying strings (a StudyInstanceUID, a file path)
   into a stable name such as ``"STUDY-3F2A9C04B17E55D0"``: the first 64 bits
   of HMAC-SHA-256(salt, parts) in hex (with 24 bits, 20,000 studies gave 12
@@ -21,9 +26,11 @@ Nothing in this module logs anything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import threading
 from pathlib import Path
@@ -80,6 +87,34 @@ _NON_PHI_PATIENT_KEYWORDS = frozenset({"PatientSex", "PatientSize", "PatientWeig
                                        "PatientOrientation", "PatientPosition"})
 
 _SUBSTRINGS = ("BirthDate", "Address", "Telephone", "PhoneNumber", "Telecom", "PersonName")
+
+#: Other spellings of identifying fields met as keys of JSON-like metadata (not DICOM keywords).
+PHI_KEY_ALIASES: frozenset[str] = frozenset({
+    "BirthDate", "DateOfBirth", "DOB", "Accession", "Institution", "PatientMothersBirthName", "UID", "UIDs",
+})
+
+#: Fields that do not identify anyone on their own (the tag browser shows them) but that reports,
+#: which leave the hospital, withhold anyway: together with the dates they narrow a patient down.
+REPORT_WITHHELD: frozenset[str] = frozenset({"PatientSex", "PatientAge"})
+
+_UID_KEY = re.compile(r"(?:UID|Uid)s?$|(?:^|[_\-\s])uids?$")   # StudyInstanceUID, study_uid; not "fluid"
+
+
+def normalise_key(key: str) -> str:
+    """A key without case and separators: ``"Patient_Name"`` -> ``"patientname"``."""
+    return re.sub(r"[\s_\-]", "", str(key)).lower()
+
+
+_PHI_KEYS_NORMALISED: frozenset[str] = frozenset(
+    normalise_key(k) for k in PHI_KEYWORDS | PHI_KEY_ALIASES | REPORT_WITHHELD)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_phi_key(key: str) -> bool:
+    """True when a mapping key names an identifying field in any spelling (``PatientName``,
+    ``patient_id``, ``dob``, ``StudyInstanceUID``, ``study_uid``...) or a field reports withhold."""
+    key = str(key)
+    return normalise_key(key) in _PHI_KEYS_NORMALISED or bool(_UID_KEY.search(key))
 
 
 def is_phi(keyword: str, tag: int | None = None) -> bool:

@@ -9,7 +9,8 @@ hospital, so every string and every mapping key is passed through
   ``1.2.840.113619.2.55``) are replaced by ``[UID removed]``;
 * mapping entries whose key names an identifying field (PatientName,
   PatientID, PatientBirthDate, AccessionNumber, InstitutionName, any ``*UID``,
-  in DICOM keyword or snake_case spelling) are dropped;
+  in DICOM keyword or snake_case spelling; the vocabulary is
+  :func:`medadv_desktop.engine.io.deid.is_phi_key`) are dropped;
 * entries whose key names a file-system location (``path``, ``source_paths``,
   ``data_dir``, ...) are replaced by ``[path withheld]``, because folder names
   in radiology archives often carry patient names;
@@ -21,9 +22,11 @@ With ``include_phi=True`` (an explicit user opt-in) the pass is skipped.
 
 from __future__ import annotations
 
-import functools
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
+
+from medadv_desktop.engine.io.deid import is_phi_key, normalise_key
 
 #: A DICOM UID: at least five dot-separated groups of digits.
 UID_PATTERN = re.compile(r"\d+(?:\.\d+){4,}")
@@ -31,50 +34,14 @@ UID_REPLACEMENT = "[UID removed]"
 PATH_REPLACEMENT = "[path withheld]"
 PHI_REPLACEMENT = "[removed]"
 
-# Normalised (lower case, no "_", "-", " ") names of identifying fields.
-_PHI_KEYS = {
-    "patientname", "patientid", "patientbirthdate", "patientbirthtime", "birthdate",
-    "dateofbirth", "dob", "accessionnumber", "accession", "institutionname",
-    "institution", "institutionaddress", "institutionaldepartmentname",
-    "referringphysicianname", "performingphysicianname", "operatorsname",
-    "otherpatientids", "otherpatientnames", "patientaddress", "patienttelephonenumbers",
-    "patientmothersbirthname", "studyid", "uid", "uids", "patientsex", "patientage",
-    "stationname", "deviceserialnumber",
-}
 _PATH_KEYS = {"path", "paths", "source", "sourcepath", "sourcepaths", "file", "files",
               "filename", "folder", "dir", "directory", "datadir", "datapath",
               "cardpath", "weightspath", "root"}
 
 
-def _norm_key(key: str) -> str:
-    return re.sub(r"[\s_\-]", "", str(key)).lower()
-
-
-@functools.lru_cache(maxsize=1)
-def _io_phi_keys() -> frozenset[str]:
-    """Normalised PHI keywords of the io helper's list (the reference), when present."""
-    try:
-        from medadv_desktop.engine.io import deid as io_deid  # type: ignore
-    except Exception:  # noqa: BLE001 - optional inside the package
-        return frozenset()
-    return frozenset(_norm_key(w) for w in getattr(io_deid, "PHI_KEYWORDS", ()))
-
-
-_UID_KEY = re.compile(r"(?:UID|Uid)s?$|(?:^|[_\-\s])uids?$")   # StudyInstanceUID, study_uid; not "fluid"
-
-
-@functools.lru_cache(maxsize=4096)
-def is_phi_key(key: str) -> bool:
-    """True when a mapping key names an identifying field (``PatientName``, ``StudyInstanceUID``,
-    ``study_uid``...)."""
-    key = str(key)
-    k = _norm_key(key)
-    return k in _PHI_KEYS or bool(_UID_KEY.search(key)) or k in _io_phi_keys()
-
-
 def is_path_key(key: str) -> bool:
     """True when a mapping key names a file or folder location."""
-    k = _norm_key(key)
+    k = normalise_key(key)
     return k in _PATH_KEYS or k.endswith("path") or k.endswith("paths") or k.endswith("dir")
 
 
