@@ -170,7 +170,7 @@ def main(argv=None) -> int:
         "name": MODEL_NAME, "format": "timm", "architecture": "efficientnet_b0", "weights": "model.safetensors",
         "in_chans": 1, "num_classes": len(CLASS_NAMES), "class_names": list(CLASS_NAMES),
         "input_size": [PATCH_SIZE, PATCH_SIZE], "output": "logits", "intensity": WINDOW,
-        "mean": [0.5], "std": [0.5], "intended_use": INTENDED_USE,
+        "mean": [0.5], "std": [0.5], "intended_use": INTENDED_USE, "synthetic": True,
     }
     timm = import_timm()
     network = timm.create_model("efficientnet_b0", pretrained=False, in_chans=1, num_classes=len(CLASS_NAMES))
@@ -282,6 +282,7 @@ def main(argv=None) -> int:
                                         mean=[0.5], std=[0.5], intended_use=INTENDED_USE, provenance=provenance,
                                         modality="CT")
         card.weights = "model.safetensors"
+        card.synthetic = True                 # MedAdv's synthetic demo model: the GUI and reports say so
         atomic_write(weights_path, tmp_weights.read_bytes(), args.overwrite)
     save_card(card, card_path, overwrite=args.overwrite)
     print(f"wrote {weights_path} ({weights_path.stat().st_size / 1e6:.1f} MB) and {card_path}; "

@@ -120,7 +120,7 @@ class LabelledDataset:
         index = len(self.studies)
         self.studies.append(study)
         name = study.pseudonym or pseudonym(*(str(p) for p in study.source_paths[:1]), prefix="STUDY")
-        if _is_synthetic(study):
+        if study.synthetic:                # set by the reader from the demo generator's marker
             self.synthetic = True
         for s in range(study.n_slices):
             sid = name if study.n_slices == 1 else f"{name}/slice-{s:03d}"
@@ -252,17 +252,6 @@ class LabelledDataset:
                                          align_corners=False, antialias=True) for im in images], dim=0)
             x = x.clamp_(0.0, 1.0)
         return x.contiguous(), y, ids, npu
-
-
-def _is_synthetic(study) -> bool:
-    """True for MedAdv's demo data: the Study flag, or the demo notice in the series description."""
-    if getattr(study, "synthetic", False):
-        return True
-    for h in getattr(study, "header", []) or []:
-        if h.keyword in ("SeriesDescription", "ImageComments", "StudyDescription") and \
-                "synthetic demo data" in str(h.value).lower():
-            return True
-    return False
 
 
 def _read_labels_csv(csv_path: Path, root: Path, class_names: list[str]) -> list[tuple[Path, int]]:

@@ -291,8 +291,7 @@ class ModelPanel(QWidget):
         self.fields["input"].setText(f"{size} px, {card.in_chans} channel(s)")
         self.fields["intensity"].setText(card.intensity.describe())
         self.fields["device"].setText(device or "—")
-        text = f"{card.name} {card.intended_use}".lower()
-        if "not for clinical use" in text or "synthetic" in text:
+        if card.synthetic:
             self.banner.setText("Synthetic demo task, not for clinical use")
             self.banner.show()
         else:

@@ -19,6 +19,7 @@ Model card schema (``model_card.json``; copied to README "Model card")
       "intended_use": "free text",
       "modality": "CT",                      # optional: the modality the model was trained for
       "body_part": "HEAD",                   # optional: the body part (DICOM BodyPartExamined term)
+      "synthetic": false,                    # optional: true for MedAdv's synthetic demo model only
       "provenance": {}                       # optional, e.g. the adversarial training record
     }
 
@@ -76,6 +77,9 @@ Fields:
 - ``body_part`` (optional): the body part (a DICOM BodyPartExamined term such
   as ``HEAD``, ``CHEST``; letters, digits, spaces, ``_``, at most 64
   characters, stored upper case); the guard warns when a study states another.
+- ``synthetic`` (optional, default false): the model was made for MedAdv's
+  synthetic demo task; the GUI and the reports then say "synthetic demo task,
+  not for clinical use". Hardened copies keep the flag.
 
 Every validation error is a :class:`ModelCardError` that names the field, in
 one line. The card file itself is read defensively: at most 1 MiB, a regular
@@ -313,6 +317,7 @@ class ModelCard:
     provenance: dict[str, Any] = field(default_factory=dict)
     modality: str | None = None       # DICOM modality code the model was trained on ("CT"), None: not stated
     body_part: str | None = None      # BodyPartExamined term ("HEAD"), None: not stated
+    synthetic: bool = False           # MedAdv's synthetic demo model (not for clinical use)
     path: Path | None = None          # where the card was read from (not serialised)
     allow_outside_card_dir: bool = field(default=False, compare=False)   # explicit opt-in (not serialised)
 
@@ -374,6 +379,8 @@ class ModelCard:
             d["modality"] = self.modality
         if self.body_part:
             d["body_part"] = self.body_part
+        if self.synthetic:
+            d["synthetic"] = True
         if self.provenance:
             d["provenance"] = self.provenance
         return d
@@ -475,6 +482,9 @@ class ModelCard:
         if len(intended_use) > MAX_TEXT:
             raise ModelCardError(f"is {len(intended_use)} characters long; at most {MAX_TEXT}", path=path,
                                  field="intended_use")
+        synthetic = d.get("synthetic") or False    # absent or null: not synthetic
+        if not isinstance(synthetic, bool):
+            raise ModelCardError("should be true or false (or absent)", path=path, field="synthetic")
         provenance = d.get("provenance") or {}
         if not isinstance(provenance, dict):
             raise ModelCardError("should be an object (a JSON dictionary) or absent", path=path, field="provenance")
@@ -485,8 +495,9 @@ class ModelCard:
             architecture=arch or "", output=output, intensity=intensity,
             mean=[float(v) for v in mean], std=[float(v) for v in std],
             sha256=sha.lower() if sha else None, intended_use=intended_use,
-            provenance=dict(provenance), path=path, allow_outside_card_dir=bool(allow_outside_card_dir),
             modality=modality, body_part=body_part,
+            provenance=dict(provenance), synthetic=synthetic, path=path,
+            allow_outside_card_dir=bool(allow_outside_card_dir),
         )
 
     @classmethod
