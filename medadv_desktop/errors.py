@@ -133,3 +133,7 @@ class ModalityMismatchError(MedAdvError):
     def __init__(self, message: str, *, warnings: Any = None, hint: str | None = None) -> None:
         self.warnings = list(warnings or [])
         super().__init__(message, hint=hint)
+
+
+class ResultFormatError(MedAdvError):
+    """A saved result (JSON) does not have the shape of a MedAdv result, or is from a newer MedAdv."""

@@ -102,21 +102,22 @@ def run(args: argparse.Namespace) -> int:
                                                 batch_size=args.batch_size, out_dir=out_dir,
                                                 strict_modality=args.strict_modality), show)
     result, summary = outcome.result, outcome.summary
+    assert summary is not None
     native = f" = {num(result.eps_native)} {result.units}" if result.eps_native is not None else ""
     print(f"Study {result.study}: {result.params.get('norm', 'linf')} eps {budget_text(result.eps)}{native}, "
           f"attack {outcome.attack}, "
           f"{len(result.slices)} slice(s), {result.elapsed_s:.1f} s"
           + (" [synthetic demo data]" if study.synthetic else ""))
     print(f"{'slice':>6}  {'before':<24} {'after':<24} {'fooled':<6} {'Linf':>9} {'SSIM':>6}")
-    for k, row in enumerate(summary["slices"]):
+    for k, row in enumerate(summary.slices):
         rec = result.records[min(k, len(result.records) - 1)]
-        before = f"{row['before']} {pct(max(row['before_probabilities']))}"
-        after = f"{row['after']} {pct(max(row['after_probabilities']))}"
+        before = f"{row.before} {pct(max(row.before_probabilities))}"
+        after = f"{row.after} {pct(max(row.after_probabilities))}"
         linf = num(rec.linf_native if rec.linf_native is not None else rec.linf)
-        print(f"{row['slice']:>6}  {before:<24} {after:<24} {'yes' if row['fooled'] else 'no':<6} {linf:>9} "
+        print(f"{row.slice:>6}  {before:<24} {after:<24} {'yes' if row.fooled else 'no':<6} {linf:>9} "
               f"{fixed(rec.ssim, 3):>6}")
-    fooled = sum(r["fooled"] for r in summary["slices"])
-    print(f"Changed predictions: {fooled}/{len(summary['slices'])}; "
+    fooled = sum(r.fooled for r in summary.slices)
+    print(f"Changed predictions: {fooled}/{len(summary.slices)}; "
           f"success rate {pct(result.row.attack_success_rate or 0.0)}")
     print(f"Wrote {len(outcome.written)} file(s) to {out_dir}")
     return 0

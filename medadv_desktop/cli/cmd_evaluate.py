@@ -82,8 +82,8 @@ def format_table(result: Any) -> str:
     units = result.units or "a.u."
     lines = []
     d = result.dataset
-    lines.append(f"Model: {result.model.get('name', '?')}   data: {d.get('name', '?')}, n = {result.n_samples}"
-                 + (" (SYNTHETIC demo data)" if d.get("synthetic") else ""))
+    lines.append(f"Model: {result.model.name or '?'}   data: {d.name or '?'}, n = {result.n_samples}"
+                 + (" (SYNTHETIC demo data)" if d.synthetic else ""))
     lines.append(f"Clean accuracy {pct(result.clean_accuracy)}   balanced accuracy {pct(result.balanced_accuracy)}")
     for f in result.flags:
         lines.append(f"WARNING [{f.code}] {f.title}")

@@ -31,25 +31,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _load_before_after(path: Path):
-    import json
-
-    from medadv_desktop.engine.reports import normalise_before_after
-    from medadv_desktop.errors import ReportError
-
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"'{path.name}' does not exist.", hint="Give the before_after.json of a training run.") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"'{path.name}' is not a readable JSON file ({exc.__class__.__name__}).",
-                          hint="Give the before_after.json of a training run.") from None
-    return normalise_before_after(doc)
-
-
 def run(args: argparse.Namespace) -> int:
     from medadv_desktop.engine.jobs import run_job
-    from medadv_desktop.engine.reports import export_reports_job, load_report_json
+    from medadv_desktop.engine.reports import export_reports_job, load_before_after, load_report_json
     from medadv_desktop.errors import ReportError
 
     if not any((args.pdf, args.csv, args.summary_csv, args.json)):
@@ -57,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                           hint="Add at least one of --pdf OUT.pdf, --csv OUT.csv, --summary-csv OUT.csv, --json OUT.json.")
     result, before_after = load_report_json(args.result)
     if args.before_after is not None:
-        before_after = _load_before_after(args.before_after)
+        before_after = load_before_after(args.before_after)
     job = export_reports_job(result, pdf=args.pdf, csv=args.csv, summary_csv=args.summary_csv, json=args.json,
                              before_after=before_after, overwrite=args.overwrite, include_phi=args.include_phi)
     written = run_job(job, lambda ev: print(ev.message, file=sys.stderr) if ev.message.startswith("Wrote") else None)

@@ -325,7 +325,7 @@ class MainWindow(QMainWindow):
         if study is not None:
             title += f" — {study.pseudonym or 'study'} ({study.modality})"
         synthetic = self.demo_mode or (study is not None and study.synthetic) or (
-            self.card is not None and "not for clinical use" in f"{self.card.name} {self.card.intended_use}".lower())
+            self.card is not None and self.card.synthetic)
         if synthetic:
             title += f" — {DEMO_TITLE}"
         self.setWindowTitle(title)
@@ -798,7 +798,7 @@ class MainWindow(QMainWindow):
     def _handle_evaluate(self, request: JobRequest, result) -> None:
         self.last_evaluation = result
         self.results_panel.class_names = list(result.class_names)
-        source = f"eval {result.dataset.get('name', 'data set')}"
+        source = f"eval {result.dataset.name}"
         rows = [SummaryRow(source, r, result.clean_accuracy, result.units) for r in result.rows]
         self.results_panel.add_summary(rows)
         self.results_panel.show_curve(result.rows, result.clean_accuracy)

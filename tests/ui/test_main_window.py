@@ -275,7 +275,7 @@ def test_evaluation_attack_cascade_and_per_attack_checkbox(window, qtbot, tmp_pa
         return done.args[0]
 
     cascade = run(False)
-    assert cascade.provenance["full_rows"] is False
+    assert cascade.provenance.full_rows is False
     assert [(r.attack, r.cumulative) for r in cascade.rows] == [(first, False), (second, True), ("worst-case", False)]
     shown = {table.proxy.index(r, 1).data(): r for r in range(table.proxy.rowCount())}
     assert set(shown) == {first, f"{second} *", "worst-case"}
@@ -285,7 +285,7 @@ def test_evaluation_attack_cascade_and_per_attack_checkbox(window, qtbot, tmp_pa
     assert f"{second} *" in table.to_tsv(only_selected=False)
 
     per_attack = run(True)
-    assert per_attack.provenance["full_rows"] is True and not any(r.cumulative for r in per_attack.rows)
+    assert per_attack.provenance.full_rows is True and not any(r.cumulative for r in per_attack.rows)
     assert per_attack.row("worst-case", 8 / 255).robust_accuracy == cascade.row("worst-case", 8 / 255).robust_accuracy
     new_rows = [table.summary.rows[i].row for i in range(3, 6)]
     assert [r.attack for r in new_rows] == [first, second, "worst-case"] and not any(r.cumulative for r in new_rows)

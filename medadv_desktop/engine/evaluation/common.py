@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medadv_desktop.engine.results.evaluation import ExamplePanel, SampleRecord
+from medadv_desktop.engine.hashing import sha256_file
 from medadv_desktop.engine.metrics import perturbation_measures, true_class_confidence
+from medadv_desktop.engine.results import ExamplePanel, ModelSummary, SampleRecord
+from medadv_desktop.engine.serialization import from_jsonable
 
 EXAMPLE_MAX_SIDE = 128
 
@@ -130,26 +131,25 @@ def utc_now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def model_summary(model: torch.nn.Module) -> dict[str, Any]:
+def model_summary(model: torch.nn.Module) -> ModelSummary:
     """Card summary without paths: name, architecture, format, sha256, input size, intensity..."""
     card = card_of(model)
     if card is None:
         n_params = sum(p.numel() for p in model.parameters())
-        return {"name": type(model).__name__, "format": "module", "parameters": int(n_params)}
+        return ModelSummary(name=type(model).__name__, format="module", parameters=int(n_params))
     d = card.to_dict()
     d.pop("provenance", None)
-    if not d.get("sha256"):
+    summary = from_jsonable(ModelSummary, d)
+    if not summary.sha256:
         try:
-            from medadv_desktop.engine.models import sha256_file
-
             if card.path is not None and card.weights_path.is_file():
-                d["sha256"] = sha256_file(card.weights_path)
-        except Exception:  # noqa: BLE001  (a missing hash must not stop an evaluation)
+                summary.sha256 = sha256_file(card.weights_path)
+        except OSError:  # a missing hash must not stop an evaluation
             pass
-    d["intensity_description"] = card.intensity.describe()
+    summary.intensity_description = card.intensity.describe()
     if card.provenance:
-        d["parent_sha256"] = card.provenance.get("parent_sha256")
-    return d
+        summary.parent_sha256 = card.provenance.get("parent_sha256")
+    return summary
 
 
 def eps_in_native(card, eps: float) -> float | None:

@@ -55,11 +55,13 @@ import torch
 from medadv_desktop.engine.evaluation.common import (
     card_of, eps_in_native, example_panel, logits_batched, make_records, model_device,
     model_summary, software_versions, unattacked_record, utc_now_iso)
-from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, ExamplePanel, SampleRecord
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, ProgressCallback
 from medadv_desktop.engine.metrics import (
     check_black_box_beats_white_box, classification_summary, model_sanity_flags,
     summarize_records, true_class_confidence, worst_case_records)
+from medadv_desktop.engine.results import (
+    WORST_CASE, AttackInfo, DatasetSummary, EvaluationResult, ExamplePanel, Provenance, SampleRecord)
+from medadv_desktop.engine.serialization import from_jsonable
 from medadv_desktop.errors import AttackConfigError, DatasetError, ModelInputError
 
 SANITY_BATCH = 16
@@ -141,6 +143,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     configs = {lab: dict(build(i, grid[0]).config) for i, lab in enumerate(labels)}  # validates early
     for c in configs.values():
         c.pop("eps", None)                       # the eps grid is recorded separately
+    attack_info = [AttackInfo.from_attack(get_attack(name), lab, configs[lab], black_box=black_box[lab])
+                   for lab, (name, _) in zip(labels, attacks)]
 
     t0 = time.perf_counter()
     yield Progress("evaluate", 0, 0, "Reading the data set")
@@ -256,24 +260,21 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
         study_units = {getattr(s, "units", "") for s in getattr(dataset, "studies", [])}
         units = study_units.pop() if len(study_units) == 1 and "" not in study_units else "a.u."
     model_info = model_summary(classifier)
-    provenance = {
-        "software": software_versions(), "device": str(dev), "seed": seed, "date_utc": utc_now_iso(),
-        "attack_params": configs, "attacks_black_box": black_box, "norm": norm, "batch_size": batch_size,
-        "cascade": cascade, "full_rows": full_rows, "elapsed_s": time.perf_counter() - t0,
-        "torch_threads": torch.get_num_threads(),
-        "model_name": (card.name if card is not None else type(classifier).__name__),
-        "model_sha256": model_info.get("sha256"),
-        "threat_model": ("perturbations of the [0, 1] image after the model card's intensity mapping, "
-                         "at the study's resolution; adversarial images clipped to [0, 1]"),
-    }
-    ds_summary = dataset.summary() if hasattr(dataset, "summary") else {"name": "dataset", "n_samples": n}
-    ds_summary["n_samples"] = n
+    provenance = Provenance(
+        software=software_versions(), device=str(dev), seed=seed, date_utc=utc_now_iso(), norm=norm,
+        batch_size=batch_size, cascade=cascade, full_rows=full_rows, elapsed_s=time.perf_counter() - t0,
+        torch_threads=torch.get_num_threads(),
+        model_name=(card.name if card is not None else type(classifier).__name__), model_sha256=model_info.sha256,
+        threat_model=("perturbations of the [0, 1] image after the model card's intensity mapping, "
+                      "at the study's resolution; adversarial images clipped to [0, 1]"))
+    ds_summary = from_jsonable(DatasetSummary, dataset.summary() if hasattr(dataset, "summary") else {})
+    ds_summary.n_samples = n
     result = EvaluationResult(
         model=model_info, dataset=ds_summary, class_names=class_names, norm=norm,
         eps_grid=grid, eps_native=eps_native, units=units, attacks=labels, n_samples=n,
         clean_accuracy=summary.accuracy, balanced_accuracy=summary.balanced_accuracy,
         per_class=summary.per_class, rows=rows, samples=samples, flags=flags, examples=examples,
-        provenance=provenance, clean_confusion=summary.confusion)
+        provenance=provenance, clean_confusion=summary.confusion, attack_info=attack_info)
     done = total
     yield event("Evaluation finished")
     return result

@@ -24,8 +24,7 @@ import torch
 from medadv_desktop.engine.evaluation.common import card_of, make_records, model_device
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, ProgressCallback
 from medadv_desktop.engine.metrics import as_two_class_logits, summarize_records
-from medadv_desktop.engine.results.evaluation import SampleRecord
-from medadv_desktop.engine.results.study_attack import StudyAttackResult
+from medadv_desktop.engine.results import AttackInfo, SampleRecord, StudyAttackResult
 from medadv_desktop.errors import ModelInputError
 
 DEFAULT_BATCH = 16
@@ -127,9 +126,12 @@ def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] |
     eps_native = eps * widths.pop() if len(widths) == 1 else None
     row = summarize_records(records, attack_obj.name or attack, eps, eps_native, k)
     class_names = list(getattr(classifier, "class_names", None) or card.class_names)
+    attack_cls = type(attack_obj)
+    info = AttackInfo.from_attack(attack_cls, attack_obj.name or attack, dict(attack_obj.config),
+                                  black_box=attack_cls.is_black_box(dict(attack_obj.config)))
     return StudyAttackResult(
         study=pseudo, attack=attack_obj.name or attack, params=dict(attack_obj.config), slices=index,
         class_names=class_names, clean_unit=clean_unit, adv_unit=adv_unit, clean_native=clean_native,
         adv_native=adv_native, bounds=[(float(lo), float(hi)) for lo, hi in bounds], clean_probs=clean_probs,
         adv_probs=adv_probs, records=records, row=row, eps=eps, eps_native=eps_native, units=units,
-        elapsed_s=time.perf_counter() - t0, targets=targets or None)
+        elapsed_s=time.perf_counter() - t0, targets=targets or None, attack_info=info)

@@ -6,44 +6,50 @@ Public API::
     write_csv(result, path, *, overwrite=False, include_phi=False) -> Path          # sample x attack x eps
     write_summary_csv(result, path, *, overwrite=False, include_phi=False) -> Path  # attack x eps
     write_json(result, path, *, before_after=None, overwrite=False, include_phi=False) -> Path
-    load_report_json(path) -> (EvaluationResult, BeforeAfterTable | None)
+    load_report_json(path) -> (EvaluationResult, BeforeAfterResult | None)
+    load_before_after(path) -> BeforeAfterResult      # before_after.json of a training run
     export_reports_job(result, *, pdf=None, csv=None, summary_csv=None, json=None,
                        before_after=None, cancel=None, overwrite=False, include_phi=False) -> Job[list[Path]]
     scrub(obj), scrub_text(text)                       # the de-identification pass
-    normalise_before_after(obj) -> BeforeAfterTable     # accepted before/after shapes
+
+``result`` is an :class:`~medadv_desktop.engine.results.EvaluationResult`,
+``before_after`` a :class:`~medadv_desktop.engine.results.BeforeAfterResult`
+(the adversarial training job's, or one read back from JSON).
 
 reportlab is imported only when a PDF is written.
 """
 
-from medadv_desktop.engine.reports.before_after import (
-    BeforeAfterRow,
-    BeforeAfterTable,
-    normalise_before_after,
-)
+from __future__ import annotations
+
+from pathlib import Path
+
 from medadv_desktop.engine.reports.deid import UID_PATTERN, scrub, scrub_text
 from medadv_desktop.engine.reports.job import export_reports_job
 from medadv_desktop.engine.reports.tables import (
+    load_before_after,
     load_report_json,
     report_document,
     write_csv,
     write_json,
     write_summary_csv,
 )
+from medadv_desktop.engine.results import BeforeAfterResult, EvaluationResult
 
 
-def write_pdf(result, path, *, before_after=None, overwrite=False, include_phi=False):
+def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
+              overwrite: bool = False, include_phi: bool = False) -> Path:
     """Write the PDF robustness report (see :func:`medadv_desktop.engine.reports.pdf.write_pdf`)."""
     from medadv_desktop.engine.reports.pdf import write_pdf as _write_pdf
 
     return _write_pdf(result, path, before_after=before_after, overwrite=overwrite, include_phi=include_phi)
 
 
-def default_report_stem(result) -> str:
+def default_report_stem(result: EvaluationResult) -> str:
     """A safe file stem for exports: 'medadv-report-<model>-<YYYYMMDD-HHMM>' (no PHI, no UIDs)."""
     import datetime as _dt
     import re
 
-    model = str((result.model or {}).get("name", "model"))
+    model = result.model.name or "model"
     slug = re.sub(r"[^A-Za-z0-9]+", "-", scrub_text(model)).strip("-").lower()[:40] or "model"
     slug = re.sub(r"uid-removed-?", "", slug).strip("-") or "model"
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M")
@@ -51,7 +57,6 @@ def default_report_stem(result) -> str:
 
 
 __all__ = [
-    "BeforeAfterRow", "BeforeAfterTable", "UID_PATTERN", "default_report_stem", "export_reports_job",
-    "load_report_json", "normalise_before_after", "report_document", "scrub", "scrub_text",
-    "write_csv", "write_json", "write_pdf", "write_summary_csv",
+    "UID_PATTERN", "default_report_stem", "export_reports_job", "load_before_after", "load_report_json",
+    "report_document", "scrub", "scrub_text", "write_csv", "write_json", "write_pdf", "write_summary_csv",
 ]

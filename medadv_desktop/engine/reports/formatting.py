@@ -8,10 +8,10 @@ otherwise; native values (HU) with one decimal.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -102,11 +102,26 @@ def eps_255(eps: Any) -> str:
     return f"{float(eps) * 255:.3g}/255" if is_number(eps) else "-"
 
 
-def points(value: Any, *, dash: str = "-") -> str:
-    """A change of a fraction in percentage points with a sign: 0.125 -> '+12.5 pt'."""
-    return f"{100.0 * float(value):+.1f} pt" if is_number(value) else dash
+def points(value: Any, *, dash: str = "-", unit: str = "pt") -> str:
+    """A change of a fraction in percentage points with a sign: 0.125 -> '+12.5 pt' (the PDF: unit 'pts')."""
+    return f"{100.0 * float(value):+.1f} {unit}" if is_number(value) else dash
 
 
 def pct_compact(value: Any, *, dash: str = "-") -> str:
     """A fraction as a percentage without a space, for narrow columns: 0.875 -> '87.5%'."""
     return f"{100.0 * float(value):.1f}%" if is_number(value) else dash
+
+
+def _norm_key(norm: Any) -> str:
+    return str(norm).lower().replace("-", "").replace("_", "")
+
+
+def norm_name(norm: Any) -> str:
+    """The budget's distance measure, short: 'linf' -> 'L-inf', 'l2' -> 'L2'."""
+    return {"linf": "L-inf", "l2": "L2", "l0": "L0"}.get(_norm_key(norm), str(norm))
+
+
+def norm_description(norm: Any) -> str:
+    """The distance measure with what it measures: 'L-inf (largest change of any pixel)'."""
+    return {"linf": "L-inf (largest change of any pixel)", "l2": "L2 (Euclidean length of the change)",
+            "l0": "L0"}.get(_norm_key(norm), str(norm))

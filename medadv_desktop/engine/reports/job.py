@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medadv_desktop.engine.results.evaluation import EvaluationResult
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
 from medadv_desktop.engine.reports.deid import check_output_name
+from medadv_desktop.engine.results import BeforeAfterResult, EvaluationResult
 from medadv_desktop.errors import OutputExistsError, ReportError
 
 
 def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = None,
                        csv: str | Path | None = None, summary_csv: str | Path | None = None,
-                       json: str | Path | None = None, before_after: Any = None,
+                       json: str | Path | None = None, before_after: BeforeAfterResult | None = None,
                        cancel: CancelToken | None = None, overwrite: bool = False,
                        include_phi: bool = False) -> Job[list[Path]]:
     """Write the requested reports (any of PDF, per-sample CSV, summary CSV, JSON).
@@ -28,7 +29,7 @@ def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = Non
     from medadv_desktop.engine.reports.pdf import write_pdf
 
     cancel = cancel or CancelToken()
-    plan: list[tuple[str, Path, Any]] = []
+    plan: list[tuple[str, Path, Callable[[Path], Any]]] = []
     if json is not None:
         plan.append(("JSON", Path(json), lambda p: tables.write_json(
             result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi)))

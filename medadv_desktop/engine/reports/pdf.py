@@ -12,6 +12,9 @@ and, when the mapping is a fixed window, also in the study's units
 (eps_native = eps x window width, e.g. 2/255 x 400 HU = 3.1 HU).
 Rows of an attack cascade (``AttackRow.cumulative``: robust accuracy after
 this attack and the ones above it) are marked ``*`` with a footnote.
+Attack names, labels, access and descriptions come from the result
+(``EvaluationResult.attack_info``, recorded from the Attack classes when the
+evaluation ran): this module knows no attack by name.
 Every string passes through :func:`deid.scrub_text` unless ``include_phi``.
 """
 
@@ -28,35 +31,18 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from medadv_desktop import __version__
-from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult
 from medadv_desktop.engine.reports import formatting as fmt
-from medadv_desktop.engine.reports.before_after import BeforeAfterTable, flatten, normalise_before_after
 from medadv_desktop.engine.reports.deid import check_output_name, scrub, scrub_text
 from medadv_desktop.engine.reports.images import as_image, colorbar_png, gray_png, heat_png
-from medadv_desktop.engine.serialization import atomic_write_bytes
+from medadv_desktop.engine.results import CLEAN, WORST_CASE, AttackRow, BeforeAfterResult, EvaluationResult
+from medadv_desktop.engine.results.summaries import IntensitySummary
+from medadv_desktop.engine.serialization import atomic_write_bytes, to_jsonable
 
 log = logging.getLogger(__name__)
 
 TITLE = "Adversarial robustness report"
-DATASET_LABELS = {"n_studies": "Studies (series)", "n_failures": "Files that failed to load",
-                  "n_slices": "Slices"}
-VERSION_KEYS = ("versions", "software", "software_versions")   # provenance keys holding {package: version}
-DATE_KEYS = ("date_utc", "date", "created")
+DATASET_LABELS = {"n_studies": "Studies (series)", "n_failures": "Files that failed to load"}
 SYNTHETIC_BANNER = "Synthetic demo task, not for clinical use"
-
-#: One-line descriptions of the built-in attacks for the threat-model section.
-ATTACK_DESCRIPTIONS = {
-    "fgsm": ("white-box", "Fast Gradient Sign Method: one step of size eps along the sign of the loss gradient."),
-    "pgd": ("white-box", "Projected Gradient Descent: repeated gradient steps, projected back into the eps-ball."),
-    "bim": ("white-box", "Basic Iterative Method: PGD without random start."),
-    "square": ("black-box", "Square attack: random square-shaped changes kept when they lower the margin; "
-                            "needs only the model's outputs (queries)."),
-    "vertical": ("white-/black-box", "Vertical perturbation (MedAdv's own definition): one value per image "
-                                     "column, constant down the column, like a detector line artefact."),
-    "smia": ("white-box", "Stabilized Medical Image Attack (Qi et al. 2021): iterative attack with a "
-                          "Gaussian-smoothing stabilisation term."),
-    WORST_CASE: ("", "Worst case: a sample counts as robust only if every attack failed on it."),
-}
 
 #: Footnote under the summary tables when some rows are cumulative (attack cascade).
 CUMULATIVE_NOTE = ("* Cumulative (attack cascade): after this attack and the ones above it; it ran only on images "
@@ -101,6 +87,9 @@ HOW_TO_READ = [
                "result does not prove robustness against stronger or adaptive attacks."),
 ]
 
+#: Widest chart legend (points); longer attack labels are shortened with "...".
+LEGEND_MAX_WIDTH = 170.0
+
 # Colours (a sober palette that survives grayscale printing reasonably).
 _SERIES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
 
@@ -111,7 +100,7 @@ _SERIES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#1
 class _Context:
     """Everything the section builders share: the result, styles, de-id switch."""
 
-    def __init__(self, result: EvaluationResult, before_after: BeforeAfterTable | None,
+    def __init__(self, result: EvaluationResult, before_after: BeforeAfterResult | None,
                  include_phi: bool) -> None:
         from reportlab.lib import colors
         from reportlab.lib.enums import TA_CENTER
@@ -165,7 +154,7 @@ class _Context:
 
     # tables ---------------------------------------------------------------
     def table(self, rows: list[list[Any]], col_widths: list[float] | None = None, *,
-              header_rows: int = 1, bold_rows: tuple[int, ...] = (), align_right_from: int = 1,
+              header_rows: int = 1, bold_rows: tuple[int, ...] = (), align_right_from: int | None = 1,
               zebra: bool = True, font_size: float = 8):
         from reportlab.platypus import Table, TableStyle
 
@@ -177,8 +166,8 @@ class _Context:
                 if hasattr(value, "wrap"):  # already a flowable
                     out.append(value)
                 else:
-                    style = "cellb" if i < header_rows or i in bold_rows else "cell"
-                    out.append(self.p(value, style))
+                    cell_style = "cellb" if i < header_rows or i in bold_rows else "cell"
+                    out.append(self.p(value, cell_style))
             cells.append(out)
         tbl = Table(cells, colWidths=col_widths, repeatRows=header_rows, hAlign="LEFT")
         style = [
@@ -204,13 +193,13 @@ class _Context:
         self._right_align(tbl, rows, align_right_from, header_rows)
         return tbl
 
-    def _right_align(self, tbl, rows, start: int, header_rows: int) -> None:
+    def _right_align(self, tbl: Any, rows: list[list[Any]], start: int | None, header_rows: int) -> None:
         from reportlab.lib.enums import TA_RIGHT
         from reportlab.lib.styles import ParagraphStyle
 
         if start is None:
             return
-        for i, row in enumerate(tbl._cellvalues):
+        for row in tbl._cellvalues:
             for j in range(start, len(row)):
                 cell = row[j]
                 if hasattr(cell, "style") and hasattr(cell, "frags"):
@@ -250,15 +239,32 @@ def _kv_value(key: Any, value: Any) -> Any:
     return value
 
 
+def _flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dict -> [(dotted key, scalar value)] for key/value tables (values not recorded left out)."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if v is None or v == "":
+                continue
+            if isinstance(v, dict):
+                out.extend(_flatten(v, key))
+            elif isinstance(v, list) and v and isinstance(v[0], (dict, list)):
+                out.append((key, f"[{len(v)} items]"))
+            elif isinstance(v, list) and len(v) > 8:
+                out.append((key, f"[{len(v)} values]"))
+            elif isinstance(v, str) and len(v) > 300:
+                out.append((key, v[:297] + "..."))
+            else:
+                out.append((key, v))
+    return out
+
+
 def _versions(result: EvaluationResult) -> list[tuple[str, str]]:
     """Software versions: those recorded in the result, completed from this install."""
     from importlib import metadata
 
-    prov = result.provenance if isinstance(result.provenance, dict) else {}
-    out: dict[str, str] = {}
-    for key in VERSION_KEYS:
-        if isinstance(prov.get(key), dict):
-            out.update({str(k): str(v) for k, v in prov[key].items()})
+    out: dict[str, str] = {str(k): str(v) for k, v in result.provenance.software.items()}
     if "medadv" not in out and "medadv-desktop" not in out:
         out["medadv"] = __version__
     if out.get("medadv", out.get("medadv-desktop")) != __version__:
@@ -273,30 +279,11 @@ def _versions(result: EvaluationResult) -> list[tuple[str, str]]:
     return list(out.items())
 
 
-def is_synthetic(result: EvaluationResult) -> bool:
-    """True when the data set or the model is marked synthetic / demo."""
-    for d in (result.dataset, result.model, result.provenance):
-        if isinstance(d, dict) and (d.get("synthetic") or d.get("demo")):
-            return True
-    words = " ".join(str(result.model.get(k, "")) for k in ("name", "intended_use", "description"))
-    words += " " + str(result.dataset.get("name", ""))
-    return "synthetic" in words.lower() or "demo" in words.lower()
-
-
 def _class_counts(result: EvaluationResult) -> list[tuple[str, int | None]]:
-    ds = result.dataset or {}
-    counts = None
-    for key in ("counts", "class_counts", "counts_per_class", "per_class_counts"):
-        if isinstance(ds.get(key), dict):
-            counts = ds[key]
-            break
-        if isinstance(ds.get(key), list):
-            counts = dict(zip(result.class_names, ds[key]))
-            break
-    if counts is None and result.per_class:
+    """Images per class: the data set's counts, else the clean per-class numbers."""
+    counts: dict[str, Any] = dict(result.dataset.counts)
+    if not counts and result.per_class:
         counts = {str(pc.get("class", i)): pc.get("n") for i, pc in enumerate(result.per_class)}
-    if counts is None:
-        counts = {}
     out = []
     for i, name in enumerate(result.class_names):
         value = counts.get(name, counts.get(str(i)))
@@ -304,33 +291,9 @@ def _class_counts(result: EvaluationResult) -> list[tuple[str, int | None]]:
     return out
 
 
-def _norm_label(norm: str) -> str:
-    n = str(norm).lower().replace("-", "").replace("_", "")
-    return {"linf": "L-inf (largest change of any pixel)", "l2": "L2 (Euclidean length of the change)",
-            "l0": "L0"}.get(n, str(norm))
-
-
-def _short_norm(norm: str) -> str:
-    n = str(norm).lower().replace("-", "").replace("_", "")
-    return {"linf": "L-inf", "l2": "L2"}.get(n, str(norm))
-
-
-def _eps_native(result: EvaluationResult, eps: float) -> float | None:
-    for e, n in zip(result.eps_grid, result.eps_native or []):
-        if abs(e - eps) < 1e-12:
-            return n
-    row = next((r for r in result.rows if abs(r.eps - eps) < 1e-12 and r.eps_native is not None), None)
-    return row.eps_native if row else None
-
-
-def _attack_label(name: str) -> str:
-    return {"fgsm": "FGSM", "pgd": "PGD", "square": "Square", "vertical": "Vertical",
-            "smia": "SMIA", WORST_CASE: "Worst case", "clean": "Clean (no attack)"}.get(name, name)
-
-
-def _row_label(row: Any) -> str:
+def _row_label(result: EvaluationResult, row: AttackRow) -> str:
     """The attack's label, with ' *' on a cumulative row of the attack cascade."""
-    return _attack_label(row.attack) + (" *" if row.cumulative else "")
+    return result.attack_label(row.attack) + (" *" if row.cumulative else "")
 
 
 def _attack_order(result: EvaluationResult) -> list[str]:
@@ -352,22 +315,21 @@ def _title_block(ctx: _Context, width: float) -> list:
 
     r = ctx.result
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    prov = r.provenance if isinstance(r.provenance, dict) else {}
-    evaluated = next((prov[k] for k in DATE_KEYS if prov.get(k)), None)
+    evaluated = r.provenance.date_utc
     story = [ctx.p(TITLE, "title"),
-             ctx.p(f"Model: {r.model.get('name', 'unnamed model')}", "subtitle"),
+             ctx.p(f"Model: {r.model.name or 'unnamed model'}", "subtitle"),
              Spacer(1, 2 * mm)]
-    if is_synthetic(r):
+    if r.synthetic:
         story += [ctx.banner(SYNTHETIC_BANNER.upper() + " - the data or the model is synthetic/demo; "
                              "the numbers say nothing about clinical performance.", width), Spacer(1, 3 * mm)]
     pairs = [("Report created", now)]
     if evaluated:
         pairs.append(("Evaluation run", str(evaluated)))
     pairs += [("Test images", str(r.n_samples)),
-              ("Attacks", (", ".join(_attack_label(a) for a in r.attacks) or "-")
+              ("Attacks", (", ".join(r.attack_label(a) for a in r.attacks) or "-")
                + (" (in this order, as a cascade: rows marked * are cumulative)" if r.has_cumulative_rows() else "")),
-              ("Threat model", f"{_short_norm(r.norm)}, eps " + ", ".join(
-                  fmt.eps_all_units(e, _eps_native(r, e), r.units) for e in r.eps_grid)),
+              ("Threat model", f"{fmt.norm_name(r.norm)}, eps " + ", ".join(
+                  fmt.eps_all_units(e, r.eps_native_at(e), r.units) for e in r.eps_grid)),
               ("De-identification", "identifiers withheld; studies shown under pseudonyms"
                if not ctx.include_phi else "DISABLED by the user (report may contain patient data)")]
     story.append(ctx.kv_table(pairs, width))
@@ -381,13 +343,13 @@ def _title_block(ctx: _Context, width: float) -> list:
         attack_rows = [x for x in r.rows if abs(x.eps - e) < 1e-12 and x.attack != WORST_CASE]
         if wc is None and not attack_rows:
             continue
-        text = f"At eps {fmt.eps_all_units(e, _eps_native(r, e), r.units)}: "
+        text = f"At eps {fmt.eps_all_units(e, r.eps_native_at(e), r.units)}: "
         if wc is not None:
             text += f"worst-case robust accuracy {fmt.pct(wc.robust_accuracy)}"
         if attack_rows and not any(x.cumulative for x in attack_rows):   # each attack's own row
             strongest = min(attack_rows, key=lambda x: x.robust_accuracy)
             text += ("; " if wc is not None else "") + (
-                f"strongest single attack {_attack_label(strongest.attack)} "
+                f"strongest single attack {r.attack_label(strongest.attack)} "
                 f"({fmt.pct(strongest.robust_accuracy)})")
         bullets.append(text + ".")
     if r.flags:
@@ -409,45 +371,34 @@ def _title_block(ctx: _Context, width: float) -> list:
 
 
 def _model_section(ctx: _Context, width: float) -> list:
-    m = ctx.result.model or {}
+    m = ctx.result.model
     story = [ctx.heading("Model")]
-    known = [("name", "Name"), ("architecture", "Architecture"), ("format", "Format"),
-             ("weights", "Weights file"), ("sha256", "Weights SHA-256"), ("input_size", "Input size (H x W)"),
-             ("in_chans", "Input channels"), ("output", "Output"), ("intensity", "Intensity mapping"),
-             ("mean", "Normalisation mean"), ("std", "Normalisation std"), ("intended_use", "Intended use")]
-    pairs = []
-    for key, label in known:
-        if key not in m or m[key] in (None, "", []):
-            continue
-        value = m[key]
-        if key == "input_size" and isinstance(value, (list, tuple)):
-            value = " x ".join(str(v) for v in value) + " pixels"
-        elif key == "intensity" and isinstance(value, dict):
-            value = _describe_intensity(value, ctx.result.units)
-        elif isinstance(value, (list, tuple)):
-            value = ", ".join(str(v) for v in value)
-        pairs.append((label, value))
-    if "sha256" not in m:
-        pairs.append(("Weights SHA-256", "not recorded"))
-    pairs.append(("Classes", ", ".join(f"{i}: {c}" for i, c in enumerate(ctx.result.class_names))))
-    shown = {k for k, _ in known} | {"class_names", "num_classes", "provenance", "intensity_description"}
-    for key, value in flatten({k: v for k, v in scrub(m, include_phi=ctx.include_phi).items()
-                               if k not in shown}):
-        pairs.append((key, value))
+    known: list[tuple[str, Any]] = [
+        ("Name", m.name), ("Architecture", m.architecture), ("Format", m.format), ("Weights file", m.weights),
+        ("Weights SHA-256", m.sha256 or "not recorded"),
+        ("Input size (H x W)", " x ".join(str(v) for v in m.input_size) + " pixels" if m.input_size else None),
+        ("Input channels", m.in_chans), ("Output", m.output),
+        ("Intensity mapping", _describe_intensity(m.intensity, ctx.result.units) if m.intensity else None),
+        ("Normalisation mean", ", ".join(str(v) for v in m.mean)),
+        ("Normalisation std", ", ".join(str(v) for v in m.std)), ("Intended use", m.intended_use),
+        ("Classes", ", ".join(f"{i}: {c}" for i, c in enumerate(ctx.result.class_names))),
+        ("Parent model SHA-256", m.parent_sha256), ("Parameters", m.parameters)]
+    pairs = [(label, value) for label, value in known if value not in (None, "")]
     story.append(ctx.kv_table(pairs, width))
     return story
 
 
-def _describe_intensity(d: dict, units: str) -> str:
-    mode = d.get("mode")
-    if mode == "window":
-        return (f"fixed window centre {fmt.num(d.get('center'), 4)} / width {fmt.num(d.get('width'), 4)} "
-                f"{units or ''}; [0, 1] unit = {fmt.num(d.get('width'), 4)} {units or ''}".rstrip())
-    if mode == "percentile":
-        return f"per-image percentiles {d.get('low', 0.5)}-{d.get('high', 99.5)} mapped to [0, 1]"
-    if mode == "minmax":
+def _describe_intensity(d: IntensitySummary, units: str) -> str:
+    if d.mode == "window":
+        return (f"fixed window centre {fmt.num(d.center, 4)} / width {fmt.num(d.width, 4)} "
+                f"{units or ''}; [0, 1] unit = {fmt.num(d.width, 4)} {units or ''}".rstrip())
+    if d.mode == "percentile":
+        low = d.low if d.low is not None else 0.5
+        high = d.high if d.high is not None else 99.5
+        return f"per-image percentiles {low}-{high} mapped to [0, 1]"
+    if d.mode == "minmax":
         return "per-image minimum-maximum mapped to [0, 1] (native size of eps varies per image)"
-    return str(d)
+    return str(d.mode)
 
 
 def _dataset_section(ctx: _Context, width: float) -> list:
@@ -455,14 +406,14 @@ def _dataset_section(ctx: _Context, width: float) -> list:
     from reportlab.platypus import Spacer
 
     r = ctx.result
-    ds = scrub(r.dataset or {}, include_phi=ctx.include_phi)
+    ds = r.dataset
     story = [ctx.heading("Data set")]
-    pairs = [("Name", ds.get("name", "unnamed (pseudonymous)")), ("Test images", r.n_samples)]
-    if ds.get("synthetic") is not None:
-        pairs.append(("Synthetic", "yes - " + SYNTHETIC_BANNER if ds.get("synthetic") else "no"))
-    skip = {"name", "n_samples", "synthetic", "counts", "class_counts", "counts_per_class", "per_class_counts"}
-    for key, value in flatten({k: v for k, v in ds.items() if k not in skip}):
-        pairs.append((DATASET_LABELS.get(key, key.replace("_", " ").capitalize()), value))
+    pairs: list[tuple[str, Any]] = [("Name", ds.name or "unnamed (pseudonymous)"), ("Test images", r.n_samples),
+                                    ("Synthetic", "yes - " + SYNTHETIC_BANNER if ds.synthetic else "no")]
+    for key in ("n_studies", "n_failures"):
+        value = getattr(ds, key)
+        if value is not None:
+            pairs.append((DATASET_LABELS[key], value))
     story.append(ctx.kv_table(pairs, width))
     story.append(Spacer(1, 2 * mm))
     counts = _class_counts(r)
@@ -484,13 +435,13 @@ def _threat_section(ctx: _Context, width: float) -> list:
     r = ctx.result
     story = [ctx.heading("Threat model")]
     story.append(ctx.p(
-        f"Norm: {_norm_label(r.norm)}. The attacker may change each image within a budget eps measured "
+        f"Norm: {fmt.norm_description(r.norm)}. The attacker may change each image within a budget eps measured "
         f"in the [0, 1] intensity range the model sees (after the intensity mapping of the model card, "
         f"before resizing and normalisation). Adversarial images are clipped to [0, 1].", "lead"))
     rows = [["eps (fraction)", "eps ([0, 1] units)", f"eps (native{', ' + r.units if r.units else ''})",
              "Written as"]]
     for e in r.eps_grid:
-        n = _eps_native(r, e)
+        n = r.eps_native_at(e)
         rows.append([fmt.eps_fraction(e), fmt.eps_decimal(e), fmt.native(n, r.units),
                      fmt.eps_all_units(e, n, r.units)])
     story.append(ctx.table(rows, [30 * mm, 32 * mm, 36 * mm, width - 98 * mm], align_right_from=None))
@@ -500,18 +451,19 @@ def _threat_section(ctx: _Context, width: float) -> list:
     story.append(Spacer(1, 2 * mm))
     rows = [["Attack", "Access", "What it does"]]
     for a in r.attacks:
-        kind, text = ATTACK_DESCRIPTIONS.get(a.lower(), ("", "user-supplied attack"))
-        rows.append([_attack_label(a), kind, text])
-    story.append(ctx.table(rows, [25 * mm, 25 * mm, width - 50 * mm], align_right_from=None))
-    prov = r.provenance if isinstance(r.provenance, dict) else {}
+        info = r.attack_details(a)
+        rows.append([r.attack_label(a), (info.access if info is not None else "") or "-",
+                     (info.description if info is not None else "") or "No description was recorded."])
+    story.append(ctx.table(rows, [32 * mm, 22 * mm, width - 54 * mm], align_right_from=None))
+    prov = r.provenance
     notes = []
-    if prov.get("full_rows") is False or r.has_cumulative_rows():
+    if prov.full_rows is False or r.has_cumulative_rows():
         notes.append("Attack cascade: a later attack ran only on the images still robust to the attacks above it "
                      "(rows marked * are cumulative); the worst case is exact.")
-    elif prov.get("full_rows") or "cascade" in prov:
+    elif prov.full_rows or prov.cascade is not None:
         notes.append("Every attack ran on every image that was correct without attack (each row is the attack's "
                      "own).")
-    if prov.get("cascade"):
+    if prov.cascade:
         notes.append("An image fooled at a smaller eps counts as fooled at the larger ones (not attacked again).")
     if notes:
         story.append(ctx.p(" ".join(notes), "small"))
@@ -575,7 +527,7 @@ def _summary_section(ctx: _Context, width: float) -> list:
     order = _attack_order(r)
     cols = ["Attack", "Robust accuracy", "Success rate", f"L-inf ({r.units})" if r.units else "L-inf",
             "L2", "SSIM", "Conf. drop", "Queries", "Time"]
-    widths = [28, 22, 20, 20, 16, 16, 18, 17, 17]
+    widths = [36, 22, 20, 20, 16, 16, 18, 17, 17]
     scale = width / (sum(widths) * mm)
     col_w = [w * mm * scale for w in widths]
     for e in r.eps_grid:
@@ -588,13 +540,13 @@ def _summary_section(ctx: _Context, width: float) -> list:
             linf = row.mean_linf_native if fmt.is_number(row.mean_linf_native) and r.units else row.mean_linf
             linf_text = fmt.fixed(linf, 1) if fmt.is_number(row.mean_linf_native) and r.units else fmt.fixed(linf, 4)
             queries = row.median_queries if fmt.is_number(row.median_queries) else row.mean_queries
-            rows.append([_row_label(row), fmt.pct(row.robust_accuracy), fmt.pct(row.attack_success_rate),
+            rows.append([_row_label(r, row), fmt.pct(row.robust_accuracy), fmt.pct(row.attack_success_rate),
                          linf_text, fmt.fixed(row.mean_l2, 3), fmt.fixed(row.mean_ssim, 3),
                          fmt.pct(row.mean_conf_drop), fmt.num(queries, 4) if queries else "-",
                          fmt.seconds(row.time_s) if row.time_s else "-"])
             if row.attack == WORST_CASE:
                 bold.append(len(rows) - 1)
-        title = ctx.p(f"eps = {fmt.eps_all_units(e, _eps_native(r, e), r.units)}", "h2")
+        title = ctx.p(f"eps = {fmt.eps_all_units(e, r.eps_native_at(e), r.units)}", "h2")
         story.append(KeepTogether([title, ctx.table(rows, col_w, bold_rows=tuple(bold))]))
     if r.has_cumulative_rows():
         story.append(Spacer(1, 1.5 * mm))
@@ -606,6 +558,17 @@ def _summary_section(ctx: _Context, width: float) -> list:
                     + (" * cumulative (attack cascade)." if r.has_cumulative_rows() else ""), "caption")
     story.append(KeepTogether([ctx.p("Robust accuracy against eps", "h2"), chart, caption]))
     return story
+
+
+def _legend_label(result: EvaluationResult, name: str) -> str:
+    """The chart legend's entry: the attack's label (' *' when cumulative), at most LEGEND_MAX_WIDTH wide."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    mark = " *" if any(x.cumulative for x in result.rows if x.attack == name) else ""
+    label = scrub_text(result.attack_label(name))
+    while len(label) > 4 and stringWidth(label + mark, "Helvetica", 8) + 12 > LEGEND_MAX_WIDTH:
+        label = label[:-4].rstrip() + "..."
+    return label + mark
 
 
 def robust_accuracy_chart(result: EvaluationResult, width: float, height: float = 210):
@@ -620,6 +583,7 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
     from reportlab.graphics.shapes import Drawing, Group, String
     from reportlab.graphics.widgets.markers import makeMarker
     from reportlab.lib import colors
+    from reportlab.pdfbase.pdfmetrics import stringWidth
 
     eps = sorted(set(float(e) for e in result.eps_grid) | {float(r.eps) for r in result.rows})
     use_255 = all(abs(e * 255 - round(e * 255)) < 1e-6 for e in eps)
@@ -638,7 +602,8 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
             series.append(pts)
             names.append(name)
     d = Drawing(width, height)
-    legend_w = 95
+    labels = {name: _legend_label(result, name) for name in names}
+    legend_w = min(LEGEND_MAX_WIDTH, max([95.0] + [stringWidth(t, "Helvetica", 8) + 12 for t in labels.values()]))
     lp = LinePlot()
     lp.x, lp.y = 48, 42
     lp.width, lp.height = width - lp.x - legend_w - 15, height - lp.y - 12
@@ -677,14 +642,13 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
         if dash:
             lp.lines[i].strokeDashArray = dash
         lp.lines[i].symbol = makeMarker(marker, size=size, fillColor=color, strokeColor=color)
-        cumulative = any(x.cumulative for x in result.rows if x.attack == name)
-        pairs.append((color, scrub_text(_attack_label(name) + (" *" if cumulative else ""))))
+        pairs.append((color, labels[name]))
     if names and names[0] == WORST_CASE:      # legend: attacks first, worst case last
         pairs = pairs[1:] + pairs[:1]
     d.add(lp)
     units_note = ""
     per255 = None
-    for e, n in zip(result.eps_grid, result.eps_native or []):
+    for e, n in zip(result.eps_grid, result.eps_native or [], strict=False):
         if fmt.is_number(n) and e > 0:
             per255 = n / (e * 255.0)
             break
@@ -715,6 +679,8 @@ def _before_after_section(ctx: _Context, width: float) -> list:
     from reportlab.platypus import Spacer
 
     table = ctx.before_after
+    if table is None:
+        return []
     story = [ctx.heading("Adversarial training: before and after")]
     story.append(ctx.p("Accuracy of the original model and of the adversarially trained copy on the same test "
                        "images. Change in percentage points (positive = the trained model is more robust).", "lead"))
@@ -722,18 +688,20 @@ def _before_after_section(ctx: _Context, width: float) -> list:
     bold = []
     units = ctx.result.units
     for row in table.rows:
-        change = row.change
-        change_text = "-" if change is None else f"{100 * change:+.1f} pts"
-        eps_text = "-" if row.attack == "clean" else fmt.eps_all_units(row.eps, _eps_native(ctx.result, row.eps), units)
-        rows.append([_attack_label(row.attack), eps_text, fmt.pct(row.accuracy_before), fmt.pct(row.accuracy_after),
-                     change_text])
-        if row.attack in (WORST_CASE, "clean"):
+        native = row.eps_native if row.eps_native is not None else ctx.result.eps_native_at(row.eps)
+        eps_text = "-" if row.attack == CLEAN else fmt.eps_all_units(row.eps, native, units)
+        label = table.attack_label(row.attack)
+        if label == row.attack:
+            label = ctx.result.attack_label(row.attack)
+        rows.append([label, eps_text, fmt.pct(row.accuracy_before), fmt.pct(row.accuracy_after),
+                     fmt.points(row.change, unit="pts")])
+        if row.attack in (WORST_CASE, CLEAN):
             bold.append(len(rows) - 1)
-    story.append(ctx.table(rows, [32 * mm, width - 122 * mm, 30 * mm, 30 * mm, 30 * mm], bold_rows=tuple(bold)))
-    if table.training:
+    story.append(ctx.table(rows, [38 * mm, width - 128 * mm, 30 * mm, 30 * mm, 30 * mm], bold_rows=tuple(bold)))
+    if table.training is not None:
         story.append(Spacer(1, 2 * mm))
         story.append(ctx.p("Training run", "h2"))
-        pairs = flatten(scrub(table.training, include_phi=ctx.include_phi))
+        pairs = _flatten(scrub(to_jsonable(table.training), include_phi=ctx.include_phi))
         story.append(ctx.kv_table(pairs[:40], width, key_width=55))
     return story
 
@@ -749,7 +717,7 @@ def _transition_section(ctx: _Context, width: float) -> list:
         story.append(ctx.p("The result holds no class-transition matrices."))
         return story
     e_max = max(row.eps for row in with_matrix)
-    story.append(ctx.p(f"At the largest budget eps = {fmt.eps_all_units(e_max, _eps_native(r, e_max), r.units)}. "
+    story.append(ctx.p(f"At the largest budget eps = {fmt.eps_all_units(e_max, r.eps_native_at(e_max), r.units)}. "
                        "Rows: true class; columns: prediction after the attack; green: correct, red: errors."
                        + (" * cumulative: after this attack and the ones above it." if r.has_cumulative_rows() else ""),
                        "lead"))
@@ -758,7 +726,7 @@ def _transition_section(ctx: _Context, width: float) -> list:
         row = r.row(name, e_max)
         if row is None or not row.transitions:
             continue
-        blocks.append([ctx.p(_row_label(row), "cellb"), _matrix_table(ctx, row.transitions, width / 2 - 6 * mm)])
+        blocks.append([ctx.p(_row_label(r, row), "cellb"), _matrix_table(ctx, row.transitions, width / 2 - 6 * mm)])
     grid = []
     for i in range(0, len(blocks), 2):
         left = blocks[i]
@@ -823,9 +791,7 @@ def _example_section(ctx: _Context, width: float) -> list:
                      [ctx.p("0", "small")]], colWidths=[20 * mm], rowHeights=[4 * mm, bar_h, 4 * mm])
         bar.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 1), ("TOPPADDING", (0, 0), (-1, -1), 0),
                                  ("BOTTOMPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
-        names = r.class_names
-
-        def cname(i):
+        def cname(i: Any, names: list[str] = r.class_names) -> str:
             return names[i] if isinstance(i, int) and 0 <= i < len(names) else str(i)
 
         captions = [
@@ -840,8 +806,8 @@ def _example_section(ctx: _Context, width: float) -> list:
                                   ("LEFTPADDING", (0, 0), (-1, -1), 1), ("RIGHTPADDING", (0, 0), (-1, -1), 1)]))
         outcome = "fooled" if ex.adv_pred != ex.true_label and ex.clean_pred == ex.true_label else (
             "not fooled" if ex.adv_pred == ex.true_label else "already wrong without attack")
-        head = ctx.p(f"{ctx.t(ex.sample_id)} - {_attack_label(ex.attack)} at eps "
-                     f"{fmt.eps_all_units(ex.eps, _eps_native(r, ex.eps), r.units)} - true class "
+        head = ctx.p(f"{ctx.t(ex.sample_id)} - {r.attack_label(ex.attack)} at eps "
+                     f"{fmt.eps_all_units(ex.eps, r.eps_native_at(ex.eps), r.units)} - true class "
                      f"{cname(ex.true_label)} - {outcome}", "h2")
         story.append(KeepTogether([head, grid, Spacer(1, 3 * mm)]))
     return story
@@ -886,12 +852,18 @@ def _how_to_read(ctx: _Context, width: float) -> list:
 
 
 def _appendix(ctx: _Context, width: float) -> list:
-    prov = scrub(ctx.result.provenance or {}, include_phi=ctx.include_phi)
-    prov = {k: v for k, v in prov.items() if k not in VERSION_KEYS}
-    if not prov:
+    r = ctx.result
+    prov: dict[str, Any] = {}
+    for key, value in to_jsonable(r.provenance).items():
+        if key != "software":                     # in the title block
+            prov[key] = value
+        if key == "date_utc":
+            prov["attack_params"] = {a.attack: a.params for a in r.attack_info}
+    prov = scrub(prov, include_phi=ctx.include_phi)
+    pairs = [(k, v if not isinstance(v, list) else ", ".join(str(x) for x in v)) for k, v in _flatten(prov)]
+    if not pairs:
         return []
     story = [ctx.heading("Appendix: run parameters")]
-    pairs = [(k, v if not isinstance(v, list) else ", ".join(str(x) for x in v)) for k, v in flatten(prov)]
     story.append(ctx.kv_table(pairs[:80], width, key_width=60))
     return story
 
@@ -899,18 +871,19 @@ def _appendix(ctx: _Context, width: float) -> list:
 # ----------------------------------------------------------------------------
 # public
 # ----------------------------------------------------------------------------
-def render_pdf(result: EvaluationResult, *, before_after: Any = None, include_phi: bool = False) -> bytes:
+def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | None = None,
+               include_phi: bool = False) -> bytes:
     """Build the PDF report in memory and return its bytes (see module docstring)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
 
-    table = normalise_before_after(before_after)
+    table = before_after
     ctx = _Context(result, table, include_phi)
     buf = io.BytesIO()
     margin = 16 * mm
-    synthetic = is_synthetic(result)
-    model_name = ctx.t(result.model.get("name", ""))[:70]
+    synthetic = result.synthetic
+    model_name = ctx.t(result.model.name)[:70]
 
     def decorate(canvas, doc):
         canvas.saveState()
@@ -935,7 +908,7 @@ def render_pdf(result: EvaluationResult, *, before_after: Any = None, include_ph
 
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,
                             bottomMargin=15 * mm, title=TITLE, author="MedAdv Desktop",
-                            subject=ctx.t(f"{TITLE}: {result.model.get('name', '')}"),
+                            subject=ctx.t(f"{TITLE}: {result.model.name}"),
                             creator=f"MedAdv Desktop {__version__}")
     width = A4[0] - 2 * margin
     story: list = []
@@ -956,12 +929,11 @@ def render_pdf(result: EvaluationResult, *, before_after: Any = None, include_ph
     return buf.getvalue()
 
 
-def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: Any = None,
+def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
               overwrite: bool = False, include_phi: bool = False) -> Path:
     """Write the PDF robustness report atomically; refuses to overwrite unless ``overwrite``.
 
-    ``before_after``: the adversarial training before/after result (see
-    :mod:`medadv_desktop.engine.reports.before_after` for accepted shapes).
+    ``before_after``: the adversarial training before/after result (rows, training summary).
     ``include_phi``: an explicit opt-in that disables the de-identification pass.
     """
     check_output_name(path, include_phi=include_phi)

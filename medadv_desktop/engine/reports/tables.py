@@ -10,7 +10,9 @@
   ``true`` on the rows of an attack cascade (robust accuracy after this
   attack and the ones above it, not the attack's own).
 * :func:`write_json` / :func:`load_report_json`: the whole result plus the
-  optional before/after training table; enough to rebuild the PDF.
+  optional before/after training table; enough to rebuild the PDF. The
+  document carries ``schema_version``; files of earlier versions (and the
+  bare JSON of ``medadv evaluate --json`` or ``before_after.json``) load too.
 
 Every string passes through :func:`deid.scrub` unless ``include_phi=True``.
 """
@@ -25,17 +27,22 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from medadv_desktop.engine.results.evaluation import AttackRow, EvaluationResult, SampleRecord
-from medadv_desktop.engine.reports.before_after import BeforeAfterTable, normalise_before_after
 from medadv_desktop.engine.reports.deid import check_output_name, scrub, scrub_text
 from medadv_desktop.engine.reports.formatting import eps_fraction
+from medadv_desktop.engine.results import (
+    AttackRow,
+    BeforeAfterResult,
+    EvaluationResult,
+    SampleRecord,
+    complete_attack_info,
+)
+from medadv_desktop.engine.results.schema import SCHEMA_VERSION, document_version
 from medadv_desktop.engine.serialization import atomic_write_bytes, dumps, to_jsonable
-from medadv_desktop.errors import ReportError
+from medadv_desktop.errors import ReportError, ResultFormatError
 
 log = logging.getLogger(__name__)
 
 REPORT_FORMAT = "medadv-report"
-REPORT_FORMAT_VERSION = 1
 
 SAMPLE_FIELDS = [f.name for f in fields(SampleRecord)]
 SAMPLE_COLUMNS = (SAMPLE_FIELDS[:2] + ["true_class"] + SAMPLE_FIELDS[2:4] + ["eps_fraction"]
@@ -43,7 +50,7 @@ SAMPLE_COLUMNS = (SAMPLE_FIELDS[:2] + ["true_class"] + SAMPLE_FIELDS[2:4] + ["ep
                   + SAMPLE_FIELDS[6:8] + ["conf_drop"] + SAMPLE_FIELDS[8:])
 SUMMARY_FIELDS = [f.name for f in fields(AttackRow) if f.name != "transitions"]
 SUMMARY_COLUMNS = (SUMMARY_FIELDS[:2] + ["eps_fraction"] + SUMMARY_FIELDS[2:]
-                   + ["clean_accuracy", "units", "norm", "transitions"])
+                   + ["clean_accuracy", "units", "norm", "transitions", "attack_label", "access"])
 
 
 def _cell(value: Any) -> Any:
@@ -104,7 +111,8 @@ def write_summary_csv(result: EvaluationResult, path: str | Path, *, overwrite: 
     """Summary CSV: one row per attack x eps (worst-case rows included).
 
     ``transitions`` is the class-transition matrix [true][adversarial
-    prediction] as compact JSON.
+    prediction] as compact JSON; ``attack_label`` and ``access`` (white-box /
+    black-box) are the attack's own, as the result recorded them.
     """
     check_output_name(path, include_phi=include_phi)
     rows = []
@@ -116,26 +124,29 @@ def write_summary_csv(result: EvaluationResult, path: str | Path, *, overwrite: 
         values["units"] = result.units
         values["norm"] = result.norm
         values["transitions"] = json.dumps(to_jsonable(r.transitions), separators=(",", ":")) if r.transitions else ""
+        info = result.attack_details(r.attack)
+        values["attack_label"] = _text(result.attack_label(r.attack), include_phi)
+        values["access"] = info.access if info is not None else ""
         rows.append([values[c] for c in SUMMARY_COLUMNS])
     out = atomic_write_bytes(path, _csv_bytes(SUMMARY_COLUMNS, rows), overwrite=overwrite)
     log.info("Wrote summary CSV %s (%d rows)", scrub_text(out.name), len(rows))
     return out
 
 
-def report_document(result: EvaluationResult, *, before_after: Any = None,
+def report_document(result: EvaluationResult, *, before_after: BeforeAfterResult | None = None,
                     include_phi: bool = False) -> dict[str, Any]:
-    """The JSON document of a report: format tag, the result, the before/after table."""
-    table = normalise_before_after(before_after)
+    """The JSON document of a report: format tag, schema version, the result, the before/after table
+    (without its two evaluations: the result is the one reported)."""
     doc = {
         "format": REPORT_FORMAT,
-        "format_version": REPORT_FORMAT_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "result": to_jsonable(result),
-        "before_after": table.to_dict() if table is not None else None,
+        "before_after": before_after.table_dict() if before_after is not None else None,
     }
-    return scrub(doc, include_phi=include_phi)
+    return scrub(doc, include_phi=include_phi)  # type: ignore[no-any-return]
 
 
-def write_json(result: EvaluationResult, path: str | Path, *, before_after: Any = None,
+def write_json(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
                overwrite: bool = False, include_phi: bool = False) -> Path:
     """The whole result (and before/after table) as JSON; :func:`load_report_json` reads it back."""
     check_output_name(path, include_phi=include_phi)
@@ -145,51 +156,83 @@ def write_json(result: EvaluationResult, path: str | Path, *, before_after: Any 
     return out
 
 
-def load_report_json(path: str | Path) -> tuple[EvaluationResult, BeforeAfterTable | None]:
-    """Read a report JSON written by :func:`write_json` (or a bare EvaluationResult
-    JSON as written by ``medadv evaluate --json``) -> (result, before_after or None)."""
-    path = Path(path)
+_HINT = "Give the JSON written by 'medadv evaluate --json' or by a report export."
+
+
+def _read_json(path: Path, hint: str) -> Any:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReportError(f"'{path.name}' does not exist.", hint="Give the JSON written by an evaluation or an export.") from None
+        raise ReportError(f"'{path.name}' does not exist.", hint=hint) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"'{path.name}' is not a readable JSON file ({exc.__class__.__name__}).",
-                          hint="Give the JSON written by 'medadv evaluate --json' or by a report export.") from None
-    if not isinstance(doc, dict):
-        raise ReportError(f"'{path.name}' does not hold a MedAdv result.",
-                          hint="Give the JSON written by 'medadv evaluate --json' or by a report export.")
-    if doc.get("format") == REPORT_FORMAT:
-        if int(doc.get("format_version", 1)) > REPORT_FORMAT_VERSION:
-            raise ReportError(f"'{path.name}' was written by a newer MedAdv (report format "
-                              f"{doc.get('format_version')}).", hint="Update MedAdv Desktop to read it.")
-        result_dict, before_after = doc.get("result"), doc.get("before_after")
-    else:
-        result_dict, before_after = doc, doc.get("before_after")
-        if "clean_accuracy" not in doc and _looks_like_before_after(doc):
-            # a before/after JSON of the training job: report the trained model, with the table
-            nested = next((doc[k] for k in _NESTED_RESULT_KEYS if _looks_like_result(doc.get(k))), None)
-            if nested is not None:
-                result_dict, before_after = nested, doc
-    if not isinstance(result_dict, dict) or "rows" not in result_dict or "clean_accuracy" not in result_dict:
-        raise ReportError(f"'{path.name}' does not hold an evaluation result (no 'rows' / 'clean_accuracy').",
-                          hint="Give the JSON written by 'medadv evaluate --json' or by a report export.")
-    try:
-        result = EvaluationResult.from_dict(result_dict)
-    except TypeError as exc:
-        raise ReportError(f"'{path.name}' is missing fields of an evaluation result: {exc}",
-                          hint="Re-run the evaluation to write a complete JSON.") from None
-    return result, normalise_before_after(before_after)
+                          hint=hint) from None
 
 
-_NESTED_RESULT_KEYS = ("after", "result_after", "after_result", "hardened", "evaluation_after",
-                       "before", "result_before", "before_result", "original", "evaluation_before")
+def _registry_lookup(name: str) -> tuple[str, str] | None:
+    """An attack's label and description from the attack registry (for files that did not record them)."""
+    from medadv_desktop.engine.attacks.base import ATTACKS, available
+
+    available()                      # registers the built-in attacks
+    cls = ATTACKS.get(name)
+    return None if cls is None else (cls.label or cls.name, cls.description)
 
 
-def _looks_like_result(d: Any) -> bool:
-    return isinstance(d, dict) and "rows" in d and "clean_accuracy" in d
+def _complete(result: EvaluationResult) -> EvaluationResult:
+    if any(not (a.label and a.description) for a in result.attack_info):
+        complete_attack_info(result.attack_info, _registry_lookup)
+    return result
 
 
-def _looks_like_before_after(d: dict) -> bool:
-    rows = d.get("rows")
+def _is_before_after(doc: dict[str, Any]) -> bool:
+    rows = doc.get("rows")
     return isinstance(rows, list) and bool(rows) and isinstance(rows[0], dict) and "accuracy_before" in rows[0]
+
+
+def load_before_after(path: str | Path) -> BeforeAfterResult:
+    """Read a before/after JSON (``before_after.json`` of a training run, or a full before/after
+    result; any schema version)."""
+    path = Path(path)
+    hint = "Give the before_after.json of an adversarial training run."
+    doc = _read_json(path, hint)
+    try:
+        table = BeforeAfterResult.from_data(doc)
+    except ResultFormatError as exc:
+        raise ReportError(f"'{path.name}': {exc}", hint=exc.hint or hint) from None
+    for evaluation in (table.before, table.after):
+        if evaluation is not None:
+            _complete(evaluation)
+    complete_attack_info(table.attack_info, _registry_lookup)
+    return table
+
+
+def load_report_json(path: str | Path) -> tuple[EvaluationResult, BeforeAfterResult | None]:
+    """Read a report JSON written by :func:`write_json`, the bare EvaluationResult JSON of
+    ``medadv evaluate --json`` or a full before/after result (then the hardened model's evaluation
+    is the result, with the table), of any schema version -> (result, before_after or None).
+
+    Attacks that a file of the first release recorded by name only get their label and
+    description from the attack registry."""
+    path = Path(path)
+    doc = _read_json(path, _HINT)
+    if not isinstance(doc, dict):
+        raise ReportError(f"'{path.name}' does not hold a MedAdv result.", hint=_HINT)
+    try:
+        if doc.get("format") == REPORT_FORMAT:
+            document_version(doc, "report")
+            result_doc, table_doc = doc.get("result"), doc.get("before_after")
+        elif "clean_accuracy" not in doc and _is_before_after(doc) and isinstance(doc.get("after"), dict):
+            result_doc, table_doc = doc["after"], doc          # a full before/after result: report the trained model
+        else:
+            result_doc, table_doc = doc, None
+        if not isinstance(result_doc, dict) or "rows" not in result_doc or "clean_accuracy" not in result_doc:
+            raise ReportError(f"'{path.name}' does not hold an evaluation result (no 'rows' / 'clean_accuracy').",
+                              hint=_HINT)
+        result = _complete(EvaluationResult.from_data(result_doc))
+        table = BeforeAfterResult.from_data(table_doc) if isinstance(table_doc, dict) else None
+    except ResultFormatError as exc:
+        raise ReportError(f"'{path.name}' is not a complete evaluation result: {exc}",
+                          hint=exc.hint or "Re-run the evaluation to write a complete JSON.") from None
+    if table is not None:
+        complete_attack_info(table.attack_info, _registry_lookup)
+    return result, table

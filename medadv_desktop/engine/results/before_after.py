@@ -13,15 +13,20 @@ Accuracies are fractions in [0, 1]; eps in [0, 1] image units.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult
-from medadv_desktop.engine.results.evaluation import EvaluationResult
-from medadv_desktop.engine.serialization import dumps, to_jsonable, write_json
+from medadv_desktop.engine.results.evaluation import WORST_CASE, WORST_CASE_LABEL, EvaluationResult
+from medadv_desktop.engine.results.schema import SCHEMA_VERSION, migrate_before_after
+from medadv_desktop.engine.results.summaries import AttackInfo
+from medadv_desktop.engine.results.training import TrainingSummary
+from medadv_desktop.engine.serialization import dumps, from_jsonable, to_jsonable, write_json
 
+#: The row key of the clean accuracies (eps 0), and how readers show it.
 CLEAN = "clean"
+CLEAN_LABEL = "Clean (no attack)"
 
 
 @dataclass
@@ -72,16 +77,20 @@ class CorruptionBeforeAfterRow:
 
 @dataclass
 class BeforeAfterResult:
-    """The before/after table, both evaluations and the training summary."""
+    """The before/after table, both evaluations and the training summary.
+
+    ``before_after.json`` (:meth:`save_table`) holds everything but the two
+    evaluations; :meth:`save` the whole result.
+    """
 
     rows: list[BeforeAfterRow]
-    train_eps: float
-    eps_grid: list[float]
-    attacks: list[str]
+    train_eps: float | None = None
+    eps_grid: list[float] = field(default_factory=list)
+    attacks: list[str] = field(default_factory=list)
     norm: str = "linf"
     units: str = ""
     n_samples: int = 0
-    training: dict[str, Any] = field(default_factory=dict)
+    training: TrainingSummary | None = None
     before: EvaluationResult | None = None
     after: EvaluationResult | None = None
     corruption_rows: list[CorruptionBeforeAfterRow] = field(default_factory=list)
@@ -89,6 +98,8 @@ class BeforeAfterResult:
     corruption_note: str = ""                       # why corruptions were not (all) re-tested; "" when they were
     corruption_before: CorruptionEvaluationResult | None = None
     corruption_after: CorruptionEvaluationResult | None = None
+    attack_info: list[AttackInfo] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
 
     def row(self, attack: str, eps: float) -> BeforeAfterRow | None:
         for r in self.rows:
@@ -100,16 +111,25 @@ class BeforeAfterResult:
     def clean(self) -> BeforeAfterRow | None:
         return next((r for r in self.rows if r.attack == CLEAN), None)
 
+    def attack_label(self, attack: str) -> str:
+        """How readers show a row key: 'Clean (no attack)', 'Worst case', the attack's own label or the key."""
+        if attack == CLEAN:
+            return CLEAN_LABEL
+        for source in (self.attack_info, *(r.attack_info for r in (self.before, self.after) if r is not None)):
+            info = next((a for a in source if a.attack == attack), None)
+            if info is not None:
+                return info.title
+        return WORST_CASE_LABEL if attack == WORST_CASE else attack
+
     def table_dict(self) -> dict[str, Any]:
-        """What ``before_after.json`` holds: rows (attack, eps, accuracy_before, accuracy_after) and training."""
-        return {"rows": [{"attack": r.attack, "eps": r.eps, "accuracy_before": r.accuracy_before,
-                          "accuracy_after": r.accuracy_after, "eps_native": r.eps_native,
-                          "at_training_eps": r.at_training_eps} for r in self.rows],
-                "train_eps": self.train_eps, "eps_grid": self.eps_grid, "attacks": self.attacks,
-                "norm": self.norm, "units": self.units, "n_samples": self.n_samples,
-                "training": to_jsonable(self.training),
-                "corruption_rows": to_jsonable(self.corruption_rows),
-                "corruption_severities": self.corruption_severities, "corruption_note": self.corruption_note}
+        """What ``before_after.json`` holds: rows (attack, eps, accuracy_before, accuracy_after), the
+        training summary, the attacks, the corruption re-test rows, the schema version; not the four
+        evaluations (attack and corruption, before and after)."""
+        doc: dict[str, Any] = to_jsonable(replace(self, before=None, after=None, corruption_before=None,
+                                                  corruption_after=None))
+        for key in ("before", "after", "corruption_before", "corruption_after"):
+            del doc[key]
+        return doc
 
     def to_json(self) -> str:
         return dumps(self)
@@ -123,28 +143,14 @@ class BeforeAfterResult:
         return write_json(path, self.table_dict(), overwrite=overwrite)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BeforeAfterResult":
-        d = dict(d)
-        d["rows"] = [BeforeAfterRow(**_known(BeforeAfterRow, r)) for r in d.get("rows", [])]
-        for key in ("before", "after"):
-            if isinstance(d.get(key), dict):
-                d[key] = EvaluationResult.from_dict(d[key])
-        d["corruption_rows"] = [CorruptionBeforeAfterRow(**_known(CorruptionBeforeAfterRow, r))
-                                for r in d.get("corruption_rows", [])]
-        for key in ("corruption_before", "corruption_after"):
-            if isinstance(d.get(key), dict):
-                d[key] = CorruptionEvaluationResult.from_dict(d[key])
-        return cls(**_known(cls, d))
+    def from_data(cls, data: Any) -> BeforeAfterResult:
+        """From JSON data of any schema version (a table or a full result; migrated first)."""
+        return from_jsonable(cls, migrate_before_after(data))
 
     @classmethod
-    def from_json(cls, text: str) -> "BeforeAfterResult":
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str) -> BeforeAfterResult:
+        return cls.from_data(json.loads(text))
 
     @classmethod
-    def load(cls, path: str | Path) -> "BeforeAfterResult":
+    def load(cls, path: str | Path) -> BeforeAfterResult:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
-
-
-def _known(cls, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}

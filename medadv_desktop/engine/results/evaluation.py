@@ -1,20 +1,26 @@
-"""Evaluation results: per-sample records, summary rows, flags, provenance.
+"""Evaluation results: per-sample records, summary rows, flags, the attacks run, provenance.
 
 These dataclasses are what every view and report reads. They round-trip
-through JSON with :meth:`EvaluationResult.to_json` / :meth:`from_json`.
+through JSON with :meth:`EvaluationResult.to_json` / :meth:`from_json`
+(which also reads the files of earlier versions, see
+:mod:`~medadv_desktop.engine.results.schema`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medadv_desktop.engine.results.modality import ModalityWarning
-from medadv_desktop.engine.serialization import dumps, write_json
+from medadv_desktop.engine.results.schema import SCHEMA_VERSION, migrate_evaluation
+from medadv_desktop.engine.results.summaries import AttackInfo, DatasetSummary, ModelSummary, Provenance
+from medadv_desktop.engine.serialization import dumps, from_jsonable, write_json
 
+#: The row key of the worst case over the attacks, and how readers show it.
 WORST_CASE = "worst-case"
+WORST_CASE_LABEL = "Worst case"
 
 
 @dataclass
@@ -98,14 +104,14 @@ class ExamplePanel:
 
 @dataclass
 class EvaluationResult:
-    model: dict[str, Any]              # card summary: name, architecture, format, sha256, input_size, intensity, ...
-    dataset: dict[str, Any]            # de-identified: name, n_samples, counts per class, synthetic
+    model: ModelSummary
+    dataset: DatasetSummary                # de-identified: name, n_samples, counts per class, synthetic
     class_names: list[str]
     norm: str
     eps_grid: list[float]
     eps_native: list[float | None]
     units: str                         # native units of eps_native ("HU", "a.u.")
-    attacks: list[str]
+    attacks: list[str]                 # the attacks' keys in run order (AttackRow.attack)
     n_samples: int
     clean_accuracy: float
     balanced_accuracy: float
@@ -114,19 +120,45 @@ class EvaluationResult:
     samples: list[SampleRecord] = field(default_factory=list)
     flags: list[SanityFlag] = field(default_factory=list)
     examples: list[ExamplePanel] = field(default_factory=list)
-    provenance: dict[str, Any] = field(default_factory=dict)   # versions, device, seed, date, attack params
+    provenance: Provenance = field(default_factory=Provenance)
     clean_confusion: list[list[int]] = field(default_factory=list)
     warnings: list[ModalityWarning] = field(default_factory=list)   # the modality guard's, before the attacks
+    attack_info: list[AttackInfo] = field(default_factory=list)   # one per key of ``attacks``, same order
+    schema_version: int = SCHEMA_VERSION
 
     def has_cumulative_rows(self) -> bool:
         """True when some rows come from the attack cascade (robust accuracy after this and the earlier attacks)."""
         return any(r.cumulative for r in self.rows)
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the model or the data set is MedAdv's synthetic demo (reports say so)."""
+        return bool(self.model.synthetic or self.dataset.synthetic)
 
     def row(self, attack: str, eps: float) -> AttackRow | None:
         for r in self.rows:
             if r.attack == attack and abs(r.eps - eps) < 1e-12:
                 return r
         return None
+
+    def attack_details(self, attack: str) -> AttackInfo | None:
+        """What the result recorded about the attack with key ``attack`` (None when nothing)."""
+        return next((a for a in self.attack_info if a.attack == attack), None)
+
+    def attack_label(self, attack: str) -> str:
+        """How readers show a row key: the attack's own label, 'Worst case', or the key itself."""
+        if attack == WORST_CASE:
+            return WORST_CASE_LABEL
+        info = self.attack_details(attack)
+        return info.title if info is not None else attack
+
+    def eps_native_at(self, eps: float) -> float | None:
+        """eps in the study's units (None for per-image intensity mappings)."""
+        for e, n in zip(self.eps_grid, self.eps_native or [], strict=False):
+            if abs(e - eps) < 1e-12:
+                return n
+        row = next((r for r in self.rows if abs(r.eps - eps) < 1e-12 and r.eps_native is not None), None)
+        return row.eps_native if row else None
 
     def to_json(self) -> str:
         return dumps(self)
@@ -135,24 +167,14 @@ class EvaluationResult:
         return write_json(path, self, overwrite=overwrite)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EvaluationResult":
-        d = dict(d)
-        d["rows"] = [AttackRow(**_known(AttackRow, r)) for r in d.get("rows", [])]
-        d["samples"] = [SampleRecord(**_known(SampleRecord, s)) for s in d.get("samples", [])]
-        d["flags"] = [SanityFlag(**_known(SanityFlag, f)) for f in d.get("flags", [])]
-        d["examples"] = [ExamplePanel(**_known(ExamplePanel, e)) for e in d.get("examples", [])]
-        d["warnings"] = [ModalityWarning(**_known(ModalityWarning, w)) for w in d.get("warnings", [])]
-        return cls(**_known(cls, d))
+    def from_data(cls, data: Any) -> EvaluationResult:
+        """From JSON data of any schema version (migrated first)."""
+        return from_jsonable(cls, migrate_evaluation(data))
 
     @classmethod
-    def from_json(cls, text: str) -> "EvaluationResult":
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str) -> EvaluationResult:
+        return cls.from_data(json.loads(text))
 
     @classmethod
-    def load(cls, path: str | Path) -> "EvaluationResult":
+    def load(cls, path: str | Path) -> EvaluationResult:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
-
-
-def _known(cls, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}

@@ -1,14 +1,68 @@
-"""The outcome of attacking one study (``medadv attack``, the GUI's slice/volume/all-studies scopes)."""
+"""The outcome of attacking one study (``medadv attack``, the GUI's slice/volume/all-studies scopes)
+and the JSON summary written beside the adversarial study."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medadv_desktop.engine.results.evaluation import AttackRow, SampleRecord
 from medadv_desktop.engine.results.modality import ModalityWarning
+from medadv_desktop.engine.results.schema import SCHEMA_VERSION, migrate_study_summary
+from medadv_desktop.engine.results.summaries import AttackInfo
+from medadv_desktop.engine.serialization import dumps, from_jsonable, write_json
+
+
+@dataclass
+class SlicePrediction:
+    """The model's prediction of one slice before and after the attack."""
+
+    slice: int
+    before: str                       # class name
+    before_probabilities: list[float]
+    after: str
+    after_probabilities: list[float]
+    fooled: bool                      # the prediction changed
+
+
+@dataclass
+class StudyAttackSummary:
+    """``<pseudonym>_<attack>_summary.json``: what a single-study attack did (no PHI, no arrays)."""
+
+    study: str                        # pseudonym
+    attack: str
+    params: dict[str, Any]
+    eps: float
+    eps_native: float | None
+    units: str
+    model: str                        # the model card's name
+    slices: list[SlicePrediction]
+    summary_row: AttackRow
+    records: list[SampleRecord]
+    outputs: list[str]                # file names written beside it
+    synthetic: bool = False
+    attack_info: AttackInfo | None = None
+    warnings: list[ModalityWarning] = field(default_factory=list)   # the modality guard's, before the attack
+    schema_version: int = SCHEMA_VERSION
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        return write_json(path, self, overwrite=overwrite)
+
+    def to_json(self) -> str:
+        return dumps(self)
+
+    @classmethod
+    def from_data(cls, data: Any) -> StudyAttackSummary:
+        """From JSON data of any schema version (migrated first)."""
+        return from_jsonable(cls, migrate_study_summary(data))
+
+    @classmethod
+    def load(cls, path: str | Path) -> StudyAttackSummary:
+        return cls.from_data(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -45,6 +99,7 @@ class StudyAttackResult:
     elapsed_s: float
     targets: list[int] | None = None
     warnings: list[ModalityWarning] = field(default_factory=list)   # the modality guard's, before the attack
+    attack_info: AttackInfo | None = None
 
     @property
     def clean_pred(self) -> np.ndarray:
@@ -62,3 +117,24 @@ class StudyAttackResult:
     @property
     def perturbation_unit(self) -> np.ndarray:
         return self.adv_unit - self.clean_unit
+
+    def slice_predictions(self) -> list[SlicePrediction]:
+        """Per attacked slice: the class and probabilities before and after."""
+        names = self.class_names
+        out = []
+        for k, s in enumerate(self.slices):
+            cb, ca = int(self.clean_pred[k]), int(self.adv_pred[k])
+            out.append(SlicePrediction(slice=int(s), before=names[cb],
+                                       before_probabilities=[float(v) for v in self.clean_probs[k]],
+                                       after=names[ca], after_probabilities=[float(v) for v in self.adv_probs[k]],
+                                       fooled=ca != cb))
+        return out
+
+    def summary(self, *, model: str, outputs: list[str], synthetic: bool) -> StudyAttackSummary:
+        """The JSON summary written beside the adversarial study (``model``: the card's name;
+        ``outputs``: the file names written; ``synthetic``: the study is MedAdv's demo data)."""
+        return StudyAttackSummary(
+            study=self.study, attack=self.attack, params=dict(self.params), eps=self.eps,
+            eps_native=self.eps_native, units=self.units, model=model, slices=self.slice_predictions(),
+            summary_row=self.row, records=list(self.records), outputs=list(outputs), synthetic=synthetic,
+            attack_info=self.attack_info, warnings=list(self.warnings))

@@ -31,6 +31,8 @@ from medadv_desktop.engine.results.before_after import (
 )
 from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult
+from medadv_desktop.engine.results.training import TrainingResult, TrainingSummary
+from medadv_desktop.engine.serialization import from_jsonable
 
 
 def merge_eps_grid(train_eps: float, eps_grid: Sequence[float] | None) -> list[float]:
@@ -43,8 +45,17 @@ def merge_eps_grid(train_eps: float, eps_grid: Sequence[float] | None) -> list[f
     return out
 
 
+def training_summary(training: TrainingResult | TrainingSummary | dict[str, Any] | None) -> TrainingSummary | None:
+    """The training summary stored with a before/after table, from a run's result, a summary or its JSON."""
+    if training is None or isinstance(training, TrainingSummary):
+        return training
+    if isinstance(training, TrainingResult):
+        return training.summary()
+    return from_jsonable(TrainingSummary, dict(training)) if training else None
+
+
 def pair_results(before: EvaluationResult, after: EvaluationResult, train_eps: float, *,
-                 training: dict[str, Any] | None = None) -> BeforeAfterResult:
+                 training: TrainingResult | TrainingSummary | dict[str, Any] | None = None) -> BeforeAfterResult:
     """Pair two evaluations (same attacks and grid) into a :class:`BeforeAfterResult`."""
     rows = [BeforeAfterRow(CLEAN, 0.0, before.clean_accuracy, after.clean_accuracy)]
     attacks = list(before.attacks)
@@ -60,7 +71,8 @@ def pair_results(before: EvaluationResult, after: EvaluationResult, train_eps: f
                                        abs(eps - train_eps) < 1e-9))
     return BeforeAfterResult(rows=rows, train_eps=float(train_eps), eps_grid=list(before.eps_grid),
                              attacks=attacks, norm=before.norm, units=before.units, n_samples=before.n_samples,
-                             training=dict(training or {}), before=before, after=after)
+                             training=training_summary(training), before=before, after=after,
+                             attack_info=list(before.attack_info))
 
 
 def before_after_job(original, hardened, dataset, attacks: Sequence[str | tuple[str, dict]], train_eps: float,
@@ -73,8 +85,8 @@ def before_after_job(original, hardened, dataset, attacks: Sequence[str | tuple[
     ``dataset``: a ``LabelledDataset`` or a data folder (its ``test/``
     sub-folder when it has ``train/`` and ``test/``). ``attacks``: names
     (``"fgsm"``) or ``(name, params)`` pairs. The grid always includes
-    ``train_eps``. ``training``: a ``TrainingResult`` (its summary is stored)
-    or a dict. Progress events come from ``evaluate_job`` with
+    ``train_eps``. ``training``: a ``TrainingResult`` (its summary is stored),
+    a ``TrainingSummary`` or its JSON dict. Progress events come from ``evaluate_job`` with
     ``data["model"]`` = ``"before"`` / ``"after"``; ``done`` runs from 0 to
     ``total`` = 2 (one unit per model).
     """
@@ -106,8 +118,7 @@ def before_after_job(original, hardened, dataset, attacks: Sequence[str | tuple[
         job = evaluate_job(model, dataset, specs, grid, norm=norm, batch_size=batch_size, seed=seed,
                            full_rows=True, n_examples=n_examples, cancel=cancel)
         results.append((yield from relay(job, transform=partial(_as_part, k, label))))
-    summary = training.summary() if hasattr(training, "summary") else dict(training or {})
-    return pair_results(results[0], results[1], train_eps, training=summary)
+    return pair_results(results[0], results[1], train_eps, training=training)
 
 
 def pair_corruption_results(before: CorruptionEvaluationResult, after: CorruptionEvaluationResult, *,

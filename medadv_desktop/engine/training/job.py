@@ -42,14 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medadv_desktop.engine.hashing import sha256_bytes, sha256_file
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
-from medadv_desktop.engine.results.training import (
-    EpochRecord,
-    TrainingResult,
-    _known,
-    to_dict,
-)
-from medadv_desktop.engine.serialization import dumps, write_json
+from medadv_desktop.engine.results.training import EpochRecord, ParentModel, TrainingDataSummary, TrainingResult
+from medadv_desktop.engine.serialization import dumps, from_jsonable, to_jsonable, write_json
 from medadv_desktop.engine.training.config import TrainingConfig, TrainingError
 from medadv_desktop.errors import DatasetError, OutputExistsError
 
@@ -179,14 +175,6 @@ def stratified_split(y, val_split: float, seed: int) -> tuple[list[int], list[in
 
 
 # --------------------------------------------------------------------------- helpers
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _network(classifier):
     """The trainable network inside the classifier wrapper (its state dict is what cards load)."""
     return getattr(classifier, "network", classifier)
@@ -201,7 +189,7 @@ def _parent_identity(classifier) -> dict[str, Any]:
         try:
             wp = card.weights_path
             if wp.is_file():
-                sha = _sha256_file(wp)
+                sha = sha256_file(wp)
         except OSError:
             sha = None
     if sha is None and card is not None and getattr(card, "sha256", None):
@@ -449,7 +437,7 @@ def adversarial_training_job(model, data, config: TrainingConfig, out_dir: str |
                  "counts": tdata.counts(), "synthetic": tdata.synthetic}
     fp_source = {"parent_sha256": parent_info["sha256"], "config": config.fingerprint_dict(),
                  "data": tdata.fingerprint()}
-    fingerprint = hashlib.sha256(dumps(fp_source).encode()).hexdigest()
+    fingerprint = sha256_bytes(dumps(fp_source).encode())
     run_record = {"format": RUN_FORMAT, "fingerprint": fingerprint, "parent": parent_info,
                   "config": config.fingerprint_dict(), "data": data_info}
     may_resume = _check_out_dir(out_dir, run_record, resume)
@@ -475,7 +463,7 @@ def adversarial_training_job(model, data, config: TrainingConfig, out_dir: str |
         if ckpt is not None:
             network.load_state_dict(ckpt.model_state)
             ckpt.restore_optimizer(optimizer)
-            history = [EpochRecord(**_known(EpochRecord, r)) for r in ckpt.state.get("history", [])]
+            history = from_jsonable(list[EpochRecord], ckpt.state.get("history", []), path="history")
             start_epoch = ckpt.epoch
             last_ckpt = str(ckpt.state_path)
             yield Progress("train", 0, 0, f"Resuming from the checkpoint of epoch {start_epoch}",
@@ -528,7 +516,7 @@ def adversarial_training_job(model, data, config: TrainingConfig, out_dir: str |
         record.checkpoint = state_path.name
         history.append(record)
         save_checkpoint(out_dir, epoch, network, optimizer, {
-            "fingerprint": fingerprint, "history": to_dict(history), "config": config.to_dict(),
+            "fingerprint": fingerprint, "history": to_jsonable(history), "config": config.to_dict(),
             "rng": {"seed": config.seed, "next_epoch": epoch + 1,
                     "scheme": "generators seeded with seed * 100003 + epoch"},
         })
@@ -543,7 +531,8 @@ def adversarial_training_job(model, data, config: TrainingConfig, out_dir: str |
                                                               data_info, history, tdata, device)
     result = TrainingResult(
         out_dir=str(out_dir), model_card_path=str(card_path), weights_path=str(weights_path),
-        config=config.to_dict(), history=history, parent=parent_info, data=data_info, device=str(device),
+        config=config.to_dict(), history=history, parent=from_jsonable(ParentModel, parent_info),
+        data=from_jsonable(TrainingDataSummary, data_info), device=str(device),
         resumed_from_epoch=start_epoch, elapsed_s=time.perf_counter() - t_start, weights_sha256=weights_sha)
     return result
 
@@ -579,10 +568,7 @@ def _write_final_model(out_dir: Path, network, card, config: TrainingConfig, par
 
     from medadv_desktop.engine.models import ModelCard
     from medadv_desktop.engine.serialization import atomic_write_bytes
-    from medadv_desktop.engine.training.checkpoint import (
-        sha256_bytes,
-        state_dict_tensors,
-    )
+    from medadv_desktop.engine.training.checkpoint import state_dict_tensors
 
     blob = st_save(state_dict_tensors(network), metadata={"format": "pt", "producer": "medadv train-adv"})
     weights_path = atomic_write_bytes(out_dir / MODEL_FILE, blob)
@@ -599,14 +585,14 @@ def _write_final_model(out_dir: Path, network, card, config: TrainingConfig, par
         "weight_decay": config.weight_decay, "val_split": config.val_split, "seed": config.seed,
         "optimizer": "AdamW", "batchnorm": "eval mode for generating examples, train mode for updates",
         "data": data_info,
-        "metrics": {"before": to_dict(history[0]) if history and history[0].epoch == 0 else None,
-                    "final": to_dict(history[-1]), "history": to_dict(history)},
+        "metrics": {"before": to_jsonable(history[0]) if history and history[0].epoch == 0 else None,
+                    "final": to_jsonable(history[-1]), "history": to_jsonable(history)},
         "device": str(device), "software": _software(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     provenance = dict(getattr(card, "provenance", {}) or {}) if card is not None else {}
     provenance.update({"parent_sha256": parent_info["sha256"], "parent": parent_info,
-                       "adversarial_training": to_dict(record)})
+                       "adversarial_training": to_jsonable(record)})
     if card is None:
         raise TrainingError("The model has no model card; cannot write the hardened model's card.")
     new_card = ModelCard.from_dict(card.to_dict(), out_dir / CARD_FILE)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
-from medadv_desktop.engine.results.study_attack import StudyAttackResult
+from medadv_desktop.engine.results.study_attack import StudyAttackResult, StudyAttackSummary
 from medadv_desktop.errors import ModelInputError, OutputExistsError
 
 DEFAULT_BATCH = 16
@@ -51,7 +51,7 @@ class StudyAttackOutcome:
     attack: str                                    # registry name, e.g. "pgd"
     label: str                                     # the attack's display label
     stem: str                                      # "<pseudonym>_<attack>": the output file names' stem
-    summary: dict[str, Any]                        # what <stem>_summary.json holds
+    summary: StudyAttackSummary | None = None      # what <stem>_summary.json holds
     written: list[Path] = field(default_factory=list)
 
     def adversarial_pixels(self) -> np.ndarray:
@@ -101,15 +101,14 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
                                          cancel=cancel, on_attack_progress=on_attack_progress)
     result.warnings = list(warnings)
     outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
-                                 stem=stem, summary={})
+                                 stem=stem)
     if out_dir is not None:
         yield Progress("attack", 1, 1, "Writing the adversarial study", {"kind": "write"})
         outcome.written = _write_outputs(outcome, Path(out_dir))
-    outcome.summary = _summary(outcome, card.name)
+    outcome.summary = result.summary(model=card.name, outputs=[p.name for p in outcome.written],
+                                     synthetic=bool(getattr(study, "synthetic", False)))
     if out_dir is not None:
-        from medadv_desktop.engine.serialization import write_json
-
-        outcome.written.append(write_json(Path(out_dir) / f"{stem}_summary.json", outcome.summary))
+        outcome.written.append(outcome.summary.save(Path(out_dir) / f"{stem}_summary.json"))
     return outcome
 
 
@@ -136,17 +135,3 @@ def _write_outputs(outcome: StudyAttackOutcome, out_dir: Path) -> list[Path]:
                                    units=study.units, description="adversarial minus original")
     return written
 
-
-def _summary(outcome: StudyAttackOutcome, model_name: str) -> dict[str, Any]:
-    """Predictions before/after per slice, the summary row and per-slice records, the outputs (no PHI)."""
-    result, names = outcome.result, outcome.result.class_names
-    per_slice = []
-    for k, s in enumerate(result.slices):
-        cb, ca = int(result.clean_pred[k]), int(result.adv_pred[k])
-        per_slice.append({"slice": s, "before": names[cb], "before_probabilities": result.clean_probs[k].tolist(),
-                          "after": names[ca], "after_probabilities": result.adv_probs[k].tolist(),
-                          "fooled": ca != cb})
-    return {"study": result.study, "attack": outcome.attack, "params": result.params, "eps": result.eps,
-            "eps_native": result.eps_native, "units": result.units, "model": model_name, "slices": per_slice,
-            "summary_row": result.row, "records": result.records, "outputs": [p.name for p in outcome.written],
-            "synthetic": bool(getattr(outcome.study, "synthetic", False)), "warnings": result.warnings}

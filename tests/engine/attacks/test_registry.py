@@ -104,6 +104,6 @@ def test_registered_attack_runs_in_an_evaluation(throwaway, tmp_path):
         data=data, attacks=["fgsm", (NAME, {"tries": "3"})], eps="8/255", json=tmp_path / "r.json")))
     rows = [r.attack for r in outcome.result.rows]
     assert rows == ["fgsm", NAME, "worst-case"]
-    assert outcome.result.provenance["attacks_black_box"] == {"fgsm": False, NAME: True}
-    assert outcome.result.provenance["attack_params"][NAME]["tries"] == 3
+    assert {a.attack: a.black_box for a in outcome.result.attack_info} == {"fgsm": False, NAME: True}
+    assert outcome.result.attack_details(NAME).params["tries"] == 3
     assert NAME in (tmp_path / "r.json").read_text()

@@ -41,9 +41,9 @@ def test_rows_worst_case_and_expected_numbers(mean_model, mean_data):
     assert ras == sorted(ras, reverse=True)
     assert result.units == "a.u." and result.flags == []
     assert result.examples and all(len(e.original) == 16 for e in result.examples)
-    assert result.dataset["counts"] == {"dark": ds.class_counts()["dark"], "bright": ds.class_counts()["bright"]}
-    assert result.provenance["seed"] == 0 and "T" in result.provenance["date_utc"]
-    assert result.provenance["attack_params"]["pgd"]["steps"] == 5
+    assert result.dataset.counts == {"dark": ds.class_counts()["dark"], "bright": ds.class_counts()["bright"]}
+    assert result.provenance.seed == 0 and "T" in result.provenance.date_utc
+    assert result.attack_details("pgd").params["steps"] == 5
     ev = [e for e in events if e.stage == "evaluate"]
     assert ev[-1].fraction == pytest.approx(1.0) and "eta_s" in ev[-1].data
     assert all(b.done >= a.done for a, b in zip(ev, ev[1:]))
@@ -70,7 +70,7 @@ def test_default_attack_cascade_is_exact_worst_case(mean_model, mean_data):
     default, _ = _run(mean_model, ds, eps=grid)
     full, _ = _run(mean_model, ds, eps=grid, full_rows=True)
     plain, _ = _run(mean_model, ds, eps=grid, cascade=False, full_rows=True)
-    assert default.provenance["full_rows"] is False and full.provenance["full_rows"] is True
+    assert default.provenance.full_rows is False and full.provenance.full_rows is True
     for eps in grid:
         w = full.row(WORST_CASE, eps).robust_accuracy
         assert default.row(WORST_CASE, eps).robust_accuracy == pytest.approx(w)
@@ -130,4 +130,4 @@ def test_black_box_beats_masked_gradients_end_to_end():
     codes = [f.code for f in result.flags]
     assert "zero_gradients" in codes and "black_box_beats_white_box" in codes
     assert result.row("square", 24 / 255).robust_accuracy < result.row("fgsm", 24 / 255).robust_accuracy
-    assert result.provenance["attacks_black_box"] == {"fgsm": False, "square": True}
+    assert {a.attack: a.black_box for a in result.attack_info} == {"fgsm": False, "square": True}

@@ -12,13 +12,21 @@ import os
 
 import numpy as np
 
-from medadv_desktop.engine.results.evaluation import (
+from medadv_desktop.engine.results import (
     WORST_CASE,
+    AttackInfo,
     AttackRow,
+    BeforeAfterResult,
+    BeforeAfterRow,
+    DatasetSummary,
     EvaluationResult,
     ExamplePanel,
+    IntensitySummary,
+    ModelSummary,
+    Provenance,
     SampleRecord,
     SanityFlag,
+    TrainingSummary,
 )
 
 CLASSES = ["no_finding", "lesion"]
@@ -146,13 +154,15 @@ def make_result(n_samples: int = 12, *, synthetic: bool = True, seed: int = 0,
             clean_pred=clean_pred[i], adv_pred=1 - labels[i], clean_conf=clean_conf[i], adv_conf=0.71,
             original=clean.tolist(), adversarial=adv.tolist(), native_per_unit=WINDOW_WIDTH))
     return EvaluationResult(
-        model={"name": "Demo EfficientNet-B0 (synthetic lesion)" if synthetic else "Chest CT nodule classifier",
-               "architecture": "efficientnet_b0", "format": "timm", "weights": "model.safetensors",
-               "sha256": hashlib.sha256(b"weights").hexdigest(), "input_size": [64, 64], "in_chans": 1,
-               "output": "logits", "intensity": {"mode": "window", "center": 40, "width": WINDOW_WIDTH},
-               "class_names": CLASSES, "intended_use": "Demonstration of MedAdv only" if synthetic else ""},
-        dataset={"name": "demo-test" if synthetic else "DS-7C1A", "n_samples": n_samples,
-                 "counts": {c: labels.count(i) for i, c in enumerate(CLASSES)}, "synthetic": synthetic},
+        model=ModelSummary(
+            name="Demo EfficientNet-B0 (synthetic lesion)" if synthetic else "Chest CT nodule classifier",
+            architecture="efficientnet_b0", format="timm", weights="model.safetensors",
+            sha256=hashlib.sha256(b"weights").hexdigest(), input_size=[64, 64], in_chans=1,
+            output="logits", intensity=IntensitySummary(mode="window", center=40, width=WINDOW_WIDTH),
+            class_names=list(CLASSES), intended_use="Demonstration of MedAdv only" if synthetic else "",
+            synthetic=synthetic),
+        dataset=DatasetSummary(name="demo-test" if synthetic else "DS-7C1A", n_samples=n_samples,
+                               counts={c: labels.count(i) for i, c in enumerate(CLASSES)}, synthetic=synthetic),
         class_names=list(CLASSES), norm="linf", eps_grid=list(EPS), eps_native=[e * WINDOW_WIDTH for e in EPS],
         units="HU", attacks=list(ATTACKS), n_samples=n_samples,
         clean_accuracy=sum(clean_correct) / n_samples,
@@ -162,19 +172,30 @@ def make_result(n_samples: int = 12, *, synthetic: bool = True, seed: int = 0,
                           explanation="The black-box Square attack fooled 1 image that FGSM did not at the "
                                       "same budget. Trust the worst-case row, not FGSM alone.")],
         examples=examples,
-        provenance={"date": "2025-01-01T12:00:00+00:00", "seed": 0, "device": "cpu", "cascade": True,
-                    "versions": {"medadv-desktop": "0.1.0", "torch": "2.13.0"},
-                    "attack_params": {"fgsm": {}, "pgd": {"steps": 10, "alpha": 0.5 / 255},
-                                      "square": {"n_queries": 300, "p_init": 0.05}}},
+        provenance=Provenance(date_utc="2025-01-01T12:00:00+00:00", seed=0, device="cpu", cascade=True,
+                              software={"medadv-desktop": "0.1.0", "torch": "2.13.0"}),
         clean_confusion=confusion,
+        attack_info=[AttackInfo(key, key, label, access, description, params) for key, label, access, description,
+                     params in ATTACK_INFO],
     )
 
 
-def make_before_after(result: EvaluationResult) -> dict:
-    rows = [{"attack": "clean", "eps": 0.0, "accuracy_before": result.clean_accuracy,
-             "accuracy_after": result.clean_accuracy - 1 / 12}]
+#: What the Attack classes would record (label, access, description, params) for the fixture's attacks.
+ATTACK_INFO = [
+    ("fgsm", "FGSM", "white-box", "Fast gradient sign method: one full-size step along the sign of the gradient.",
+     {}),
+    ("pgd", "PGD", "white-box", "Projected gradient descent: iterated gradient steps projected onto the eps-ball.",
+     {"steps": 10, "alpha": 0.5 / 255}),
+    ("square", "Square", "black-box", "Square attack: query-efficient black-box random search with square updates.",
+     {"n_queries": 300, "p_init": 0.05}),
+]
+
+
+def make_before_after(result: EvaluationResult) -> BeforeAfterResult:
+    rows = [BeforeAfterRow("clean", 0.0, result.clean_accuracy, result.clean_accuracy - 1 / 12)]
     for r in result.rows:
-        rows.append({"attack": r.attack, "eps": r.eps, "accuracy_before": r.robust_accuracy,
-                     "accuracy_after": min(1.0, r.robust_accuracy + 0.25)})
-    return {"rows": rows, "training": {"method": "fgsm", "eps": 2 / 255, "epochs": 3, "lr": 1e-3,
-                                       "metrics": {"final_loss": 0.412, "val_robust_accuracy": 0.62}}}
+        rows.append(BeforeAfterRow(r.attack, r.eps, r.robust_accuracy, min(1.0, r.robust_accuracy + 0.25)))
+    return BeforeAfterResult(rows=rows, train_eps=2 / 255, eps_grid=list(result.eps_grid),
+                             attacks=list(result.attacks), norm=result.norm, units=result.units,
+                             n_samples=result.n_samples, attack_info=list(result.attack_info),
+                             training=TrainingSummary(method="fgsm", eps=2 / 255, epochs=3, lr=1e-3))

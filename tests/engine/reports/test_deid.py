@@ -11,10 +11,10 @@ import pytest
 from pydicom.data import get_testdata_file
 from pypdf import PdfReader
 
-from medadv_desktop.engine.results.evaluation import ExamplePanel
 from medadv_desktop.engine.jobs import run_job
 from medadv_desktop.engine.reports import export_reports_job, scrub, scrub_text
 from medadv_desktop.engine.reports.deid import UID_REPLACEMENT, check_output_name
+from medadv_desktop.engine.results import ExamplePanel
 from medadv_desktop.errors import ReportError
 from tests.engine.reports.fixtures import make_before_after, make_result, study_pseudonym
 
@@ -93,13 +93,16 @@ def test_marked_dicom_leaves_no_trace(marked_dicom, tmp_path, caplog):
     result.examples = [ExamplePanel(f"{pseudonym}/slice-000", "fgsm", 2 / 255, 1, 1, 0, 0.9, 0.7,
                                     unit.tolist(), adv.tolist(), 400.0)]
     # identifiers leaking in through careless upstream code: defence in depth must remove them
-    result.provenance.update({"PatientName": MARKER_NAME, "StudyInstanceUID": uids[0],
-                              "source_paths": [str(path)], "data_dir": str(path.parent.parent),
-                              "note": f"series {uids[1]} image {uids[2]}"})
-    result.dataset.update({"AccessionNumber": MARKER_ACCESSION, "institution": MARKER_INSTITUTION,
-                           "PatientBirthDate": MARKER_BIRTH, "PatientID": MARKER_ID})
+    # (the typed summaries hold no free keys; attack parameters and every text field can)
+    result.attack_info[0].params.update({"PatientName": MARKER_NAME, "StudyInstanceUID": uids[0],
+                                         "source_paths": [str(path)], "data_dir": str(path.parent.parent),
+                                         "note": f"series {uids[1]} image {uids[2]}"})
+    result.attack_info[1].params.update({"AccessionNumber": MARKER_ACCESSION, "institution": MARKER_INSTITUTION,
+                                         "PatientBirthDate": MARKER_BIRTH, "PatientID": MARKER_ID})
+    result.provenance.threat_model += f" (series {uids[1]} image {uids[2]})"
+    result.dataset.name += f" {uids[0]}"
     result.flags[0].explanation += f" (seen on {uids[2]})"
-    result.model["name"] += f" {uids[0]}"
+    result.model.name += f" {uids[0]}"
 
     out = tmp_path / "out"
     caplog.set_level(logging.DEBUG)
@@ -122,6 +125,25 @@ def test_marked_dicom_leaves_no_trace(marked_dicom, tmp_path, caplog):
 def test_include_phi_opt_in_keeps_values(marked_dicom, tmp_path):
     path, ds, uids = marked_dicom
     result = make_result()
-    result.provenance["StudyInstanceUID"] = uids[0]
+    result.attack_info[0].params["StudyInstanceUID"] = uids[0]
     written = run_job(export_reports_job(result, json=tmp_path / "r.json", include_phi=True))
     assert uids[0] in written[0].read_text()
+
+
+def test_one_phi_vocabulary_for_headers_and_reports():
+    """The reports' key check and the viewer's tag check read the same vocabulary (engine/io/deid.py)."""
+    from medadv_desktop.engine.io import deid as io_deid
+    from medadv_desktop.engine.reports import deid as report_deid
+
+    assert report_deid.is_phi_key is io_deid.is_phi_key
+    for keyword in io_deid.PHI_KEYWORDS:                  # every DICOM/NIfTI keyword, in any spelling
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in keyword).lstrip("_")
+        assert io_deid.is_phi_key(keyword) and io_deid.is_phi_key(snake), keyword
+    for key in ("dob", "date_of_birth", "accession", "institution", "study_uid", "SeriesInstanceUID", "uids"):
+        assert io_deid.is_phi_key(key), key
+    for key in ("fluid", "name", "n_samples", "sha256", "attack", "description"):
+        assert not io_deid.is_phi_key(key), key
+    # sex and age: shown in the viewer's tag browser, withheld from reports
+    assert not io_deid.is_phi("PatientSex", 0x00100040)
+    assert io_deid.is_phi_key("PatientSex") and io_deid.is_phi_key("patient_age")
+    assert scrub({"PatientSex": "F", "patient_age": "042Y", "n": 3}) == {"n": 3}

@@ -56,6 +56,6 @@ def test_cancel_between_files(result, tmp_path):
 
 
 def test_default_stem_is_safe(result):
-    result.model["name"] = "CT model 1.2.840.113619.2.55.3 v2"
+    result.model.name = "CT model 1.2.840.113619.2.55.3 v2"
     stem = default_report_stem(result)
     assert stem.startswith("medadv-report-ct-model") and "1.2.840" not in stem

@@ -8,8 +8,8 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from medadv_desktop.engine.results.evaluation import WORST_CASE
 from medadv_desktop.engine.reports import load_report_json, write_json, write_pdf
+from medadv_desktop.engine.results import WORST_CASE
 from medadv_desktop.engine.reports.formatting import eps_all_units, eps_fraction, pct
 from medadv_desktop.errors import OutputExistsError
 from tests.engine.reports.fixtures import make_before_after, make_result
@@ -109,7 +109,7 @@ def test_not_synthetic_has_no_banner_and_tolerates_missing_parts(tmp_path):
         r.eps_native = None
         r.mean_linf_native = None
     result.units = "a.u."
-    result.model.pop("sha256")
+    result.model.sha256 = None
     text = pdf_text(write_pdf(result, tmp_path / "r.pdf"))
     assert "not for clinical use" not in text.lower()
     assert "No sanity flag was raised" in text

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult
 from medadv_desktop.engine.reports import (
+    load_before_after,
     load_report_json,
-    normalise_before_after,
     write_csv,
     write_json,
     write_summary_csv,
 )
+from medadv_desktop.engine.results import WORST_CASE, BeforeAfterResult, EvaluationResult
 from medadv_desktop.errors import OutputExistsError, ReportError
 from tests.engine.reports.fixtures import ATTACKS, EPS, make_before_after, make_result
 
@@ -87,7 +87,7 @@ def test_json_round_trip_with_before_after(result, tmp_path):
     assert isinstance(loaded, EvaluationResult)
     assert loaded.rows == result.rows and loaded.samples == result.samples
     assert loaded.examples[0].original == result.examples[0].original
-    assert ba.rows[0].attack == "clean" and ba.training["method"] == "fgsm"
+    assert ba.rows[0].attack == "clean" and ba.training.method == "fgsm"
 
 
 def test_load_bare_evaluation_json(result, tmp_path):
@@ -107,32 +107,27 @@ def test_load_rejects_other_files(tmp_path, content):
         load_report_json(tmp_path / "missing.json")
 
 
-def test_before_after_shapes(result):
-    class Row:
-        def __init__(self, attack, eps, before, after):
-            self.attack, self.eps, self.accuracy_before, self.accuracy_after = attack, eps, before, after
-
-    class Result:
-        rows = [Row("fgsm", 2 / 255, 0.2, 0.6)]
-        config = {"method": "pgd", "eps": 2 / 255}
-
-    table = normalise_before_after(Result())
+def test_before_after_shapes(result, tmp_path):
+    """A before/after table read back from JSON (the reports take BeforeAfterResult only)."""
+    table = BeforeAfterResult.from_data({"rows": [{"attack": "fgsm", "eps": 2 / 255, "accuracy_before": 0.2,
+                                                   "accuracy_after": 0.6}],
+                                         "training": {"method": "pgd", "eps": 2 / 255}})
     assert table.rows[0].change == pytest.approx(0.4)
-    assert table.training["config"]["method"] == "pgd"
-    assert normalise_before_after([{"attack": "pgd", "eps": 0.1, "accuracy_before": 0.1,
-                                    "accuracy_after": None}]).rows[0].change is None
+    assert table.training.method == "pgd" and table.train_eps == pytest.approx(2 / 255)
+    assert BeforeAfterResult.from_data({"rows": [{"attack": "pgd", "eps": 0.1, "accuracy_before": 0.1,
+                                                  "accuracy_after": None}]}).rows[0].change is None
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"no_rows": 1}')
     with pytest.raises(ReportError):
-        normalise_before_after({"no_rows": 1})
+        load_before_after(bad)
 
 
 def test_load_training_before_after_json(result, tmp_path):
     """A before/after JSON of the training job (rows + the two evaluations) rebuilds a report."""
-    from medadv_desktop.engine.serialization import write_json as dump
-
     doc = make_before_after(result)
-    doc["before"] = result
-    doc["after"] = result
-    path = dump(tmp_path / "before_after.json", doc)
+    doc.before = result
+    doc.after = result
+    path = doc.save(tmp_path / "before_after.json")
     loaded, ba = load_report_json(path)
     assert loaded.clean_accuracy == pytest.approx(result.clean_accuracy)
     assert ba.rows[0].attack == "clean" and len(ba.rows) == len(result.rows) + 1

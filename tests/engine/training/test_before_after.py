@@ -35,10 +35,10 @@ def test_before_after_table_and_json_round_trip(pretrained_card, demo_train, tmp
     assert result.row(WORST_CASE, EPS).accuracy_after <= result.row("pgd", EPS).accuracy_after
     # each attack's own robust accuracy (full_rows), not the cumulative rows of the attack cascade
     assert not any(r.cumulative for ev in (result.before, result.after) for r in ev.rows)
-    assert result.before.provenance["full_rows"] and result.after.provenance["full_rows"]
+    assert result.before.provenance.full_rows and result.after.provenance.full_rows
     # the hardened model resists PGD at the training eps better than the original
     assert result.row("pgd", EPS).accuracy_after > result.row("pgd", EPS).accuracy_before
-    assert result.training["method"] == "fgsm" and result.training["parent"]["sha256"]
+    assert result.training.method == "fgsm" and result.training.parent.sha256
     assert {e.data["model"] for e in events} == {"before", "after"}
     assert all(0 <= e.done <= e.total == 2 for e in events)
 
@@ -49,6 +49,6 @@ def test_before_after_table_and_json_round_trip(pretrained_card, demo_train, tmp
     path = result.save_table(tmp_path / "before_after.json")
     table = json.loads(path.read_text())
     assert {"attack", "eps", "accuracy_before", "accuracy_after"} <= set(table["rows"][0])
-    assert BeforeAfterResult.from_dict(table).rows == result.rows
+    assert BeforeAfterResult.from_data(table).rows == result.rows
     with pytest.raises(OutputExistsError):
         result.save_table(path)          # never overwrites

@@ -29,7 +29,7 @@ def test_from_a_card_path_with_native_budgets_and_exports(tiny_script_card, demo
     result = outcome.result
     assert result.eps_grid == pytest.approx([1 / 255, 4 / 400])          # sorted by the job
     assert [r.attack for r in result.rows] == ["fgsm", "pgd", "worst-case"] * 2
-    assert result.provenance["attack_params"]["pgd"]["alpha"] == pytest.approx(1 / 255)
+    assert result.attack_details("pgd").params["alpha"] == pytest.approx(1 / 255)
     dataset_event = next(e for e in events if e.data.get("kind") == "dataset")
     assert dataset_event.data["n_samples"] == 6 and dataset_event.data["n_failures"] == 1
     assert len(outcome.failures) == 1

@@ -41,8 +41,8 @@ def test_text_budget_in_hu_is_parsed_against_card_and_study_and_nothing_is_writt
     assert events and all(e.stage == "attack" for e in events)
     adv = outcome.adversarial_pixels()
     assert adv.shape == ct.pixels.shape and np.abs(outcome.perturbation_map(adv)).max() <= 6 + 1e-3
-    assert outcome.summary["eps_native"] == pytest.approx(6.0) and outcome.summary["units"] == "HU"
-    assert len(outcome.summary["slices"]) == 1 and not list(tmp_path.glob("*_adv*"))
+    assert outcome.summary.eps_native == pytest.approx(6.0) and outcome.summary.units == "HU"
+    assert len(outcome.summary.slices) == 1 and not list(tmp_path.glob("*_adv*"))
     with pytest.raises(AttackConfigError, match="does not match the study's units"):
         run_job(study_attack_workflow(classifier, ct, "fgsm", {"eps": "6mT"}))
 
