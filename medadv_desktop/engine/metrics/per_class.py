@@ -25,7 +25,7 @@ not the worst case for class k (a targeted attack towards k would be), and
 The ``worst-case`` entry per eps combines the attacks' records as
 :func:`~medadv_desktop.engine.metrics.aggregate.worst_case_records` does (a
 sample is robust only if every attack failed on it). With the attack cascade
-(``EvaluationResult.provenance["full_rows"]`` False), the entries of the
+(``EvaluationResult.provenance.full_rows`` False), the entries of the
 attacks after the first are cumulative (after attacks 1..k), flagged by
 ``cumulative``. Every rate is a :class:`~.intervals.Proportion` (k, n, value,
 low, high; Clopper-Pearson 95 % by default). :func:`paired_robustness` compares two

@@ -129,10 +129,8 @@ def native_per_unit_of(result: EvaluationResult) -> float | None:
     for e, native in zip(result.eps_grid, result.eps_native, strict=False):
         if native is not None and e > 0:
             return float(native) / float(e)
-    intensity = (result.model or {}).get("intensity") or {}
-    if intensity.get("mode") == "window" and intensity.get("width"):
-        return float(intensity["width"])
-    return None
+    intensity = result.model.intensity
+    return intensity.native_per_unit() if intensity is not None else None
 
 
 def _written_half_unit(text: str) -> float:

@@ -34,6 +34,10 @@ class IntensitySummary:
     low: float | None = None
     high: float | None = None
 
+    def native_per_unit(self) -> float | None:
+        """Native units per [0, 1] image unit: the window width; None for per-image mappings."""
+        return float(self.width) if self.mode == "window" and self.width else None
+
 
 @dataclass
 class ModelSummary:

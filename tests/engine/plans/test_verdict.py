@@ -8,6 +8,7 @@ from scipy import stats
 from medadv_desktop.engine.metrics import worst_case_records
 from medadv_desktop.engine.plans import (
     EXIT_FAIL, EXIT_PASS, FAIL, NOT_EVALUABLE, PASS, check_plan_fits, evaluate_plan, exit_code, parse_plan)
+from medadv_desktop.engine.results import IntensitySummary
 from medadv_desktop.engine.results.evaluation import WORST_CASE
 from tests.engine.reports.fixtures import make_result
 
@@ -106,7 +107,7 @@ def test_eps_in_native_units_and_decimals_match_the_grid(result):
     # a per-image intensity mapping has no HU: a budget in HU cannot be evaluated
     per_image = make_result(n_samples=12)
     per_image.eps_native = [None] * len(per_image.eps_grid)
-    per_image.model["intensity"] = {"mode": "minmax"}
+    per_image.model.intensity = IntensitySummary(mode="minmax")
     row = evaluate_plan(plan(robust_sens(0.0, eps="3.1HU")), per_image).rows[0]
     assert row.status == NOT_EVALUABLE and "native units" in row.reason
 
