@@ -90,3 +90,21 @@ def test_a_new_attack_appears_in_rows_json_csv_and_pdf(nudge, tmp_path):
     threat = flat.split("Threat model Norm:")[1].split("Clean performance")[0]
     assert f"{LABEL} black-box {DESCRIPTION}" in threat
     assert "user-supplied" not in flat and "No description was recorded" not in flat
+
+
+@pytest.mark.parametrize("command, option", [("evaluate", "--attacks"), ("attack", "--attack"),
+                                             ("train-adv", "--attacks")])
+def test_a_new_attack_appears_in_the_cli_help(nudge, command, option, capsys, monkeypatch):
+    from medadv_desktop.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "400")                 # no line wrap inside a hyphenated name
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    help_text = re.sub(r"\s+", " ", capsys.readouterr().out)
+    options = help_text.split(" options: ", 1)[1]
+    listed = re.search(rf" {option} (NAME|A,B) (.*?) --[a-z]", options).group(2)
+    assert "fgsm" in listed and NAME in listed                           # listed with the registered attacks
+    if command != "train-adv":
+        assert "--direction" in help_text and "Sign of the nudge." in help_text   # its own parameter
