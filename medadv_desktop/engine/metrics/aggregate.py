@@ -29,14 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medadv_desktop.engine.results.evaluation import WORST_CASE, AttackRow, SampleRecord
+from medadv_desktop.engine.results.evaluation import WORST_CASE, AttackRow, ClassMetrics, SampleRecord
 
 
 @dataclass
 class ClassificationSummary:
     accuracy: float
     balanced_accuracy: float
-    per_class: list[dict]         # {class, index, n, sensitivity, specificity}
+    per_class: list[ClassMetrics]
     confusion: list[list[int]]    # [true][predicted]
 
 
@@ -59,7 +59,7 @@ def classification_summary(y_true: Sequence[int], y_pred: Sequence[int],
     yp = np.asarray(y_pred, dtype=np.int64)
     n = yt.size
     acc = float((yt == yp).mean()) if n else 0.0
-    per_class = []
+    per_class: list[ClassMetrics] = []
     sens_present = []
     for c in range(k):
         pos = yt == c
@@ -68,8 +68,8 @@ def classification_summary(y_true: Sequence[int], y_pred: Sequence[int],
         spec = float((yp[neg] != c).mean()) if neg.any() else None
         if sens is not None:
             sens_present.append(sens)
-        per_class.append({"class": class_names[c], "index": c, "n": int(pos.sum()),
-                          "sensitivity": sens, "specificity": spec})
+        per_class.append(ClassMetrics(class_name=str(class_names[c]), index=c, n=int(pos.sum()),
+                                      sensitivity=sens, specificity=spec))
     bal = float(np.mean(sens_present)) if sens_present else 0.0
     return ClassificationSummary(acc, bal, per_class, confusion_matrix(yt, yp, k))
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import logging
-import platform
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -261,34 +260,24 @@ def _flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _versions(result: EvaluationResult) -> list[tuple[str, str]]:
-    """Software versions: those recorded in the result, completed from this install."""
+    """Software versions: those the run recorded, then MedAdv and reportlab of this report
+    (the install that drew the PDF may differ from the one that ran the attacks)."""
     from importlib import metadata
 
     out: dict[str, str] = {str(k): str(v) for k, v in result.provenance.software.items()}
-    if "medadv" not in out and "medadv-desktop" not in out:
-        out["medadv"] = __version__
-    if out.get("medadv", out.get("medadv-desktop")) != __version__:
+    if out.get("medadv") != __version__:
         out["medadv (this report)"] = __version__
-    out.setdefault("python", platform.python_version())
-    for dist in ("torch", "timm", "numpy", "pydicom", "reportlab"):
-        if dist not in out:
-            try:
-                out[dist] = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                pass
+    try:
+        out["reportlab (this report)"] = metadata.version("reportlab")
+    except metadata.PackageNotFoundError:
+        pass
     return list(out.items())
 
 
 def _class_counts(result: EvaluationResult) -> list[tuple[str, int | None]]:
     """Images per class: the data set's counts, else the clean per-class numbers."""
-    counts: dict[str, Any] = dict(result.dataset.counts)
-    if not counts and result.per_class:
-        counts = {str(pc.get("class", i)): pc.get("n") for i, pc in enumerate(result.per_class)}
-    out = []
-    for i, name in enumerate(result.class_names):
-        value = counts.get(name, counts.get(str(i)))
-        out.append((name, int(value) if fmt.is_number(value) else None))
-    return out
+    counts: dict[str, int] = dict(result.dataset.counts) or {pc.class_name: pc.n for pc in result.per_class}
+    return [(name, counts.get(name)) for name in result.class_names]
 
 
 def _row_label(result: EvaluationResult, row: AttackRow) -> str:
@@ -479,11 +468,8 @@ def _clean_section(ctx: _Context, width: float) -> list:
     story.append(ctx.p(f"Accuracy {fmt.pct(r.clean_accuracy)}; balanced accuracy {fmt.pct(r.balanced_accuracy)} "
                        f"(mean of the per-class sensitivities) on {r.n_samples} images.", "lead"))
     rows = [["Class", "Images", "Sensitivity", "Specificity"]]
-    for i, pc in enumerate(r.per_class):
-        name = pc.get("class", r.class_names[i] if i < len(r.class_names) else i)
-        if isinstance(name, int) and name < len(r.class_names):
-            name = r.class_names[name]
-        rows.append([name, str(pc.get("n", "-")), fmt.pct(pc.get("sensitivity")), fmt.pct(pc.get("specificity"))])
+    for pc in r.per_class:
+        rows.append([pc.class_name, str(pc.n), fmt.pct(pc.sensitivity), fmt.pct(pc.specificity)])
     story.append(ctx.table(rows, [60 * mm, 25 * mm, 30 * mm, 30 * mm]))
     if r.clean_confusion:
         story.append(Spacer(1, 2 * mm))

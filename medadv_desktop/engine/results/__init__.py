@@ -9,6 +9,7 @@ from medadv_desktop.engine.results.evaluation import (
     WORST_CASE,
     WORST_CASE_LABEL,
     AttackRow,
+    ClassMetrics,
     EvaluationResult,
     ExamplePanel,
     SampleRecord,
@@ -37,9 +38,9 @@ from medadv_desktop.engine.results.training import (
 
 __all__ = [
     "BLACK_BOX", "CLEAN", "CLEAN_LABEL", "SCHEMA_VERSION", "WHITE_BOX", "WORST_CASE", "WORST_CASE_LABEL",
-    "AttackInfo", "AttackRow", "BeforeAfterResult", "BeforeAfterRow", "DatasetSummary", "EpochRecord",
-    "EvaluationResult", "ExamplePanel", "IntensitySummary", "ModalityWarning", "ModelSummary", "ParentModel",
-    "Provenance",
+    "AttackInfo", "AttackRow", "BeforeAfterResult", "BeforeAfterRow", "ClassMetrics", "DatasetSummary",
+    "EpochRecord", "EvaluationResult", "ExamplePanel", "IntensitySummary", "ModalityWarning", "ModelSummary",
+    "ParentModel", "Provenance",
     "SampleRecord", "SanityFlag", "SlicePrediction", "StudyAttackResult", "StudyAttackSummary",
     "TrainingDataSummary", "TrainingResult", "TrainingSummary", "complete_attack_info",
 ]

@@ -103,6 +103,19 @@ class ExamplePanel:
 
 
 @dataclass
+class ClassMetrics:
+    """Clean performance on one class: ``n`` images of it, sensitivity (recall of the class)
+    and specificity (the other classes not called it); None when undefined (no image of the
+    class, or none of the others)."""
+
+    class_name: str
+    index: int
+    n: int
+    sensitivity: float | None
+    specificity: float | None
+
+
+@dataclass
 class EvaluationResult:
     model: ModelSummary
     dataset: DatasetSummary                # de-identified: name, n_samples, counts per class, synthetic
@@ -115,7 +128,7 @@ class EvaluationResult:
     n_samples: int
     clean_accuracy: float
     balanced_accuracy: float
-    per_class: list[dict[str, Any]]    # {class, n, sensitivity, specificity}
+    per_class: list[ClassMetrics]      # clean, one per class in class order
     rows: list[AttackRow]
     samples: list[SampleRecord] = field(default_factory=list)
     flags: list[SanityFlag] = field(default_factory=list)

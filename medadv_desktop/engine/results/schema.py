@@ -11,7 +11,8 @@ result, training result, single-study attack summary, report export) carries
   empty for the reader to complete from the attack registry, see
   :func:`~medadv_desktop.engine.results.summaries.complete_attack_info`);
   the model's ``synthetic`` flag is set when its card said "not for clinical
-  use" (the demo model's wording: version 1 cards had no flag);
+  use" (the demo model's wording: version 1 cards had no flag); per-class
+  entries' ``class`` becomes ``class_name``;
 * before/after tables: missing ``train_eps``, ``eps_grid``, ``attacks`` are
   taken from the training summary and the rows; nested evaluations migrate;
 * report exports: ``format_version`` 1 becomes ``schema_version``.
@@ -79,9 +80,33 @@ def migrate_evaluation(doc: Any) -> dict[str, Any]:
         text = f"{model.get('name', '')} {model.get('intended_use', '')}".lower()
         model["synthetic"] = bool(model.get("synthetic")) or "not for clinical use" in text
         doc["model"] = model
+        doc["per_class"] = _migrate_per_class(doc.get("per_class"), doc.get("class_names"))
     doc.pop("format_version", None)
     doc["schema_version"] = SCHEMA_VERSION
     return doc
+
+
+def _migrate_per_class(entries: Any, class_names: Any) -> Any:
+    """Version 1 per-class entries {class, index, n, sensitivity, specificity} -> ClassMetrics'
+    fields (``class`` -> ``class_name``; the index from the position when absent)."""
+    if not isinstance(entries, list):
+        return entries
+    names = [str(n) for n in class_names] if isinstance(class_names, list) else []
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            out.append(entry)
+            continue
+        entry = dict(entry)
+        index = entry.get("index", i)
+        name = entry.pop("class", None)
+        if name is None or isinstance(name, int):
+            position = name if isinstance(name, int) else index
+            name = names[position] if isinstance(position, int) and 0 <= position < len(names) else str(position)
+        entry.setdefault("class_name", str(name))
+        entry["index"] = index
+        out.append(entry)
+    return out
 
 
 def migrate_before_after(doc: Any) -> dict[str, Any]:

@@ -11,17 +11,18 @@ def test_classification_summary_per_class():
     s = classification_summary(y, p, ["a", "b", "c"])
     assert s.accuracy == pytest.approx(4 / 6)
     a, b, c = s.per_class
-    assert a["n"] == 3 and a["sensitivity"] == pytest.approx(2 / 3)
-    assert a["specificity"] == pytest.approx(2 / 3)      # negatives 1,1,2 -> preds 1,0,2 -> 2 not 'a'
-    assert b["sensitivity"] == pytest.approx(0.5) and b["specificity"] == pytest.approx(3 / 4)
-    assert c["sensitivity"] == 1.0 and c["specificity"] == 1.0
+    assert [(m.class_name, m.index) for m in s.per_class] == [("a", 0), ("b", 1), ("c", 2)]
+    assert a.n == 3 and a.sensitivity == pytest.approx(2 / 3)
+    assert a.specificity == pytest.approx(2 / 3)      # negatives 1,1,2 -> preds 1,0,2 -> 2 not 'a'
+    assert b.sensitivity == pytest.approx(0.5) and b.specificity == pytest.approx(3 / 4)
+    assert c.sensitivity == 1.0 and c.specificity == 1.0
     assert s.balanced_accuracy == pytest.approx((2 / 3 + 0.5 + 1) / 3)
     assert s.confusion == [[2, 1, 0], [1, 1, 0], [0, 0, 1]]
 
 
 def test_class_absent_has_no_sensitivity():
     s = classification_summary([0, 0], [0, 1], ["a", "b"])
-    assert s.per_class[1]["sensitivity"] is None
+    assert s.per_class[1].sensitivity is None
     assert s.balanced_accuracy == pytest.approx(0.5)
 
 

@@ -47,8 +47,8 @@ def test_per_class_measures_agree_with_the_summary_rows():
     assert m.n_samples == 40 and m.class_names == ("no_finding", "lesion")
     assert m.clean_accuracy.value == pytest.approx(res.clean_accuracy)
     for mine, theirs in zip(m.clean, res.per_class, strict=True):
-        assert mine.sensitivity.value == pytest.approx(theirs["sensitivity"])
-        assert mine.specificity.value == pytest.approx(theirs["specificity"])
+        assert mine.sensitivity.value == pytest.approx(theirs.sensitivity)
+        assert mine.specificity.value == pytest.approx(theirs.specificity)
     assert len(m.robust) == len(res.rows)          # every attack and the worst case, per eps
     for row in res.rows:
         r = m.at(row.attack, row.eps)
@@ -83,7 +83,7 @@ def test_without_samples_the_clean_rates_come_from_the_confusion_matrix():
     m = per_class_measures(res)
     assert m.robust == ()
     assert m.clean_accuracy.value == pytest.approx(res.clean_accuracy) and m.clean_accuracy.n == 12
-    assert m.clean_of("lesion").sensitivity.value == pytest.approx(res.per_class[1]["sensitivity"])
+    assert m.clean_of("lesion").sensitivity.value == pytest.approx(res.per_class[1].sensitivity)
 
 
 def test_paired_robustness_before_after_on_the_same_samples():

@@ -18,6 +18,7 @@ from medadv_desktop.engine.results import (
     AttackRow,
     BeforeAfterResult,
     BeforeAfterRow,
+    ClassMetrics,
     DatasetSummary,
     EvaluationResult,
     ExamplePanel,
@@ -135,9 +136,9 @@ def make_result(n_samples: int = 12, *, synthetic: bool = True, seed: int = 0,
     for c, name in enumerate(CLASSES):
         pos = [i for i, y in enumerate(labels) if y == c]
         neg = [i for i, y in enumerate(labels) if y != c]
-        per_class.append({"class": name, "n": len(pos),
-                          "sensitivity": sum(clean_pred[i] == c for i in pos) / len(pos),
-                          "specificity": sum(clean_pred[i] != c for i in neg) / len(neg)})
+        per_class.append(ClassMetrics(class_name=name, index=c, n=len(pos),
+                                      sensitivity=sum(clean_pred[i] == c for i in pos) / len(pos),
+                                      specificity=sum(clean_pred[i] != c for i in neg) / len(neg)))
     confusion = [[0, 0], [0, 0]]
     for i, y in enumerate(labels):
         confusion[y][clean_pred[i]] += 1
@@ -166,7 +167,7 @@ def make_result(n_samples: int = 12, *, synthetic: bool = True, seed: int = 0,
         class_names=list(CLASSES), norm="linf", eps_grid=list(EPS), eps_native=[e * WINDOW_WIDTH for e in EPS],
         units="HU", attacks=list(ATTACKS), n_samples=n_samples,
         clean_accuracy=sum(clean_correct) / n_samples,
-        balanced_accuracy=float(np.mean([pc["sensitivity"] for pc in per_class])),
+        balanced_accuracy=float(np.mean([pc.sensitivity for pc in per_class])),
         per_class=per_class, rows=rows, samples=samples,
         flags=[SanityFlag(code="black_box_beats_white_box", title="Square beat FGSM at eps 1/255",
                           explanation="The black-box Square attack fooled 1 image that FGSM did not at the "

@@ -13,7 +13,7 @@ from medadv_desktop.cli.main import main
 from medadv_desktop.engine.reports import load_before_after, load_report_json, report_document
 from medadv_desktop.engine.reports.formatting import pct
 from medadv_desktop.engine.results import (
-    SCHEMA_VERSION, WORST_CASE, BeforeAfterResult, EvaluationResult, StudyAttackSummary)
+    SCHEMA_VERSION, WORST_CASE, BeforeAfterResult, ClassMetrics, EvaluationResult, StudyAttackSummary)
 from medadv_desktop.engine.serialization import to_jsonable
 from medadv_desktop.errors import ReportError, ResultFormatError
 
@@ -40,7 +40,9 @@ def test_legacy_evaluation_loads_with_every_number():
     assert result.schema_version == SCHEMA_VERSION
     assert result.attacks == ["fgsm", "pgd", "square", "vertical", "smia"] and result.n_samples == 12
     assert to_jsonable(result.rows) == doc["rows"] and to_jsonable(result.samples) == doc["samples"]
-    assert to_jsonable(result.examples) == doc["examples"] and result.per_class == doc["per_class"]
+    assert to_jsonable(result.examples) == doc["examples"] and result.per_class == [
+        ClassMetrics(class_name=pc["class"], index=pc["index"], n=pc["n"], sensitivity=pc["sensitivity"],
+                     specificity=pc["specificity"]) for pc in doc["per_class"]]
     assert result.model.sha256 == doc["model"]["sha256"] and result.model.intensity.width == 400
     assert result.dataset.counts == doc["dataset"]["counts"] and result.dataset.synthetic
     assert result.provenance.date_utc == doc["provenance"]["date_utc"]
