@@ -143,7 +143,7 @@ def report_document(result: EvaluationResult, *, before_after: BeforeAfterResult
         "result": to_jsonable(result),
         "before_after": before_after.table_dict() if before_after is not None else None,
     }
-    return scrub(doc, include_phi=include_phi)  # type: ignore[no-any-return]
+    return scrub(doc, include_phi=include_phi)
 
 
 def write_json(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
