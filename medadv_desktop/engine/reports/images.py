@@ -13,6 +13,8 @@ import io
 
 import numpy as np
 
+from medadv_desktop.errors import ReportError
+
 # (position, r, g, b) anchors of an inferno-like colour map.
 _INFERNO = np.array([
     [0.00, 0, 0, 4], [0.13, 31, 12, 72], [0.25, 85, 15, 109], [0.38, 136, 34, 106],
@@ -28,12 +30,15 @@ def colormap_inferno(values: np.ndarray) -> np.ndarray:
 
 
 def as_image(values) -> np.ndarray:
-    """Nested list / array -> 2-D float array (first channel if 3-D)."""
-    a = np.asarray(values, dtype=np.float64)
+    """Nested list / array -> 2-D float array (first channel if 3-D); ReportError for anything else."""
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):               # ragged lists, text
+        raise ReportError("An example image is not a grid of numbers.") from None
     if a.ndim == 3:  # (C, H, W) or (H, W, C)
         a = a[0] if a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3) else a[..., 0]
     if a.ndim != 2 or a.size == 0:
-        raise ValueError(f"expected a 2-D image, got shape {a.shape}")
+        raise ReportError(f"An example image has shape {a.shape}, not a 2-D image.")
     return a
 
 

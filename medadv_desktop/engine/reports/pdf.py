@@ -36,6 +36,7 @@ from medadv_desktop.engine.reports.images import as_image, colorbar_png, gray_pn
 from medadv_desktop.engine.results import CLEAN, WORST_CASE, AttackRow, BeforeAfterResult, EvaluationResult
 from medadv_desktop.engine.results.summaries import IntensitySummary
 from medadv_desktop.engine.serialization import atomic_write_bytes, to_jsonable
+from medadv_desktop.errors import ReportError
 
 log = logging.getLogger(__name__)
 
@@ -746,7 +747,7 @@ def _example_section(ctx: _Context, width: float) -> list:
         try:
             orig = as_image(ex.original)
             adv = as_image(ex.adversarial)
-        except ValueError:
+        except ReportError:                        # a damaged panel in an old or edited file: left out
             continue
         if adv.shape != orig.shape:
             continue

@@ -129,6 +129,16 @@ def test_non_square_example_keeps_aspect_ratio(tmp_path):
     assert any(h == 2 * w for w, h in sizes), sizes
 
 
+def test_damaged_example_panels_are_left_out(tmp_path):
+    result = make_result()
+    assert len(result.examples) == 3
+    result.examples[0].original = [[0.1, 0.2], [0.3]]          # ragged rows (an edited or damaged file)
+    result.examples[1].adversarial = "not an image"
+    text = re.sub(r"\s+", " ", pdf_text(write_pdf(result, tmp_path / "damaged.pdf")))
+    # the two damaged panels are left out, the third and the rest of the report are there
+    assert text.count(" - true class ") == 1 and "Square at eps" in text and "How to read this report" in text
+
+
 def test_cumulative_rows_are_marked_with_a_footnote(tmp_path):
     result = make_result()
     for r in result.rows:                    # the attack cascade: rows after the first attack are cumulative
