@@ -254,7 +254,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
         rows.append(summarize_records(wc, WORST_CASE, eps, eps_native[ei], k))
         yield event(f"eps {eps:.4g} done", eps=eps)
 
-    flags.extend(check_black_box_beats_white_box(rows, black_box))
+    flags.extend(check_black_box_beats_white_box(rows, black_box, {a.attack: a.title for a in attack_info}))
     units = "a.u."
     if card is not None and card.intensity.native_per_unit() is not None:
         study_units = {getattr(s, "units", "") for s in getattr(dataset, "studies", [])}

@@ -120,8 +120,12 @@ def check_nondeterminism(model, x: torch.Tensor) -> SanityFlag | None:
             "expectation-over-transformation attack before trusting these numbers."))
 
 
-def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mapping[str, bool]) -> list[SanityFlag]:
+def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mapping[str, bool],
+                                    labels: Mapping[str, str] | None = None) -> list[SanityFlag]:
     """Per eps, flag a black-box attack whose robust accuracy is below every white-box one's.
+
+    ``black_box``: row key -> the attack is black-box; ``labels``: row key -> how
+    the flag's text names the attack (the result's ``attack_label``; default the key).
 
     Rows of one eps are taken in run order. A row with ``cumulative=False`` is
     compared with the other non-cumulative white-box rows (each attack's own
@@ -130,6 +134,9 @@ def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mappin
     fooled images that the earlier white-box attacks missed. A margin of half a
     sample (0.5 / n) avoids flagging ties.
     """
+    def name(key: str) -> str:
+        return (labels or {}).get(key, key)
+
     flags = []
     by_eps: dict[float, list[AttackRow]] = {}
     for r in rows:
@@ -152,16 +159,17 @@ def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mappin
                 continue
             if cumulative:
                 seen = (f"the white-box attacks before it left {best_white.robust_accuracy:.1%} robust accuracy "
-                        f"(cumulative, up to '{best_white.attack}'); the black-box attack '{b.attack}' (which "
-                        f"sees only the model's outputs) still fooled images they could not, down to "
+                        f"(cumulative, up to '{name(best_white.attack)}'); the black-box attack "
+                        f"'{name(b.attack)}' (which sees only the model's outputs) still fooled images they "
+                        f"could not, down to "
                         f"{b.robust_accuracy:.1%}.")
             else:
-                seen = (f"the black-box attack '{b.attack}' (which sees only the model's outputs) left "
+                seen = (f"the black-box attack '{name(b.attack)}' (which sees only the model's outputs) left "
                         f"{b.robust_accuracy:.1%} robust accuracy, lower than the strongest white-box attack "
-                        f"'{best_white.attack}' ({best_white.robust_accuracy:.1%}), which uses the gradients.")
+                        f"'{name(best_white.attack)}' ({best_white.robust_accuracy:.1%}), which uses the gradients.")
             flags.append(SanityFlag(
                 code="black_box_beats_white_box",
-                title=f"Black-box {b.attack} beats the white-box attacks at eps {eps:.4g}",
+                title=f"Black-box {name(b.attack)} beats the white-box attacks at eps {eps:.4g}",
                 explanation=(
                     f"At eps {eps:.4g}, {seen} With trustworthy gradients this should not happen: it is the "
                     "classic sign of gradient masking (or of too few white-box steps). Treat the white-box "

@@ -72,6 +72,10 @@ def test_black_box_beats_white_box():
     flags = check_black_box_beats_white_box(rows, bb)
     assert len(flags) == 1 and flags[0].code == "black_box_beats_white_box"
     assert "square" in flags[0].explanation and "pgd" in flags[0].explanation
+    # with the result's labels, the text names the attacks as the reports do
+    labelled = check_black_box_beats_white_box(rows, bb, {"square": "Square attack", "pgd": "PGD"})[0]
+    assert "Black-box Square attack beats" in labelled.title
+    assert "'Square attack'" in labelled.explanation and "'PGD'" in labelled.explanation
 
 
 def test_black_box_beats_white_box_with_cumulative_rows():
