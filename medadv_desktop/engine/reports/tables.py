@@ -23,6 +23,8 @@ import csv
 import io
 import json
 import logging
+import os
+import stat
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -159,12 +161,48 @@ def write_json(result: EvaluationResult, path: str | Path, *, before_after: Befo
 _HINT = "Give the JSON written by 'medadv evaluate --json' or by a report export."
 
 
+#: The largest result JSON read (an evaluation of ~10 000 images x 5 attacks x 5 eps is ~100 MB).
+MAX_RESULT_BYTES = 512 * 1024 * 1024
+
+
 def _read_json(path: Path, hint: str) -> Any:
+    """A result JSON, read defensively: a regular file (a pipe or device is refused without
+    waiting on it), at most :data:`MAX_RESULT_BYTES`, any nesting depth refused cleanly."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ReportError(f"'{path.name}' does not exist.", hint=hint) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except IsADirectoryError:
+        raise ReportError(f"'{path.name}' is a folder, not a JSON file.", hint=hint) from None
+    except OSError as exc:
+        raise ReportError(f"'{path.name}' cannot be read ({exc.strerror or exc.__class__.__name__}).",
+                          hint=hint) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ReportError(f"'{path.name}' is a folder, not a JSON file.", hint=hint)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReportError(f"'{path.name}' is not a regular file (a pipe, device or socket); not read.",
+                              hint=hint)
+        if st.st_size > MAX_RESULT_BYTES:
+            raise ReportError(f"'{path.name}' is {st.st_size:,} bytes; MedAdv result files are at most "
+                              f"{MAX_RESULT_BYTES:,} bytes.", hint=hint)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(MAX_RESULT_BYTES + 1)
+    except OSError as exc:
+        raise ReportError(f"'{path.name}' cannot be read ({exc.strerror or exc.__class__.__name__}).",
+                          hint=hint) from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_RESULT_BYTES:
+        raise ReportError(f"'{path.name}' is over {MAX_RESULT_BYTES:,} bytes; MedAdv result files are "
+                          "smaller.", hint=hint)
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"'{path.name}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+                          hint=hint) from None
+    except (UnicodeDecodeError, ValueError, RecursionError, MemoryError) as exc:
         raise ReportError(f"'{path.name}' is not a readable JSON file ({exc.__class__.__name__}).",
                           hint=hint) from None
 

@@ -107,6 +107,36 @@ def test_load_rejects_other_files(tmp_path, content):
         load_report_json(tmp_path / "missing.json")
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "too-large", "deep", "huge-int", "binary"])
+def test_load_refuses_hostile_files_with_one_clear_error(result, tmp_path, monkeypatch, kind):
+    import os
+
+    from medadv_desktop.engine.reports import tables
+
+    path = tmp_path / "r.json"
+    if kind == "fifo":
+        os.mkfifo(path)                                   # nobody writes: reading would wait forever
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "too-large":
+        write_json(result, path)
+        monkeypatch.setattr(tables, "MAX_RESULT_BYTES", path.stat().st_size - 1)
+    elif kind == "deep":
+        path.write_text("[" * 200_000 + "]" * 200_000)
+    elif kind == "huge-int":
+        path.write_text('{"n_samples": ' + "9" * 100_000 + "}")
+    else:
+        path.write_bytes(b"\xff\xfe\x00garbage")
+    for load in (load_report_json, load_before_after):
+        with pytest.raises(ReportError) as err:
+            load(path)
+        message = err.value.user_message()
+        assert "r.json" in message and "\n" not in str(err.value)
+    expected = {"fifo": "not a regular file", "folder": "is a folder", "too-large": "bytes",
+                "deep": "RecursionError", "huge-int": "not a readable JSON", "binary": "not a readable JSON"}[kind]
+    assert expected in message
+
+
 def test_before_after_shapes(result, tmp_path):
     """A before/after table read back from JSON (the reports take BeforeAfterResult only)."""
     table = BeforeAfterResult.from_data({"rows": [{"attack": "fgsm", "eps": 2 / 255, "accuracy_before": 0.2,
