@@ -161,8 +161,9 @@ def write_json(result: EvaluationResult, path: str | Path, *, before_after: Befo
 _HINT = "Give the JSON written by 'medadv evaluate --json' or by a report export."
 
 
-#: The largest result JSON read (an evaluation of ~10 000 images x 5 attacks x 5 eps is ~100 MB).
-MAX_RESULT_BYTES = 512 * 1024 * 1024
+#: The largest result JSON read (an evaluation of ~10 000 images x 5 attacks x 5 eps is ~100 MB; parsed,
+#: a file takes several times its size in memory).
+MAX_RESULT_BYTES = 256 * 1024 * 1024
 
 
 def _read_json(path: Path, hint: str) -> Any:
