@@ -57,7 +57,15 @@ def _where(path: str) -> str:
     return f"'{path}'" if path else "the document"
 
 
-def from_jsonable(cls: type[T] | Any, data: Any, *, path: str = "") -> T:
+@typing.overload
+def from_jsonable(cls: type[T], data: Any, *, path: str = "") -> T: ...
+
+
+@typing.overload
+def from_jsonable(cls: Any, data: Any, *, path: str = "") -> Any: ...
+
+
+def from_jsonable(cls: Any, data: Any, *, path: str = "") -> Any:
     """Build a value of type ``cls`` from JSON data (the inverse of :func:`to_jsonable`).
 
     ``cls`` is a dataclass or a type expression such as ``list[AttackRow]``,
@@ -68,7 +76,7 @@ def from_jsonable(cls: type[T] | Any, data: Any, *, path: str = "") -> T:
     ``null`` read into a plain ``float`` field becomes NaN (``to_jsonable``
     writes non-finite floats as ``null``). ``path`` names the value in errors.
     """
-    return typing.cast(T, _convert(cls, data, path))
+    return _convert(cls, data, path)
 
 
 def _convert(cls: Any, data: Any, path: str) -> Any:
