@@ -72,8 +72,8 @@ def format_table(result: Any, skipped: list[tuple[str, str]] | None = None) -> s
         return f"{pct_compact(rate.value)} ({pct_compact(rate.low)}-{pct_compact(rate.high)})"
 
     d = result.dataset
-    lines = [(f"Model: {result.model.get('name', '?')}   data: {d.get('name', '?')}, n = {result.n_samples}, "
-              f"modality {result.modality}") + (" (SYNTHETIC demo data)" if d.get("synthetic") else ""),
+    lines = [(f"Model: {result.model.name}   data: {d.name}, n = {result.n_samples}, "
+              f"modality {result.modality}") + (" (SYNTHETIC demo data)" if d.synthetic else ""),
              (f"Seed {result.seed}; corruptions act on native pixels before the card's mapping; "
               f"95 % intervals ({result.clean.accuracy.method})")]
     attack = result.attack

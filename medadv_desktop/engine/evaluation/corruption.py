@@ -56,6 +56,8 @@ from medadv_desktop.engine.metrics.intervals import Proportion, proportion
 from medadv_desktop.engine.metrics.per_class import class_rates
 from medadv_desktop.engine.results.corruption import (
     CLEAN, ClassRow, CorruptionEvaluationResult, CorruptionRow, CorruptionSampleRecord, CorruptionSummary, Rate)
+from medadv_desktop.engine.results.summaries import DatasetSummary
+from medadv_desktop.engine.serialization import from_jsonable
 from medadv_desktop.errors import DatasetError, ModelInputError
 
 CHUNK_SAMPLES = 256
@@ -351,15 +353,15 @@ def corruption_evaluation_job(
         attack_info = {"name": attacker.name, "eps": eps, "eps_native": None if npu is None else eps * npu,
                        "units": units.pop() if len(units) == 1 else "", "norm": attacker.config.get("norm"),
                        "params": {k: v for k, v in attacker.config.items() if k != "eps"}}
-    ds_summary = dataset.summary()
-    ds_summary["n_samples"] = n
+    ds_summary = from_jsonable(DatasetSummary, dataset.summary())
+    ds_summary.n_samples = n
     model_info = model_summary(classifier)
     provenance = {
         "software": software_versions(), "device": str(dev), "seed": seed, "date_utc": utc_now_iso(),
         "batch_size": batch_size, "chunk_samples": chunk_samples, "corruption_params": params_used,
         "elapsed_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads(),
         "corruption_time_s": float(sum(r.time_s for r in rows)),
-        "model_name": card.name, "model_sha256": model_info.get("sha256"),
+        "model_name": card.name, "model_sha256": model_info.sha256,
         "where": "corruptions act on the studies' native pixels before the model card's intensity mapping",
     }
     result = CorruptionEvaluationResult(

@@ -25,20 +25,24 @@ accuracy when an attack runs on the corrupted images (a sample is robust when
 it is right after the corruption and after the attack on the corrupted
 image); the clean row holds the attack on the clean images.
 
-The JSON (``to_dict`` / :meth:`CorruptionEvaluationResult.save`) carries
-``kind`` and ``schema_version``; :meth:`CorruptionEvaluationResult.from_dict`
-refuses other kinds and newer versions with one clear line.
+The JSON (:meth:`CorruptionEvaluationResult.save`) carries ``kind`` and
+``schema_version``; :meth:`CorruptionEvaluationResult.from_dict` refuses other
+kinds and newer versions with one clear line and builds the typed result with
+:func:`~medadv_desktop.engine.serialization.from_jsonable` (the model and data
+set summaries are the evaluation result's :class:`ModelSummary` and
+:class:`DatasetSummary`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medadv_desktop.engine.serialization import dumps, write_json
-from medadv_desktop.errors import MedAdvError
+from medadv_desktop.engine.results.summaries import DatasetSummary, ModelSummary
+from medadv_desktop.engine.serialization import dumps, from_jsonable, write_json
+from medadv_desktop.errors import ResultFormatError
 
 KIND = "corruption_evaluation"
 SCHEMA_VERSION = 1
@@ -121,8 +125,8 @@ class CorruptionSummary:
 
 @dataclass
 class CorruptionEvaluationResult:
-    model: dict[str, Any]
-    dataset: dict[str, Any]                  # de-identified: name, n_samples, counts, synthetic
+    model: ModelSummary
+    dataset: DatasetSummary                  # de-identified: name, n_samples, counts, synthetic
     class_names: list[str]
     modality: str
     corruptions: list[str]
@@ -156,19 +160,14 @@ class CorruptionEvaluationResult:
         return write_json(path, self, overwrite=overwrite)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CorruptionEvaluationResult:
+    def from_dict(cls, d: Any) -> CorruptionEvaluationResult:
         if not isinstance(d, dict) or d.get("kind") != KIND:
-            raise MedAdvError("This JSON file is not a MedAdv corruption evaluation result.")
+            raise ResultFormatError("This JSON file is not a MedAdv corruption evaluation result.")
         version = d.get("schema_version")
         if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise MedAdvError(f"This corruption evaluation has schema version {version!r}; this MedAdv reads "
-                              f"up to version {SCHEMA_VERSION}.", hint="Update MedAdv Desktop to read it.")
-        d = dict(d)
-        d["clean"] = _row(d["clean"])
-        d["rows"] = [_row(r) for r in d.get("rows", [])]
-        d["summaries"] = [CorruptionSummary(**_known(CorruptionSummary, s)) for s in d.get("summaries", [])]
-        d["samples"] = [CorruptionSampleRecord(**_known(CorruptionSampleRecord, s)) for s in d.get("samples", [])]
-        return cls(**_known(cls, d))
+            raise ResultFormatError(f"This corruption evaluation has schema version {version!r}; this MedAdv reads "
+                                    f"up to version {SCHEMA_VERSION}.", hint="Update MedAdv Desktop to read it.")
+        return from_jsonable(cls, d)
 
     @classmethod
     def from_json(cls, text: str) -> CorruptionEvaluationResult:
@@ -178,20 +177,3 @@ class CorruptionEvaluationResult:
     def load(cls, path: str | Path) -> CorruptionEvaluationResult:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
-
-def _rate(d: Any) -> Rate | None:
-    return None if d is None else Rate(**_known(Rate, d))
-
-
-def _row(d: dict[str, Any]) -> CorruptionRow:
-    d = dict(d)
-    for key in ("accuracy", "flips", "robust_accuracy"):
-        d[key] = _rate(d.get(key))
-    d["per_class"] = [ClassRow(c["class_name"], Rate(**_known(Rate, c["sensitivity"])),
-                               Rate(**_known(Rate, c["specificity"]))) for c in d.get("per_class", [])]
-    return CorruptionRow(**_known(CorruptionRow, d))
-
-
-def _known(cls: Any, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}

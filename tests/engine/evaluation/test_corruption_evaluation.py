@@ -82,7 +82,7 @@ def test_rows_agree_with_the_per_sample_records(demo):
         assert s.added_error == pytest.approx(s.ce - clean_err)
         assert s.relative_ce == (pytest.approx(s.ce / clean_err) if clean_err else None)
     assert res.mce == pytest.approx(np.mean([s.ce for s in res.summaries]))
-    assert res.dataset["synthetic"] is True and res.modality == "CT"
+    assert res.dataset.synthetic is True and res.modality == "CT"
 
 
 def test_deterministic_and_independent_of_chunks(demo):
