@@ -47,3 +47,23 @@ def test_training_result_round_trip_with_schema_version():
     summary = result.summary()
     assert summary.method == "fgsm" and summary.final.epoch == 1 and summary.baseline.epoch == 0
     assert summary.parent.sha256 == "ab" * 32 and summary.model_card == "model_card.json"
+
+
+def test_the_model_summary_keeps_every_field_of_the_model_card():
+    """A result records the whole card (less its free-form provenance): a field added to the card
+    must be added to ModelSummary too, or from_jsonable would drop it from every result silently."""
+    import dataclasses
+    from pathlib import Path
+
+    from medadv_desktop.engine.evaluation.common import model_summary
+    from medadv_desktop.engine.models import load_classifier
+    from medadv_desktop.engine.models.card import ModelCard
+    from medadv_desktop.engine.results import ModelSummary
+
+    card_path = Path(__file__).resolve().parents[3] / "resources" / "demo_model" / "model_card.json"
+    card = ModelCard.load(card_path)
+    summary_fields = {f.name for f in dataclasses.fields(ModelSummary)}
+    assert set(card.to_dict()) - {"provenance"} <= summary_fields
+    summary = model_summary(load_classifier(card, "cpu"))
+    assert summary.synthetic and summary.sha256 and summary.intensity.native_per_unit() == card.intensity.width
+    assert summary.class_names == card.class_names and summary.intensity_description == card.intensity.describe()
