@@ -367,7 +367,7 @@ def _model_section(ctx: _Context, width: float) -> list:
         ("Name", m.name), ("Architecture", m.architecture), ("Format", m.format), ("Weights file", m.weights),
         ("Weights SHA-256", m.sha256 or "not recorded"),
         ("Input size (H x W)", " x ".join(str(v) for v in m.input_size) + " pixels" if m.input_size else None),
-        ("Input channels", m.in_chans), ("Output", m.output),
+        ("Input channels", m.in_chans), ("Output", m.output), ("Modality", m.modality), ("Body part", m.body_part),
         ("Intensity mapping", _describe_intensity(m.intensity, ctx.result.units) if m.intensity else None),
         ("Normalisation mean", ", ".join(str(v) for v in m.mean)),
         ("Normalisation std", ", ".join(str(v) for v in m.std)), ("Intended use", m.intended_use),

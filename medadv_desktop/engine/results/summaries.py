@@ -62,6 +62,8 @@ class ModelSummary:
     std: list[float] = field(default_factory=list)
     sha256: str | None = None
     intended_use: str = ""
+    modality: str | None = None        # the DICOM modality the model was trained on ("CT"), when the card states it
+    body_part: str | None = None       # the body part (BodyPartExamined term), when the card states it
     intensity_description: str = ""
     parent_sha256: str | None = None   # hardened models: the model it was trained from
     parameters: int | None = None      # bare modules: number of parameters

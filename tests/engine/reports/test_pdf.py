@@ -129,6 +129,15 @@ def test_non_square_example_keeps_aspect_ratio(tmp_path):
     assert any(h == 2 * w for w, h in sizes), sizes
 
 
+def test_model_section_shows_the_cards_modality_and_body_part(tmp_path):
+    result = make_result()
+    result.examples = []
+    assert "Modality" not in pdf_text(write_pdf(result, tmp_path / "none.pdf"))   # not stated: not shown
+    result.model.modality, result.model.body_part = "CT", "CHEST"
+    text = pdf_text(write_pdf(result, tmp_path / "ct.pdf"))
+    assert "Modality\nCT" in text and "Body part\nCHEST" in text
+
+
 def test_damaged_example_panels_are_left_out(tmp_path):
     result = make_result()
     assert len(result.examples) == 3

@@ -67,3 +67,4 @@ def test_the_model_summary_keeps_every_field_of_the_model_card():
     summary = model_summary(load_classifier(card, "cpu"))
     assert summary.synthetic and summary.sha256 and summary.intensity.native_per_unit() == card.intensity.width
     assert summary.class_names == card.class_names and summary.intensity_description == card.intensity.describe()
+    assert summary.modality == card.modality == "CT"
