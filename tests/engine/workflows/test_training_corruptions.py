@@ -89,4 +89,4 @@ def test_paired_rows_come_from_the_per_sample_records(demo, tmp_path):
     assert "Natural robustness" in text and "jpeg2000" in text and "95 % CI" in text
     again = BeforeAfterResult.from_json(table.to_json())
     assert again.corruption_rows == rows and again.corruption_after.rows == after.rows
-    assert BeforeAfterResult.from_dict(table.table_dict()).corruption_rows == rows
+    assert BeforeAfterResult.from_data(table.table_dict()).corruption_rows == rows
