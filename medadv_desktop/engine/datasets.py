@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from medadv_desktop.engine.hashing import sha256_bytes, sha256_file
 from medadv_desktop.engine.io.labels import LABELS_CSV, LabelRow, read_labels_csv
 from medadv_desktop.errors import DatasetError, MedAdvError
 
@@ -195,9 +196,34 @@ class LabelledDataset:
 
     def summary(self) -> dict[str, Any]:
         """De-identified summary for results and reports."""
-        return {"name": self.name, "n_samples": len(self), "n_studies": len(self.studies),
+        studies = {s.study_index for s in self.samples if s.study_index >= 0}
+        return {"name": self.name, "n_samples": len(self), "n_studies": len(studies),
                 "counts": self.class_counts(), "synthetic": self.synthetic,
-                "n_failures": len(self.failures)}
+                "n_failures": len(self.failures), "fingerprint": self.fingerprint()}
+
+    def fingerprint(self) -> str:
+        """SHA-256 identifying exactly the samples evaluated and their labels, independent of paths,
+        names and order: one line per sample, ``<content hash>[#slice] <label index>``, the lines
+        sorted and joined by newlines. The content hash is the SHA-256 of the study's files (each
+        file hashed, the hashes sorted and hashed), or of the sample's [0, 1] array for in-memory
+        data sets; ``#slice`` is added for volumes. The same files with the same labels give the
+        same fingerprint on any machine; one changed pixel or label gives another."""
+        study_hashes: dict[int, str] = {}
+        lines = []
+        for i, s in enumerate(self.samples):
+            if s.study_index < 0 or s.study_index >= len(self.studies):
+                content = sha256_bytes(np.ascontiguousarray(self._unit[i]).tobytes()) if self._unit is not None \
+                    else sha256_bytes(s.sample_id.encode("utf-8"))
+                lines.append(f"{content} {s.label}")
+                continue
+            if s.study_index not in study_hashes:
+                study = self.studies[s.study_index]
+                files = sorted(sha256_file(p) for p in getattr(study, "source_paths", []) if Path(p).is_file())
+                study_hashes[s.study_index] = sha256_bytes("\n".join(files).encode("ascii"))
+            content = study_hashes[s.study_index]
+            n_slices = int(getattr(self.studies[s.study_index], "n_slices", 1) or 1)
+            lines.append(f"{content}{'#' + str(s.slice_index) if n_slices > 1 else ''} {s.label}")
+        return sha256_bytes("\n".join(sorted(lines)).encode("ascii"))
 
     # ---------------------------------------------------------------- tensors
     def to_tensors(self, card: ModelCard | None = None, *, studies: Mapping[int, Study] | None = None

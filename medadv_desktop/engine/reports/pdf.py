@@ -20,7 +20,6 @@ Every string passes through :func:`deid.scrub_text` unless ``include_phi``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import io
 import logging
 from pathlib import Path
@@ -32,7 +31,11 @@ import numpy as np
 from medadv_desktop import __version__
 from medadv_desktop.engine.reports import formatting as fmt
 from medadv_desktop.engine.reports.deid import check_output_name, scrub, scrub_text
+from medadv_desktop.engine.metrics.per_class import PerClassMeasures, RobustnessByClass, per_class_measures
 from medadv_desktop.engine.reports.images import as_image, colorbar_png, gray_png, heat_png
+from medadv_desktop.engine.reports.traceability import ReportMeta, run_parameters_in_words
+from medadv_desktop.engine.reports.verdict_section import (
+    interval_note, interval_text, per_class_section, signoff_section, traceability_section, verdict_section)
 from medadv_desktop.engine.results import CLEAN, WORST_CASE, AttackRow, BeforeAfterResult, EvaluationResult
 from medadv_desktop.engine.results.summaries import IntensitySummary
 from medadv_desktop.engine.serialization import atomic_write_bytes, to_jsonable
@@ -101,7 +104,7 @@ class _Context:
     """Everything the section builders share: the result, styles, de-id switch."""
 
     def __init__(self, result: EvaluationResult, before_after: BeforeAfterResult | None,
-                 include_phi: bool) -> None:
+                 include_phi: bool, meta: ReportMeta | None = None) -> None:
         from reportlab.lib import colors
         from reportlab.lib.enums import TA_CENTER
         from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -109,6 +112,8 @@ class _Context:
         self.result = result
         self.before_after = before_after
         self.include_phi = include_phi
+        self.meta = meta if meta is not None else ReportMeta()
+        self.measures = _measures(result)
         self.colors = colors
         ss = getSampleStyleSheet()
         base = ParagraphStyle("Body", parent=ss["BodyText"], fontName="Helvetica", fontSize=9, leading=12)
@@ -224,6 +229,19 @@ class _Context:
         return tbl
 
 
+def _measures(result: EvaluationResult) -> PerClassMeasures | None:
+    """Rates with their intervals (None when the result's records do not fit together)."""
+    try:
+        return per_class_measures(result)
+    except ValueError as exc:
+        log.warning("No intervals in the report: %s", exc)
+        return None
+
+
+def _robust(ctx: _Context, row: AttackRow) -> RobustnessByClass | None:
+    return ctx.measures.at(row.attack, row.eps) if ctx.measures is not None else None
+
+
 def _kv_value(key: Any, value: Any) -> Any:
     """Floats in key/value tables: 4 significant digits; budgets also as k/255."""
     if isinstance(value, float) and fmt.is_number(value):
@@ -304,7 +322,7 @@ def _title_block(ctx: _Context, width: float) -> list:
     from reportlab.platypus import Spacer
 
     r = ctx.result
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = ctx.meta.created_utc.replace("T", " ").replace("+00:00", " UTC")
     evaluated = r.provenance.date_utc
     story = [ctx.p(TITLE, "title"),
              ctx.p(f"Model: {r.model.name or 'unnamed model'}", "subtitle"),
@@ -312,7 +330,7 @@ def _title_block(ctx: _Context, width: float) -> list:
     if r.synthetic:
         story += [ctx.banner(SYNTHETIC_BANNER.upper() + " - the data or the model is synthetic/demo; "
                              "the numbers say nothing about clinical performance.", width), Spacer(1, 3 * mm)]
-    pairs = [("Report created", now)]
+    pairs = [("Report created", now), ("Report id", ctx.meta.report_id)]
     if evaluated:
         pairs.append(("Evaluation run", str(evaluated)))
     pairs += [("Test images", str(r.n_samples)),
@@ -324,9 +342,16 @@ def _title_block(ctx: _Context, width: float) -> list:
                if not ctx.include_phi else "DISABLED by the user (report may contain patient data)")]
     story.append(ctx.kv_table(pairs, width))
     story.append(Spacer(1, 3 * mm))
+    if ctx.meta.verdict is not None:
+        story += verdict_section(ctx, ctx.meta.verdict, width)
+        story.append(Spacer(1, 2 * mm))
     # key findings
     story.append(ctx.p("Key findings", "h2"))
-    bullets = [f"Clean accuracy {fmt.pct(r.clean_accuracy)} (balanced {fmt.pct(r.balanced_accuracy)}) "
+    clean_ci = ""
+    if ctx.measures is not None and ctx.measures.clean_accuracy.value is not None:
+        clean_ci = (f", 95 % CI {100 * ctx.measures.clean_accuracy.low:.1f}-"
+                    f"{100 * ctx.measures.clean_accuracy.high:.1f} %")
+    bullets = [f"Clean accuracy {fmt.pct(r.clean_accuracy)} (balanced {fmt.pct(r.balanced_accuracy)}{clean_ci}) "
                f"on {r.n_samples} test images."]
     for e in r.eps_grid:
         wc = r.row(WORST_CASE, e)
@@ -336,6 +361,10 @@ def _title_block(ctx: _Context, width: float) -> list:
         text = f"At eps {fmt.eps_all_units(e, r.eps_native_at(e), r.units)}: "
         if wc is not None:
             text += f"worst-case robust accuracy {fmt.pct(wc.robust_accuracy)}"
+            wcm = _robust(ctx, wc)
+            if wcm is not None and wcm.robust_accuracy.value is not None:
+                ci = wcm.robust_accuracy
+                text += f" (95 % CI {100 * ci.low:.1f}-{100 * ci.high:.1f} %)"
         if attack_rows and not any(x.cumulative for x in attack_rows):   # each attack's own row
             strongest = min(attack_rows, key=lambda x: x.robust_accuracy)
             text += ("; " if wc is not None else "") + (
@@ -357,6 +386,7 @@ def _title_block(ctx: _Context, width: float) -> list:
                      ctx.p(right[1], "cell")])
     story.append(ctx.table(rows, [width * 0.25, width * 0.25, width * 0.25, width * 0.25],
                            header_rows=0, align_right_from=None))
+    story += traceability_section(ctx, r, ctx.meta, ctx.before_after, width)
     return story
 
 
@@ -468,10 +498,20 @@ def _clean_section(ctx: _Context, width: float) -> list:
     story = [ctx.heading("Clean performance (no attack)")]
     story.append(ctx.p(f"Accuracy {fmt.pct(r.clean_accuracy)}; balanced accuracy {fmt.pct(r.balanced_accuracy)} "
                        f"(mean of the per-class sensitivities) on {r.n_samples} images.", "lead"))
-    rows = [["Class", "Images", "Sensitivity", "Specificity"]]
-    for pc in r.per_class:
-        rows.append([pc.class_name, str(pc.n), fmt.pct(pc.sensitivity), fmt.pct(pc.specificity)])
-    story.append(ctx.table(rows, [60 * mm, 25 * mm, 30 * mm, 30 * mm]))
+    m = ctx.measures
+    if m is not None and m.n_samples:
+        rows = [["Class", "Images", "Sensitivity (95 % CI)", "Specificity (95 % CI)"]]
+        for cr in m.clean:
+            rows.append([cr.class_name, str(cr.sensitivity.n), interval_text(cr.sensitivity),
+                         interval_text(cr.specificity)])
+        rows.append(["All (accuracy)", str(m.n_samples), interval_text(m.clean_accuracy), ""])
+        story.append(ctx.table(rows, [50 * mm, 20 * mm, 45 * mm, 45 * mm], bold_rows=(len(rows) - 1,)))
+        story.append(ctx.p(interval_note(m), "small"))
+    else:
+        rows = [["Class", "Images", "Sensitivity", "Specificity"]]
+        for pc in r.per_class:
+            rows.append([pc.class_name, str(pc.n), fmt.pct(pc.sensitivity), fmt.pct(pc.specificity)])
+        story.append(ctx.table(rows, [60 * mm, 25 * mm, 30 * mm, 30 * mm]))
     if r.clean_confusion:
         story.append(Spacer(1, 2 * mm))
         story.append(ctx.p("Confusion matrix without attack (rows: true class, columns: prediction)", "h2"))
@@ -512,13 +552,15 @@ def _summary_section(ctx: _Context, width: float) -> list:
         f"the attacked images (L-inf in {r.units or '[0, 1]'} units where known, L2 in [0, 1] units); queries "
         "are the median number of model evaluations.", "lead"))
     order = _attack_order(r)
-    cols = ["Attack", "Robust accuracy", "Success rate", f"L-inf ({r.units})" if r.units else "L-inf",
-            "L2", "SSIM", "Conf. drop", "Queries", "Time"]
-    widths = [36, 22, 20, 20, 16, 16, 18, 17, 17]
+    cols = ["Attack", "Robust accuracy (95 % CI)", "Success rate (95 % CI)",
+            f"L-inf ({r.units})" if r.units else "L-inf", "L2", "SSIM", "Conf. drop", "Queries", "Time"]
+    widths = [34, 31, 31, 16, 13, 13, 15, 15, 14]
     scale = width / (sum(widths) * mm)
     col_w = [w * mm * scale for w in widths]
     for e in r.eps_grid:
-        rows = [cols, ["Clean (no attack)", fmt.pct(r.clean_accuracy), "-", "-", "-", "-", "-", "-", "-"]]
+        clean_text = (interval_text(ctx.measures.clean_accuracy) if ctx.measures is not None
+                      and ctx.measures.n_samples else fmt.pct(r.clean_accuracy))
+        rows = [cols, ["Clean (no attack)", clean_text, "-", "-", "-", "-", "-", "-", "-"]]
         bold = []
         for name in order:
             row = r.row(name, e)
@@ -527,7 +569,10 @@ def _summary_section(ctx: _Context, width: float) -> list:
             linf = row.mean_linf_native if fmt.is_number(row.mean_linf_native) and r.units else row.mean_linf
             linf_text = fmt.fixed(linf, 1) if fmt.is_number(row.mean_linf_native) and r.units else fmt.fixed(linf, 4)
             queries = row.median_queries if fmt.is_number(row.median_queries) else row.mean_queries
-            rows.append([_row_label(r, row), fmt.pct(row.robust_accuracy), fmt.pct(row.attack_success_rate),
+            rm = _robust(ctx, row)
+            rows.append([_row_label(r, row),
+                         interval_text(rm.robust_accuracy) if rm is not None else fmt.pct(row.robust_accuracy),
+                         interval_text(rm.attack_success_rate) if rm is not None else fmt.pct(row.attack_success_rate),
                          linf_text, fmt.fixed(row.mean_l2, 3), fmt.fixed(row.mean_ssim, 3),
                          fmt.pct(row.mean_conf_drop), fmt.num(queries, 4) if queries else "-",
                          fmt.seconds(row.time_s) if row.time_s else "-"])
@@ -535,6 +580,8 @@ def _summary_section(ctx: _Context, width: float) -> list:
                 bold.append(len(rows) - 1)
         title = ctx.p(f"eps = {fmt.eps_all_units(e, r.eps_native_at(e), r.units)}", "h2")
         story.append(KeepTogether([title, ctx.table(rows, col_w, bold_rows=tuple(bold))]))
+    if ctx.measures is not None:
+        story.append(ctx.p(interval_note(ctx.measures), "small"))
     if r.has_cumulative_rows():
         story.append(Spacer(1, 1.5 * mm))
         story.append(ctx.p(CUMULATIVE_NOTE, "small"))
@@ -729,10 +776,10 @@ def _transition_section(ctx: _Context, width: float) -> list:
 
 def _example_section(ctx: _Context, width: float) -> list:
     from reportlab.lib.units import mm
-    from reportlab.platypus import Image, KeepTogether, PageBreak, Spacer, Table, TableStyle
+    from reportlab.platypus import Image, KeepTogether, Spacer, Table, TableStyle
 
     r = ctx.result
-    story = [PageBreak(), ctx.heading("Example images")]
+    story = [ctx.heading("Example images")]
     if not r.examples:
         story.append(ctx.p("The result holds no example images."))
         return story
@@ -839,15 +886,7 @@ def _how_to_read(ctx: _Context, width: float) -> list:
 
 
 def _appendix(ctx: _Context, width: float) -> list:
-    r = ctx.result
-    prov: dict[str, Any] = {}
-    for key, value in to_jsonable(r.provenance).items():
-        if key != "software":                     # in the title block
-            prov[key] = value
-        if key == "date_utc":
-            prov["attack_params"] = {a.attack: a.params for a in r.attack_info}
-    prov = scrub(prov, include_phi=ctx.include_phi)
-    pairs = [(k, v if not isinstance(v, list) else ", ".join(str(x) for x in v)) for k, v in _flatten(prov)]
+    pairs = run_parameters_in_words(ctx.result)
     if not pairs:
         return []
     story = [ctx.heading("Appendix: run parameters")]
@@ -858,15 +897,42 @@ def _appendix(ctx: _Context, width: float) -> list:
 # ----------------------------------------------------------------------------
 # public
 # ----------------------------------------------------------------------------
+def _numbered_canvas_class(draw_total: Any) -> Any:
+    """A reportlab canvas that knows the page count when each page is finished ("Page X of Y"):
+    pages are kept until the document is saved, then ``draw_total(canvas, page, total)`` runs on each."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                draw_total(self, self._pageNumber, total)
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
 def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | None = None,
-               include_phi: bool = False) -> bytes:
-    """Build the PDF report in memory and return its bytes (see module docstring)."""
+               include_phi: bool = False, meta: ReportMeta | None = None) -> bytes:
+    """Build the PDF report in memory and return its bytes (see module docstring).
+
+    ``meta``: the report's id, requester/approver and test-plan verdict (a fresh id when None)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
 
     table = before_after
-    ctx = _Context(result, table, include_phi)
+    ctx = _Context(result, table, include_phi, meta)
     buf = io.BytesIO()
     margin = 16 * mm
     synthetic = result.synthetic
@@ -886,11 +952,18 @@ def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | No
         canvas.setFillColor(ctx.colors.HexColor("#555555"))
         canvas.drawString(margin, 8 * mm, "De-identified: no patient identifiers" if not include_phi
                           else "Contains identifiers: handle as patient data")
-        canvas.drawRightString(w - margin, 8 * mm, f"Page {doc.page}")
         if synthetic:
             canvas.setFillColor(ctx.colors.HexColor("#b00020"))
             canvas.setFont("Helvetica-Bold", 8)
             canvas.drawCentredString(w / 2, 8 * mm, SYNTHETIC_BANNER)
+        canvas.restoreState()
+
+    def page_of(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 8)
+        canvas.setFillColor(ctx.colors.HexColor("#555555"))
+        canvas.drawRightString(A4[0] - margin, 8 * mm, f"Page {page} of {total}")
+        canvas.drawString(margin, 4.5 * mm, f"Report id {ctx.meta.report_id}")
         canvas.restoreState()
 
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,
@@ -905,6 +978,8 @@ def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | No
     story += _threat_section(ctx, width)
     story += _clean_section(ctx, width)
     story += _summary_section(ctx, width)
+    if ctx.measures is not None:
+        story += per_class_section(ctx, result, ctx.measures, width)
     if table is not None:
         story += _before_after_section(ctx, width)
     story += _transition_section(ctx, width)
@@ -912,12 +987,13 @@ def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | No
     story += _flags_section(ctx, width)
     story += _how_to_read(ctx, width)
     story += _appendix(ctx, width)
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    story += signoff_section(ctx, ctx.meta, width)
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=_numbered_canvas_class(page_of))
     return buf.getvalue()
 
 
 def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
-              overwrite: bool = False, include_phi: bool = False) -> Path:
+              overwrite: bool = False, include_phi: bool = False, meta: ReportMeta | None = None) -> Path:
     """Write the PDF robustness report atomically; refuses to overwrite unless ``overwrite``.
 
     ``before_after``: the adversarial training before/after result (rows, training summary).
@@ -928,7 +1004,7 @@ def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: Befor
     if path.exists() and not overwrite:
         from medadv_desktop.errors import OutputExistsError
         raise OutputExistsError(path)
-    data = render_pdf(result, before_after=before_after, include_phi=include_phi)
+    data = render_pdf(result, before_after=before_after, include_phi=include_phi, meta=meta)
     out = atomic_write_bytes(path, data, overwrite=overwrite)
     log.info("Wrote PDF report %s (%d kB)", scrub_text(out.name), len(data) // 1024)
     return out

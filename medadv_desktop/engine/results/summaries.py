@@ -80,6 +80,7 @@ class DatasetSummary:
     n_failures: int | None = None
     counts: dict[str, int] = field(default_factory=dict)   # images per class name
     synthetic: bool = False            # made by MedAdv's demo generator
+    fingerprint: str | None = None     # SHA-256 of the evaluated samples' content and labels (LabelledDataset.fingerprint)
 
 
 @dataclass
