@@ -1,7 +1,8 @@
 """`medadv evaluate`: robustness of a model on a labelled data set, attacks x eps grid.
 
     medadv evaluate --model CARD --data DIR --attacks fgsm,pgd \\
-        --eps 1/255,2/255,4/255 --json OUT.json [--csv OUT.csv] [--report OUT.pdf]
+        --eps 1/255,2/255,4/255 [--json OUT.json] [--csv OUT.csv] [--summary-csv OUT.csv] [--report OUT.pdf]
+        [--plan PLAN.toml] [--requester NAME] [--approver NAME]
 
 Runs the evaluation workflow (``engine/workflows/evaluation.py``). Prints a
 progress bar on stderr (one updating line on a terminal, plain lines
@@ -14,7 +15,14 @@ rows after the first attack are cumulative, marked ``*``. ``--per-attack``
 runs every attack on every sample instead, for each attack's own row (slower).
 The JSON is the whole :class:`EvaluationResult` (``n_samples``,
 ``clean_accuracy``, ``rows`` with one ``worst-case`` row per eps, per-sample
-records, flags, provenance); outputs are never overwritten.
+records, flags, provenance) plus ``measures`` (every rate with its interval)
+and ``report`` (report id, names, test plan verdict); outputs are never overwritten.
+
+``--plan`` applies a test plan (acceptance criteria, README "Acceptance criteria
+(test plans)"): the plan is read and checked against the model card, the attacks
+and the eps grid before the model loads; after the run the verdict is printed,
+opens the PDF and is in the JSON/CSV, and the exit code is 0 when the plan passed,
+3 when it failed or could not be fully evaluated (2 stays for errors in the input).
 """
 
 from __future__ import annotations
@@ -62,9 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)   # the old opt-in; the default now
     p.add_argument("--n-examples", type=int, default=6, metavar="N", help="example images kept for reports (default 6)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-    p.add_argument("--json", required=True, metavar="OUT", help="write the whole result as JSON")
-    p.add_argument("--csv", default=None, metavar="OUT", help="also write the per-sample CSV (reports module)")
-    p.add_argument("--report", default=None, metavar="OUT.pdf", help="also write the PDF report (reports module)")
+        json=args.json, csv=args.csv, pdf=args.report, summary_csv=args.summary_csv, plan=plan,
+        requester=args.requester, approver=args.approver)
     p.add_argument("--examples-with-burned-in", action="store_true",
                    help="let images flagged for burned-in annotation (ultrasound, secondary captures, "
                         "BurnedInAnnotation = YES) be example images of the report (default: left out)")
@@ -118,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
     if args.fast and args.full_rows:
         raise AttackConfigError("--fast (the attack cascade, now the default) and --per-attack contradict each "
                                 "other; give one of them", parameter="per-attack")
+    plan = None
+    if args.plan:
+        from medadv_desktop.engine.plans import load_plan
+
+        plan = load_plan(args.plan)                # a bad plan is an error before anything runs
     names = attack_names(args.attacks)
     attacks = [(n, params_for(args, n, strict=False, with_norm_and_seed=False)) for n in names]
     check_options_used(args, names)
@@ -125,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, attacks=attacks, eps=args.eps, norm=args.norm, batch_size=args.batch_size, seed=args.seed,
         cascade=args.cascade, full_rows=args.full_rows, n_examples=args.n_examples, max_samples=args.max_samples,
         json=args.json, csv=args.csv, pdf=args.report, modality=args.modality,
-        strict_modality=args.strict_modality, examples_with_burned_in=args.examples_with_burned_in)
+        strict_modality=args.strict_modality, examples_with_burned_in=args.examples_with_burned_in,
+        summary_csv=args.summary_csv, plan=plan, requester=args.requester, approver=args.approver)
     with ProgressPrinter() as printer:
         def show(event: Any) -> None:
             if event.data.get("kind") == "dataset" and event.data.get("n_failures"):
@@ -138,5 +151,19 @@ def run(args: argparse.Namespace) -> int:
 
         outcome = run_job(evaluation_workflow(args.model, request, device=args.device), show)
     print(format_table(outcome.result))
-    print("Wrote " + ", ".join(str(p) for p in outcome.written))
+    if outcome.written:
+        print("Wrote " + ", ".join(str(p) for p in outcome.written))
+    if outcome.verdict is not None:
+        print()
+        print(format_verdict(outcome.verdict))
+        return int(outcome.verdict.exit_code)
     return 0
+
+
+def format_verdict(verdict: Any) -> str:
+    """The test plan's verdict as text: one line per criterion, then the overall line."""
+    lines = []
+    for row in verdict.rows:
+        lines.append(f"  {row.status_word:<13} {row.criterion_id}: {row.text}: {row.reason}")
+    lines.append(verdict.summary() + f" -> exit code {verdict.exit_code}")
+    return "\n".join(lines)

@@ -25,6 +25,10 @@ def register(subparsers) -> None:
     p.add_argument("--json", type=Path, metavar="OUT.json", help="report JSON (result + before/after)")
     p.add_argument("--before-after", type=Path, metavar="BEFORE_AFTER.json",
                    help="adversarial training before/after JSON (e.g. the training output's before_after.json)")
+    p.add_argument("--plan", type=Path, metavar="PLAN.toml",
+                   help="apply a test plan: its verdict opens the PDF; exit code 0 pass / 3 fail")
+    p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
+    p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--include-phi", action="store_true",
                    help="do NOT de-identify (the reports may then contain patient identifiers)")
@@ -39,12 +43,30 @@ def run(args: argparse.Namespace) -> int:
     if not any((args.pdf, args.csv, args.summary_csv, args.json)):
         raise ReportError("No output was requested.",
                           hint="Add at least one of --pdf OUT.pdf, --csv OUT.csv, --summary-csv OUT.csv, --json OUT.json.")
+    from medadv_desktop.engine.reports.traceability import ReportMeta
+
+    plan = None
+    if args.plan is not None:
+        from medadv_desktop.engine.plans import load_plan
+
+        plan = load_plan(args.plan)
+    names = ReportMeta.create(requester=args.requester, approver=args.approver)
     result, before_after = load_report_json(args.result)
     if args.before_after is not None:
         before_after = load_before_after(args.before_after)
+    verdict = None
+    if plan is not None:
+        from medadv_desktop.engine.plans import evaluate_plan
+
+        verdict = evaluate_plan(plan, result)
+    meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict)
     job = export_reports_job(result, pdf=args.pdf, csv=args.csv, summary_csv=args.summary_csv, json=args.json,
-                             before_after=before_after, overwrite=args.overwrite, include_phi=args.include_phi)
+                             before_after=before_after, overwrite=args.overwrite, include_phi=args.include_phi,
+                             meta=meta)
     written = run_job(job, lambda ev: print(ev.message, file=sys.stderr) if ev.message.startswith("Wrote") else None)
     for path in written:
         print(path)
+    if verdict is not None:
+        print(verdict.summary() + f" -> exit code {verdict.exit_code}")
+        return int(verdict.exit_code)
     return 0

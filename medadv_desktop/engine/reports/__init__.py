@@ -9,7 +9,9 @@ Public API::
     load_report_json(path) -> (EvaluationResult, BeforeAfterResult | None)
     load_before_after(path) -> BeforeAfterResult      # before_after.json of a training run
     export_reports_job(result, *, pdf=None, csv=None, summary_csv=None, json=None,
-                       before_after=None, cancel=None, overwrite=False, include_phi=False) -> Job[list[Path]]
+                       before_after=None, cancel=None, overwrite=False, include_phi=False,
+                       meta=None) -> Job[list[Path]]
+    ReportMeta.create(requester=, approver=, verdict=)  # report id, sign-off names, test plan verdict
     scrub(obj), scrub_text(text)                       # the de-identification pass
 
 ``result`` is an :class:`~medadv_desktop.engine.results.EvaluationResult`,
@@ -33,15 +35,17 @@ from medadv_desktop.engine.reports.tables import (
     write_json,
     write_summary_csv,
 )
+from medadv_desktop.engine.reports.traceability import ReportMeta
 from medadv_desktop.engine.results import BeforeAfterResult, EvaluationResult
 
 
 def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
-              overwrite: bool = False, include_phi: bool = False) -> Path:
+              overwrite: bool = False, include_phi: bool = False, meta: ReportMeta | None = None) -> Path:
     """Write the PDF robustness report (see :func:`medadv_desktop.engine.reports.pdf.write_pdf`)."""
     from medadv_desktop.engine.reports.pdf import write_pdf as _write_pdf
 
-    return _write_pdf(result, path, before_after=before_after, overwrite=overwrite, include_phi=include_phi)
+    return _write_pdf(result, path, before_after=before_after, overwrite=overwrite, include_phi=include_phi,
+                      meta=meta)
 
 
 def default_report_stem(result: EvaluationResult) -> str:
@@ -57,6 +61,6 @@ def default_report_stem(result: EvaluationResult) -> str:
 
 
 __all__ = [
-    "UID_PATTERN", "default_report_stem", "export_reports_job", "load_before_after", "load_report_json",
+    "ReportMeta", "UID_PATTERN", "default_report_stem", "export_reports_job", "load_before_after", "load_report_json",
     "report_document", "scrub", "scrub_text", "write_csv", "write_json", "write_pdf", "write_summary_csv",
 ]

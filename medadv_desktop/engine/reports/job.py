@@ -8,6 +8,7 @@ from typing import Any
 
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
 from medadv_desktop.engine.reports.deid import check_output_name
+from medadv_desktop.engine.reports.traceability import ReportMeta
 from medadv_desktop.engine.results import BeforeAfterResult, EvaluationResult
 from medadv_desktop.errors import OutputExistsError, ReportError
 
@@ -16,7 +17,7 @@ def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = Non
                        csv: str | Path | None = None, summary_csv: str | Path | None = None,
                        json: str | Path | None = None, before_after: BeforeAfterResult | None = None,
                        cancel: CancelToken | None = None, overwrite: bool = False,
-                       include_phi: bool = False) -> Job[list[Path]]:
+                       include_phi: bool = False, meta: ReportMeta | None = None) -> Job[list[Path]]:
     """Write the requested reports (any of PDF, per-sample CSV, summary CSV, JSON).
 
     Yields one ``Progress("report", i, n)`` before and after each file and
@@ -29,19 +30,20 @@ def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = Non
     from medadv_desktop.engine.reports.pdf import write_pdf
 
     cancel = cancel or CancelToken()
+    meta = meta if meta is not None else ReportMeta()      # one report id shared by every file written
     plan: list[tuple[str, Path, Callable[[Path], Any]]] = []
     if json is not None:
         plan.append(("JSON", Path(json), lambda p: tables.write_json(
-            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi)))
+            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi, meta=meta)))
     if summary_csv is not None:
         plan.append(("summary CSV", Path(summary_csv), lambda p: tables.write_summary_csv(
-            result, p, overwrite=overwrite, include_phi=include_phi)))
+            result, p, overwrite=overwrite, include_phi=include_phi, meta=meta)))
     if csv is not None:
         plan.append(("per-sample CSV", Path(csv), lambda p: tables.write_csv(
             result, p, overwrite=overwrite, include_phi=include_phi)))
     if pdf is not None:
         plan.append(("PDF report", Path(pdf), lambda p: write_pdf(
-            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi)))
+            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi, meta=meta)))
     if not plan:
         raise ReportError("No report file was chosen.", hint="Choose at least one of PDF, CSV or JSON.")
     seen: set[Path] = set()

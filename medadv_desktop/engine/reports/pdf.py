@@ -886,7 +886,7 @@ def _how_to_read(ctx: _Context, width: float) -> list:
 
 
 def _appendix(ctx: _Context, width: float) -> list:
-    pairs = run_parameters_in_words(ctx.result)
+    pairs = run_parameters_in_words(ctx.result, include_phi=ctx.include_phi)
     if not pairs:
         return []
     story = [ctx.heading("Appendix: run parameters")]

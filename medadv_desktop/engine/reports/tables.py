@@ -9,10 +9,19 @@
   included) with every :class:`AttackRow` measure; ``cumulative`` is
   ``true`` on the rows of an attack cascade (robust accuracy after this
   attack and the ones above it, not the attack's own).
+  Interval columns (``robust_accuracy_low``/``_high``, ``attack_success_rate_k``/``_n``/``_low``/
+  ``_high``) and per class ``robust_sensitivity[<class>]`` / ``robust_specificity[<class>]``
+  with ``_k``, ``_n``, ``_low``, ``_high`` come from
+  :func:`~medadv_desktop.engine.metrics.per_class.per_class_measures` (exact 95 %
+  Clopper-Pearson); ``report_id`` and ``plan_verdict`` are on every row when known.
 * :func:`write_json` / :func:`load_report_json`: the whole result plus the
   optional before/after training table; enough to rebuild the PDF. The
   document carries ``schema_version``; files of earlier versions (and the
   bare JSON of ``medadv evaluate --json`` or ``before_after.json``) load too.
+  It also holds ``measures`` (every rate with k, n and interval, clean and per
+  class under attack) and ``report`` (id, requester/approver, test plan hash and verdict rows).
+* :func:`write_result_json`: the bare result JSON (``medadv evaluate --json``) with the same
+  ``measures`` and ``report`` blocks beside the result's fields.
 
 Every string passes through :func:`deid.scrub` unless ``include_phi=True``.
 """
@@ -108,8 +117,32 @@ def write_csv(result: EvaluationResult, path: str | Path, *, overwrite: bool = F
     return out
 
 
+def _measures(result: EvaluationResult) -> Any:
+    from medadv_desktop.engine.metrics.per_class import per_class_measures
+
+    try:
+        return per_class_measures(result)
+    except ValueError as exc:
+        log.warning("No intervals in the report: %s", exc)
+        return None
+
+
+def _proportion_cells(prefix: str, p: Any) -> dict[str, Any]:
+    if p is None:
+        return {}
+    return {prefix: p.value, f"{prefix}_k": p.k, f"{prefix}_n": p.n, f"{prefix}_low": p.low, f"{prefix}_high": p.high}
+
+
+def _interval_columns(result: EvaluationResult) -> list[str]:
+    cols = [f"{m}{s}" for m in ("robust_accuracy", "attack_success_rate") for s in ("_k", "_n", "_low", "_high")]
+    for name in result.class_names:
+        for m in ("robust_sensitivity", "robust_specificity"):
+            cols += [f"{m}[{name}]{s}" for s in ("", "_k", "_n", "_low", "_high")]
+    return cols + ["interval_method", "confidence", "report_id", "plan_verdict"]
+
+
 def write_summary_csv(result: EvaluationResult, path: str | Path, *, overwrite: bool = False,
-                      include_phi: bool = False) -> Path:
+                      include_phi: bool = False, meta: Any = None) -> Path:
     """Summary CSV: one row per attack x eps (worst-case rows included).
 
     ``transitions`` is the class-transition matrix [true][adversarial
@@ -117,9 +150,25 @@ def write_summary_csv(result: EvaluationResult, path: str | Path, *, overwrite: 
     black-box) are the attack's own, as the result recorded them.
     """
     check_output_name(path, include_phi=include_phi)
+    measures = _measures(result)
+    columns = SUMMARY_COLUMNS + _interval_columns(result)
     rows = []
     for r in result.rows:
         values = {name: getattr(r, name) for name in SUMMARY_FIELDS}
+        at = measures.at(r.attack, r.eps) if measures is not None else None
+        if at is not None:
+            for key, value in {**_proportion_cells("robust_accuracy", at.robust_accuracy),
+                               **_proportion_cells("attack_success_rate", at.attack_success_rate)}.items():
+                if key not in ("robust_accuracy", "attack_success_rate"):     # the row's own value stays
+                    values[key] = value
+            for cr in at.classes:
+                values.update(_proportion_cells(f"robust_sensitivity[{cr.class_name}]", cr.sensitivity))
+                values.update(_proportion_cells(f"robust_specificity[{cr.class_name}]", cr.specificity))
+            values["interval_method"] = measures.method
+            values["confidence"] = measures.confidence
+        if meta is not None:
+            values["report_id"] = meta.report_id
+            values["plan_verdict"] = meta.verdict.status if meta.verdict is not None else None
         values["attack"] = _text(r.attack, include_phi)
         values["eps_fraction"] = eps_fraction(r.eps)
         values["clean_accuracy"] = result.clean_accuracy
@@ -129,30 +178,56 @@ def write_summary_csv(result: EvaluationResult, path: str | Path, *, overwrite: 
         info = result.attack_details(r.attack)
         values["attack_label"] = _text(result.attack_label(r.attack), include_phi)
         values["access"] = info.access if info is not None else ""
-        rows.append([values[c] for c in SUMMARY_COLUMNS])
-    out = atomic_write_bytes(path, _csv_bytes(SUMMARY_COLUMNS, rows), overwrite=overwrite)
+        rows.append([values.get(c) for c in columns])
+    header = [_text(c, include_phi) for c in columns]
+    out = atomic_write_bytes(path, _csv_bytes(header, rows), overwrite=overwrite)
     log.info("Wrote summary CSV %s (%d rows)", scrub_text(out.name), len(rows))
     return out
 
 
+def _report_blocks(result: EvaluationResult, meta: Any) -> dict[str, Any]:
+    """``report`` (id, names, plan and verdict) and ``measures`` (rates with k, n, interval)."""
+    from medadv_desktop.engine.reports.traceability import ReportMeta
+
+    meta = meta if meta is not None else ReportMeta()
+    measures = _measures(result)
+    return {"report": meta.to_dict(), "measures": to_jsonable(measures) if measures is not None else None}
+
+
 def report_document(result: EvaluationResult, *, before_after: BeforeAfterResult | None = None,
-                    include_phi: bool = False) -> dict[str, Any]:
+                    include_phi: bool = False, meta: Any = None) -> dict[str, Any]:
     """The JSON document of a report: format tag, schema version, the result, the before/after table
-    (without its two evaluations: the result is the one reported)."""
+    (without its two evaluations: the result is the one reported), ``report`` and ``measures``."""
     doc = {
         "format": REPORT_FORMAT,
         "schema_version": SCHEMA_VERSION,
         "result": to_jsonable(result),
         "before_after": before_after.table_dict() if before_after is not None else None,
     }
-    return scrub(doc, include_phi=include_phi)
+    blocks = _report_blocks(result, meta)
+    names = {k: blocks["report"].pop(k) for k in ("requester", "approver")}    # staff names: not scrubbed
+    doc.update(blocks)
+    out = scrub(doc, include_phi=include_phi)
+    out["report"].update(names)
+    return out
+
+
+def write_result_json(result: EvaluationResult, path: str | Path, *, meta: Any = None,
+                      overwrite: bool = False) -> Path:
+    """The result's own JSON (``EvaluationResult.save``'s fields, which :meth:`EvaluationResult.load`
+    reads) with the ``report`` and ``measures`` blocks beside them."""
+    doc = to_jsonable(result)
+    doc.update(_report_blocks(result, meta))
+    out = atomic_write_bytes(path, dumps(doc).encode("utf-8"), overwrite=overwrite)
+    log.info("Wrote result JSON %s", scrub_text(out.name))
+    return out
 
 
 def write_json(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
-               overwrite: bool = False, include_phi: bool = False) -> Path:
+               overwrite: bool = False, include_phi: bool = False, meta: Any = None) -> Path:
     """The whole result (and before/after table) as JSON; :func:`load_report_json` reads it back."""
     check_output_name(path, include_phi=include_phi)
-    doc = report_document(result, before_after=before_after, include_phi=include_phi)
+    doc = report_document(result, before_after=before_after, include_phi=include_phi, meta=meta)
     out = atomic_write_bytes(path, dumps(doc).encode("utf-8"), overwrite=overwrite)
     log.info("Wrote JSON report %s", scrub_text(out.name))
     return out

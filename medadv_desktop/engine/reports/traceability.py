@@ -113,7 +113,9 @@ def training_recipe_in_words(training: Any) -> str:
     """The adversarial training recipe in one line (method, eps, epochs, learning rate...)."""
     from medadv_desktop.engine.serialization import to_jsonable
 
-    data = to_jsonable(training)
+    from medadv_desktop.engine.reports.deid import scrub
+
+    data = scrub(to_jsonable(training))
     if not isinstance(data, dict):
         return str(data)
     config = data.get("config") if isinstance(data.get("config"), dict) else data
@@ -165,8 +167,12 @@ def value_in_words(key: str, value: Any) -> str:
     return str(value)
 
 
-def run_parameters_in_words(result: EvaluationResult) -> list[tuple[str, str]]:
-    """The run's parameters as (label, text with units); parameters not recorded are left out."""
+def run_parameters_in_words(result: EvaluationResult, *, include_phi: bool = False) -> list[tuple[str, str]]:
+    """The run's parameters as (label, text with units); parameters not recorded are left out.
+    Attack parameters pass the key-based de-identification (:func:`deid.scrub`) unless
+    ``include_phi``; the caller scrubs the text of every value as for any other table."""
+    from medadv_desktop.engine.reports.deid import scrub
+
     p = result.provenance
     pairs: list[tuple[str, str]] = [
         ("Norm of the budget", fmt.norm_description(p.norm or result.norm)),
@@ -186,7 +192,8 @@ def run_parameters_in_words(result: EvaluationResult) -> list[tuple[str, str]]:
         ("Threat model", p.threat_model),
     ]
     for info in result.attack_info:
-        params = [f"{words_of_key(k)} {value_in_words(k, v)}" for k, v in info.params.items()
+        kept = scrub(dict(info.params), include_phi=include_phi)
+        params = [f"{words_of_key(k)} {value_in_words(k, v)}" for k, v in kept.items()
                   if v not in (None, "", [], {})]
         access = f" ({info.access})" if info.access else ""
         pairs.append((f"Attack: {info.title}{access}", "; ".join(params) or "default parameters"))

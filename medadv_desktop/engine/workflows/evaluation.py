@@ -57,9 +57,13 @@ class EvaluationRequest:
     modality: str | None = None                      # set the studies' modality (e.g. "CT") when reading
     strict_modality: bool = False                    # refuse (ModalityMismatchError) instead of warning
     examples_with_burned_in: bool = False            # allow images flagged for burned-in text as examples
+    summary_csv: str | Path | None = None            # attack x eps rates with intervals, per class
+    plan: Any = None                                 # a TestPlan or the path of one (acceptance criteria)
+    requester: str = ""                              # names printed in the reports' sign-off block
+    approver: str = ""
 
     def outputs(self) -> list[Path]:
-        return [Path(p) for p in (self.json, self.csv, self.pdf) if p]
+        return [Path(p) for p in (self.json, self.csv, self.pdf, self.summary_csv) if p]
 
 
 @dataclass
@@ -67,6 +71,26 @@ class EvaluationOutcome:
     result: EvaluationResult
     failures: list[tuple[Path, str]] = field(default_factory=list)   # files of the data set not read
     written: list[Path] = field(default_factory=list)
+    verdict: Any = None                              # PlanVerdict when a test plan was applied
+    report_id: str = ""                              # the id printed on every report written
+
+
+def _check_plan_before_run(plan: Any, card: ModelCard | None, request: EvaluationRequest) -> None:
+    """Refuse a plan the run could not answer (unknown class, attack not run, eps not in the grid)
+    before the model loads: one PlanError naming every criterion's field at fault."""
+    from medadv_desktop.engine.attacks import parse_budget_list
+    from medadv_desktop.engine.plans import PlanError, check_plan_fits
+
+    if card is None:
+        return
+    npu = card.intensity.native_per_unit()
+    grid = parse_budget_list(request.eps, npu)
+    names = [n for n, _ in attack_specs(request.attacks, npu)]
+    problems = check_plan_fits(plan, class_names=list(card.class_names), attacks=names, eps_grid=grid,
+                               native_per_unit=npu)
+    if problems:
+        raise PlanError("; ".join(problems), source=Path(plan.source).name if plan.source else "",
+                        hint="Run the attacks, classes and budgets the plan names, or change the plan.")
 
 
 def attack_specs(attacks: Sequence[AttackChoice], native_per_unit: float | None = None,
@@ -100,6 +124,8 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
     from medadv_desktop.engine.attacks import parse_budget_list
     from medadv_desktop.engine.evaluation.evaluate import evaluate_job
 
+    from medadv_desktop.engine.reports.traceability import ReportMeta
+
     for path in request.outputs():
         if path.exists():
             raise OutputExistsError(path)
@@ -108,11 +134,22 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
         from medadv_desktop.engine.io import normalize_modality
 
         normalize_modality(request.modality)             # a bad code fails before any work
+    names = ReportMeta.create(requester=request.requester, approver=request.approver)   # checked before the run
+    plan = request.plan
+    if isinstance(plan, (str, Path)):
+        from medadv_desktop.engine.plans import load_plan
+
+        plan = load_plan(plan)
     if isinstance(classifier, (str, Path, ModelCard)):
         from medadv_desktop.engine.models import load_classifier
 
+        if plan is not None:
+            card_only = classifier if isinstance(classifier, ModelCard) else ModelCard.load(classifier)
+            _check_plan_before_run(plan, card_only, request)
         yield Progress("evaluate", 0, 0, "Loading the model")
         classifier = load_classifier(classifier, device=device)
+    elif plan is not None:
+        _check_plan_before_run(plan, getattr(classifier, "card", None), request)
     card = getattr(classifier, "card", None)
     npu = card.intensity.native_per_unit() if card is not None else None
     attacks = attack_specs(request.attacks, npu)
@@ -139,15 +176,27 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
         max_samples=request.max_samples, cancel=cancel, on_attack_progress=on_attack_progress,
         examples_with_burned_in=request.examples_with_burned_in)
     result.warnings = list(warnings)
-    outcome = EvaluationOutcome(result, failures)
+    verdict = None
+    if plan is not None:
+        from medadv_desktop.engine.plans import evaluate_plan
+
+        verdict = evaluate_plan(plan, result)
+    meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict)
+    outcome = EvaluationOutcome(result, failures, verdict=verdict, report_id=meta.report_id)
     if request.json:
-        outcome.written.append(result.save(request.json))
+        from medadv_desktop.engine.reports.tables import write_result_json
+
+        outcome.written.append(write_result_json(result, request.json, meta=meta))
     if request.csv:
         from medadv_desktop.engine.reports import write_csv
 
         outcome.written.append(write_csv(result, request.csv))
+    if request.summary_csv:
+        from medadv_desktop.engine.reports import write_summary_csv
+
+        outcome.written.append(write_summary_csv(result, request.summary_csv, meta=meta))
     if request.pdf:
         from medadv_desktop.engine.reports import write_pdf
 
-        outcome.written.append(write_pdf(result, request.pdf))
+        outcome.written.append(write_pdf(result, request.pdf, meta=meta))
     return outcome

@@ -60,7 +60,13 @@ def test_numbers_match_json(report):
             label = {"fgsm": "FGSM", "pgd": "PGD", "square": "Square", WORST_CASE: "Worst case"}[row["attack"]]
             lines = [ln.strip() for ln in block.splitlines()]
             cells = lines[lines.index(label) + 1:lines.index(label) + 3]   # pypdf: one cell per line
-            assert cells == [pct(row["robust_accuracy"]), pct(row["attack_success_rate"])], (label, cells)
+            # the rate, then its exact 95 % interval in brackets: "66.7 % (34.9-90.1)"
+            assert [c.split(" (")[0] for c in cells] == [pct(row["robust_accuracy"]),
+                                                         pct(row["attack_success_rate"])], (label, cells)
+            at = doc["measures"]["robust"]
+            m = next(m for m in at if m["attack"] == row["attack"] and abs(m["eps"] - eps) < 1e-12)
+            ra = m["robust_accuracy"]
+            assert cells[0] == f"{pct(ra['value'])} ({100 * ra['low']:.1f}-{100 * ra['high']:.1f})", (label, cells)
     # per-class sensitivity
     for pc in res["per_class"]:
         assert pct(pc["sensitivity"]) in text
@@ -85,7 +91,9 @@ def test_rebuild_pdf_from_json(report, tmp_path):
     assert len(loaded.samples) == len(result.samples) and len(loaded.examples) == len(result.examples)
     assert ba is not None and len(ba.rows) == len(result.rows) + 1
     rebuilt = pdf_text(write_pdf(loaded, tmp_path / "again.pdf", before_after=ba))
-    strip = lambda t: re.sub(r"Report created \S+ \S+ UTC", "", t)  # noqa: E731
+    def strip(t: str) -> str:     # a rebuilt report is a new document: its own id and creation time
+        t = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", t)
+        return re.sub(r"Report created\s+\S+ \S+ UTC", "", t)
     assert strip(rebuilt) == strip(text)
 
 
