@@ -52,6 +52,7 @@ from typing import Any
 
 import torch
 
+from medadv_desktop.engine.evaluation.examples import ExamplePicker, study_key
 from medadv_desktop.engine.evaluation.common import (
     card_of, eps_in_native, example_panel, logits_batched, make_records, model_device,
     model_summary, software_versions, unattacked_record, utc_now_iso)
@@ -192,9 +193,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     eps_native = [eps_in_native(card, e) for e in grid]
     rows = []
     samples: list[SampleRecord] = []
-    examples: list[ExamplePanel] = []
-    per_attack_quota = max(1, math.ceil(n_examples / len(attacks))) if n_examples > 0 else 0
-    examples_per_attack = {lab: 0 for lab in labels}
+    picker = ExamplePicker(max(0, int(n_examples)))      # flip directions, largest eps, one per study
     fooled_before: dict[str, dict[int, SampleRecord]] = {lab: {} for lab in labels}  # eps reuse
     wrong_records = {i: None for i in range(n) if not correct[i]}
     no_example = set() if examples_with_burned_in else _burned_in_samples(dataset)
@@ -232,13 +231,13 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
                     records[i] = rec
                     if rec.adv_pred != rec.true_label:
                         fooled_before[lab][i] = rec
-                    if (rec.adv_pred != rec.true_label and examples_per_attack[lab] < per_attack_quota
-                            and len(examples) < n_examples and i not in no_example):
+                    def make(rec: SampleRecord = rec, i: int = i, j: int = j, out: Any = out,
+                             xb: torch.Tensor = xb) -> ExamplePanel:
                         adv_conf = float(torch.softmax(out.adv_logits[j].detach().float().cpu(), 0).max())
                         clean_c = float(torch.softmax(clean_logits[i], 0).max())
-                        examples.append(example_panel(rec, xb[j], out.adv[j], adv_conf, clean_c,
-                                                      float(npu[i])))
-                        examples_per_attack[lab] += 1
+                        return example_panel(rec, xb[j], out.adv[j], adv_conf, clean_c, float(npu[i]))
+
+                    picker.offer(rec, study_key(rec.sample_id), make, burned_in=i in no_example)
                 done += len(idx)
                 yield event(f"{lab} eps {eps:.4g}: {min(b + batch_size, len(todo))}/{len(todo)} samples",
                             attack=lab, eps=eps)
@@ -273,7 +272,7 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
         model=model_info, dataset=ds_summary, class_names=class_names, norm=norm,
         eps_grid=grid, eps_native=eps_native, units=units, attacks=labels, n_samples=n,
         clean_accuracy=summary.accuracy, balanced_accuracy=summary.balanced_accuracy,
-        per_class=summary.per_class, rows=rows, samples=samples, flags=flags, examples=examples,
+        per_class=summary.per_class, rows=rows, samples=samples, flags=flags, examples=picker.pick(),
         provenance=provenance, clean_confusion=summary.confusion, attack_info=attack_info)
     done = total
     yield event("Evaluation finished")
