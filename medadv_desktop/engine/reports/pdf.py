@@ -30,15 +30,22 @@ import numpy as np
 
 from medadv_desktop import __version__
 from medadv_desktop.engine.reports import formatting as fmt
-from medadv_desktop.engine.reports.deid import check_output_name, scrub, scrub_text
+from medadv_desktop.engine.reports.deid import check_output_name, scrub_text
 from medadv_desktop.engine.metrics.per_class import PerClassMeasures, RobustnessByClass, per_class_measures
 from medadv_desktop.engine.reports.images import as_image, colorbar_png, gray_png, heat_png
 from medadv_desktop.engine.reports.traceability import ReportMeta, run_parameters_in_words
 from medadv_desktop.engine.reports.verdict_section import (
-    interval_note, interval_text, per_class_section, signoff_section, traceability_section, verdict_section)
-from medadv_desktop.engine.results import CLEAN, WORST_CASE, AttackRow, BeforeAfterResult, EvaluationResult
+    before_after_section,
+    interval_note,
+    interval_text,
+    per_class_section,
+    signoff_section,
+    traceability_section,
+    verdict_section,
+)
+from medadv_desktop.engine.results import WORST_CASE, AttackRow, BeforeAfterResult, EvaluationResult
 from medadv_desktop.engine.results.summaries import IntensitySummary
-from medadv_desktop.engine.serialization import atomic_write_bytes, to_jsonable
+from medadv_desktop.engine.serialization import atomic_write_bytes
 from medadv_desktop.errors import ReportError
 
 log = logging.getLogger(__name__)
@@ -255,27 +262,6 @@ def _kv_value(key: Any, value: Any) -> Any:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return value
-
-
-def _flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Nested dict -> [(dotted key, scalar value)] for key/value tables (values not recorded left out)."""
-    out: list[tuple[str, Any]] = []
-    if isinstance(d, dict):
-        for k, v in d.items():
-            key = f"{prefix}.{k}" if prefix else str(k)
-            if v is None or v == "":
-                continue
-            if isinstance(v, dict):
-                out.extend(_flatten(v, key))
-            elif isinstance(v, list) and v and isinstance(v[0], (dict, list)):
-                out.append((key, f"[{len(v)} items]"))
-            elif isinstance(v, list) and len(v) > 8:
-                out.append((key, f"[{len(v)} values]"))
-            elif isinstance(v, str) and len(v) > 300:
-                out.append((key, v[:297] + "..."))
-            else:
-                out.append((key, v))
-    return out
 
 
 def _versions(result: EvaluationResult) -> list[tuple[str, str]]:
@@ -709,35 +695,7 @@ def robust_accuracy_chart(result: EvaluationResult, width: float, height: float 
 
 
 def _before_after_section(ctx: _Context, width: float) -> list:
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Spacer
-
-    table = ctx.before_after
-    if table is None:
-        return []
-    story = [ctx.heading("Adversarial training: before and after")]
-    story.append(ctx.p("Accuracy of the original model and of the adversarially trained copy on the same test "
-                       "images. Change in percentage points (positive = the trained model is more robust).", "lead"))
-    rows = [["Attack", "eps", "Accuracy before", "Accuracy after", "Change"]]
-    bold = []
-    units = ctx.result.units
-    for row in table.rows:
-        native = row.eps_native if row.eps_native is not None else ctx.result.eps_native_at(row.eps)
-        eps_text = "-" if row.attack == CLEAN else fmt.eps_all_units(row.eps, native, units)
-        label = table.attack_label(row.attack)
-        if label == row.attack:
-            label = ctx.result.attack_label(row.attack)
-        rows.append([label, eps_text, fmt.pct(row.accuracy_before), fmt.pct(row.accuracy_after),
-                     fmt.points(row.change, unit="pts")])
-        if row.attack in (WORST_CASE, CLEAN):
-            bold.append(len(rows) - 1)
-    story.append(ctx.table(rows, [38 * mm, width - 128 * mm, 30 * mm, 30 * mm, 30 * mm], bold_rows=tuple(bold)))
-    if table.training is not None:
-        story.append(Spacer(1, 2 * mm))
-        story.append(ctx.p("Training run", "h2"))
-        pairs = _flatten(scrub(to_jsonable(table.training), include_phi=ctx.include_phi))
-        story.append(ctx.kv_table(pairs[:40], width, key_width=55))
-    return story
+    return before_after_section(ctx, width)
 
 
 def _transition_section(ctx: _Context, width: float) -> list:

@@ -180,3 +180,92 @@ def per_class_section(ctx: Any, result: Any, measures: PerClassMeasures, width: 
     for n in notes:
         story.append(ctx.p(n, "small"))
     return story
+
+
+# ---------------------------------------------------------------- before / after with the paired test
+
+def paired_rows(table: Any) -> list[tuple[Any, Any]]:
+    """(row, PairedComparison or None) per before/after row: the exact McNemar test and the interval
+    of the change when both evaluations with their per-sample records are at hand."""
+    from medadv_desktop.engine.metrics.per_class import paired_robustness
+    from medadv_desktop.engine.results import CLEAN
+
+    out = []
+    for row in table.rows:
+        cmp = None
+        if table.before is not None and table.after is not None and table.before.samples and table.after.samples:
+            try:
+                cmp = paired_robustness(table.before, table.after, attack=None if row.attack == CLEAN else row.attack,
+                                        eps=None if row.attack == CLEAN else row.eps)
+            except ValueError:
+                cmp = None
+        out.append((row, cmp))
+    return out
+
+
+def _rate_with_n(value: Any, n: int) -> str:
+    """A table-only accuracy (no records): its exact interval from k = value x n."""
+    from medadv_desktop.engine.metrics.intervals import proportion
+
+    if not fmt.is_number(value) or n <= 0:
+        return fmt.pct(value)
+    return interval_text(proportion(int(round(value * n)), n))
+
+
+def before_after_section(ctx: Any, width: float) -> list:
+    """Accuracy before and after adversarial training with intervals, the change with its interval
+    and the exact McNemar p-value (same samples), and small-sample cautions in words."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    from medadv_desktop.engine.metrics.intervals import SMALL_N
+    from medadv_desktop.engine.results import CLEAN
+
+    table = ctx.before_after
+    if table is None:
+        return []
+    story = [ctx.heading("Adversarial training: before and after")]
+    story.append(ctx.p("Accuracy of the original model and of the adversarially trained copy on the same test "
+                       "images, with 95 % intervals. Change in percentage points (positive = the trained model is "
+                       "more robust); its interval (Newcombe, paired) and the exact McNemar test use the same "
+                       "images before and after.", "lead"))
+    rows: list[list[Any]] = [["Attack", "eps", "Before (95 % CI)", "After (95 % CI)", "Change, points (95 % CI)",
+                              "McNemar p"]]
+    bold, cautions = [], []
+    units = ctx.result.units
+    n = int(table.n_samples or 0)
+    paired = paired_rows(table)
+    for row, cmp in paired:
+        native = row.eps_native if row.eps_native is not None else ctx.result.eps_native_at(row.eps)
+        eps_text = "-" if row.attack == CLEAN else fmt.eps_all_units(row.eps, native, units)
+        label = table.attack_label(row.attack)
+        if label == row.attack:
+            label = ctx.result.attack_label(row.attack)
+        if cmp is not None and cmp.difference is not None:
+            change = f"{100 * cmp.difference:+.1f} ({100 * cmp.low:+.1f} to {100 * cmp.high:+.1f})"
+            rows.append([label, eps_text, interval_text(cmp.before), interval_text(cmp.after), change,
+                         f"{cmp.p_value:.2g}"])
+            c = cmp.caution(subject=f"the change for {label}" + ("" if row.attack == CLEAN else f" at {eps_text}"))
+            if c:
+                cautions.append(c)
+        else:
+            rows.append([label, eps_text, _rate_with_n(row.accuracy_before, n), _rate_with_n(row.accuracy_after, n),
+                         fmt.points(row.change, unit="pts"), "-"])
+        if row.attack in (WORST_CASE, CLEAN):
+            bold.append(len(rows) - 1)
+    widths = [30 * mm, 36 * mm, 30 * mm, 30 * mm]
+    story.append(ctx.table(rows, widths + [width - sum(widths) - 16 * mm, 16 * mm], bold_rows=tuple(bold)))
+    if not any(cmp is not None for _, cmp in paired):
+        cautions.insert(0, "The saved table holds no per-sample outcomes, so the changes are not tested (no paired "
+                           "interval, no McNemar test); give the full before/after result for them."
+                        + (f" With n = {n} images, changes of a few points may be chance." if 0 < n < 10 * SMALL_N
+                           else ""))
+    for c in cautions[:12]:
+        story.append(ctx.p(c, "small"))
+    if table.training is not None:
+        from medadv_desktop.engine.reports.traceability import training_recipe_in_words
+
+        story.append(Spacer(1, 2 * mm))
+        story.append(ctx.kv_table([("Training recipe", training_recipe_in_words(table.training))], width,
+                                  key_width=35))
+    return story

@@ -177,3 +177,29 @@ def test_dataset_fingerprint_of_files_ignores_paths(tmp_path):
     assert one.fingerprint() == two.fingerprint()
     swapped = LabelledDataset.from_folder(tmp_path / "two", ["b", "a"])       # labels swapped
     assert swapped.fingerprint() != one.fingerprint()
+
+
+def test_before_after_section_has_the_paired_test_and_cautions(tmp_path):
+    from dataclasses import replace
+
+    from medadv_desktop.engine.metrics.per_class import paired_robustness
+    from tests.engine.reports.fixtures import make_before_after
+
+    before, after = make_result(24, seed=0), make_result(24, seed=1)
+    # the hardened model gets two more lesions right under the worst case at the largest eps
+    eps = max(after.eps_grid)
+    flipped = 0
+    for i, s in enumerate(after.samples):
+        if s.eps == eps and s.clean_pred == s.true_label and s.adv_pred != s.true_label and flipped < 4:
+            after.samples[i] = replace(s, adv_pred=s.true_label, success=False)
+            flipped += 1
+    table = replace(make_before_after(before), before=before, after=after)
+    text = pdf_text(write_pdf(after, tmp_path / "ba.pdf", before_after=table)).replace("\n", " ")
+    assert "Adversarial training: before and after" in text and "McNemar p" in text
+    cmp = paired_robustness(before, after, attack="worst-case", eps=eps)
+    assert f"{cmp.p_value:.2g}" in text
+    assert f"{100 * cmp.difference:+.1f} ({100 * cmp.low:+.1f} to {100 * cmp.high:+.1f})" in text
+    assert "Few samples (n = 24)" in text                 # the caution in words
+    # a table without the two evaluations says the change is not tested
+    text = pdf_text(write_pdf(before, tmp_path / "t.pdf", before_after=make_before_after(before)))
+    assert "changes are not tested" in text.replace("\n", " ")
