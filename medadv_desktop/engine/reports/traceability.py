@@ -193,6 +193,10 @@ def run_parameters_in_words(result: EvaluationResult, *, include_phi: bool = Fal
     ]
     for info in result.attack_info:
         kept = scrub(dict(info.params), include_phi=include_phi)
+        for same in ("norm", "seed"):               # the run's own, given above
+            kept.pop(same, None)
+        if str(kept.get("targeted", "")).lower() in ("", "none", "false", "no"):
+            kept.pop("target_class", None)          # only meaningful for a targeted attack
         params = [f"{words_of_key(k)} {value_in_words(k, v)}" for k, v in kept.items()
                   if v not in (None, "", [], {})]
         access = f" ({info.access})" if info.access else ""
