@@ -29,6 +29,9 @@ def register(subparsers) -> None:
                    help="apply a test plan: its verdict opens the PDF; exit code 0 pass / 3 fail")
     p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
     p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
+    p.add_argument("--before-after-report", action="store_true",
+                   help="RESULT.json is an adversarial training before/after result: write its own report "
+                        "(both models' hashes, recipe, accuracies with intervals, paired McNemar test)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--include-phi", action="store_true",
                    help="do NOT de-identify (the reports may then contain patient identifiers)")
@@ -51,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
         plan = load_plan(args.plan)
     names = ReportMeta.create(requester=args.requester, approver=args.approver)
+    if args.before_after_report:
+        return _before_after_report(args, names)
     result, before_after = load_report_json(args.result)
     if args.before_after is not None:
         before_after = load_before_after(args.before_after)
@@ -69,4 +74,25 @@ def run(args: argparse.Namespace) -> int:
     if verdict is not None:
         print(verdict.summary() + f" -> exit code {verdict.exit_code}")
         return int(verdict.exit_code)
+    return 0
+
+
+def _before_after_report(args: argparse.Namespace, meta) -> int:
+    """The before/after result as its own PDF / CSV / JSON (``--before-after-report``)."""
+    from medadv_desktop.engine.reports import load_before_after
+    from medadv_desktop.engine.reports.before_after_report import (
+        write_before_after_csv, write_before_after_json, write_before_after_pdf)
+    from medadv_desktop.errors import OutputExistsError, ReportError
+
+    if args.plan is not None or args.summary_csv is not None or args.before_after is not None:
+        raise ReportError("--before-after-report takes --pdf, --csv and --json only.",
+                          hint="Leave out --plan, --summary-csv and --before-after.")
+    outputs = [(p, w) for p, w in ((args.json, write_before_after_json), (args.csv, write_before_after_csv),
+                                   (args.pdf, write_before_after_pdf)) if p is not None]
+    for path, _ in outputs:
+        if path.exists() and not args.overwrite:
+            raise OutputExistsError(path)
+    table = load_before_after(args.result)
+    for path, writer in outputs:
+        print(writer(table, path, meta=meta, overwrite=args.overwrite, include_phi=args.include_phi))
     return 0

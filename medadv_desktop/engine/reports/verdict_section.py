@@ -212,7 +212,7 @@ def _rate_with_n(value: Any, n: int) -> str:
     return interval_text(proportion(int(round(value * n)), n))
 
 
-def before_after_section(ctx: Any, width: float) -> list:
+def before_after_section(ctx: Any, width: float, *, with_recipe: bool = True) -> list:
     """Accuracy before and after adversarial training with intervals, the change with its interval
     and the exact McNemar p-value (same samples), and small-sample cautions in words."""
     from reportlab.lib.units import mm
@@ -231,7 +231,10 @@ def before_after_section(ctx: Any, width: float) -> list:
                        "images before and after.", "lead"))
     rows: list[list[Any]] = [["Attack", "eps", "Before (95 % CI)", "After (95 % CI)", "Change, points (95 % CI)",
                               "McNemar p"]]
-    bold, cautions = [], []
+    bold: list[int] = []
+    cautions: list[str] = []
+    chance: list[str] = []
+    smallest = 1 << 30
     units = ctx.result.units
     n = int(table.n_samples or 0)
     paired = paired_rows(table)
@@ -245,9 +248,10 @@ def before_after_section(ctx: Any, width: float) -> list:
             change = f"{100 * cmp.difference:+.1f} ({100 * cmp.low:+.1f} to {100 * cmp.high:+.1f})"
             rows.append([label, eps_text, interval_text(cmp.before), interval_text(cmp.after), change,
                          f"{cmp.p_value:.2g}"])
-            c = cmp.caution(subject=f"the change for {label}" + ("" if row.attack == CLEAN else f" at {eps_text}"))
-            if c:
-                cautions.append(c)
+            alpha = 1.0 - cmp.confidence
+            if cmp.low <= 0.0 <= cmp.high or cmp.p_value >= alpha:
+                chance.append(label + ("" if row.attack == CLEAN else f" at {fmt.eps_fraction(row.eps)}"))
+            smallest = min(smallest, cmp.n)
         else:
             rows.append([label, eps_text, _rate_with_n(row.accuracy_before, n), _rate_with_n(row.accuracy_after, n),
                          fmt.points(row.change, unit="pts"), "-"])
@@ -255,6 +259,12 @@ def before_after_section(ctx: Any, width: float) -> list:
             bold.append(len(rows) - 1)
     widths = [30 * mm, 36 * mm, 30 * mm, 30 * mm]
     story.append(ctx.table(rows, widths + [width - sum(widths) - 16 * mm, 16 * mm], bold_rows=tuple(bold)))
+    if smallest < SMALL_N:
+        cautions.append(f"Few samples (n = {smallest} pairs): every change is uncertain; read the intervals, "
+                        "not the point values.")
+    if chance:
+        cautions.append("Within the uncertainty (the change's 95 % interval contains 0 or McNemar p >= 0.05), "
+                        "so possibly chance: " + "; ".join(chance) + ".")
     if not any(cmp is not None for _, cmp in paired):
         cautions.insert(0, "The saved table holds no per-sample outcomes, so the changes are not tested (no paired "
                            "interval, no McNemar test); give the full before/after result for them."
@@ -262,7 +272,7 @@ def before_after_section(ctx: Any, width: float) -> list:
                            else ""))
     for c in cautions[:12]:
         story.append(ctx.p(c, "small"))
-    if table.training is not None:
+    if table.training is not None and with_recipe:
         from medadv_desktop.engine.reports.traceability import training_recipe_in_words
 
         story.append(Spacer(1, 2 * mm))

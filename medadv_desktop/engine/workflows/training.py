@@ -18,7 +18,10 @@ shown when the re-test is cancelled) and ``medadv train-adv`` as one:
    switched off, the same for a few acquisition and archive corruptions at a
    middle severity (:func:`retest_corruptions`: hardening for attacks can cost
    natural robustness; the table shows the paired change), saved as
-   ``before_after.json`` in ``out_dir`` (never over an existing file).
+   ``before_after.json`` in ``out_dir`` (never over an existing file), and the
+   full result with both evaluations' per-sample outcomes as
+   ``before_after_result.json`` (what the paired McNemar test of
+   ``medadv report before_after_result.json --before-after-report`` needs).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from medadv_desktop.errors import OutputExistsError
 
 DEFAULT_EPS_GRID = "1/255,2/255,4/255"
 TABLE_FILE = "before_after.json"
+RESULT_FILE = "before_after_result.json"
 
 RETEST_TEST_FOLDER = "test/ folder"
 RETEST_VALIDATION = "held-out validation split"
@@ -221,6 +225,10 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
         path: Path | None = table.save_table(Path(result.out_dir) / TABLE_FILE)
     except OutputExistsError:               # already there: never overwritten
         path = None
+    try:
+        table.save(Path(result.out_dir) / RESULT_FILE)
+    except OutputExistsError:
+        pass
     return RetestOutcome(table, path)
 
 

@@ -199,7 +199,40 @@ def test_before_after_section_has_the_paired_test_and_cautions(tmp_path):
     cmp = paired_robustness(before, after, attack="worst-case", eps=eps)
     assert f"{cmp.p_value:.2g}" in text
     assert f"{100 * cmp.difference:+.1f} ({100 * cmp.low:+.1f} to {100 * cmp.high:+.1f})" in text
-    assert "Few samples (n = 24)" in text                 # the caution in words
+    assert "Few samples (n = 24 pairs)" in text            # the caution in words
+    assert "possibly chance" in text
     # a table without the two evaluations says the change is not tested
     text = pdf_text(write_pdf(before, tmp_path / "t.pdf", before_after=make_before_after(before)))
     assert "changes are not tested" in text.replace("\n", " ")
+
+
+def test_before_after_report_of_its_own_from_the_cli(tmp_path, capsys):
+    from dataclasses import replace
+
+    from pypdf import PdfReader
+
+    from medadv_desktop.cli.main import main
+    from tests.engine.reports.fixtures import make_before_after
+
+    before, after = make_result(24, seed=0), make_result(24, seed=1)
+    before.model.sha256, after.model.sha256, after.model.parent_sha256 = "a" * 64, "b" * 64, "a" * 64
+    full = tmp_path / "before_after_result.json"
+    replace(make_before_after(before), before=before, after=after).save(full)
+    pdf, csv_path, js = tmp_path / "ba.pdf", tmp_path / "ba.csv", tmp_path / "ba.json"
+    rc = main(["report", str(full), "--before-after-report", "--pdf", str(pdf), "--csv", str(csv_path),
+               "--json", str(js), "--approver", "Prof Bo Approver"])
+    assert rc == 0, capsys.readouterr().err
+    text = " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages).replace("\n", " ")
+    assert "before/after report" in text and "a" * 64 in text.replace(" ", "") and "b" * 64 in text.replace(" ", "")
+    assert "McNemar p" in text and "Page 1 of" in text and "Prof Bo Approver" in text and "Training recipe" in text
+    rows = list(csv.DictReader(csv_path.open()))
+    assert rows[0]["attack"] == "clean" and rows[0]["mcnemar_p"] != "" and int(rows[0]["n_pairs"]) == 24
+    doc = json.loads(js.read_text())
+    assert doc["models"]["after"]["parent_sha256"] == "a" * 64 and doc["comparisons"][0]["change_low"] is not None
+    # the table alone (what before_after.json holds): intervals, no test, and it says so
+    table_only = tmp_path / "before_after.json"
+    make_before_after(before).save_table(table_only)
+    rc = main(["report", str(table_only), "--before-after-report", "--pdf", str(tmp_path / "t.pdf")])
+    assert rc == 0
+    text = " ".join(p.extract_text() for p in PdfReader(str(tmp_path / "t.pdf")).pages).replace("\n", " ")
+    assert "changes are not tested" in text
