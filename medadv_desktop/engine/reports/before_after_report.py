@@ -96,13 +96,13 @@ def before_after_document(table: BeforeAfterResult, *, meta: ReportMeta | None =
     for key, ev in (("before", table.before), ("after", table.after)):
         if ev is not None:
             models[key] = {"name": ev.model.name, "sha256": ev.model.sha256, "parent_sha256": ev.model.parent_sha256}
+    evaluated = table.after or table.before
     doc = {"format": "medadv-before-after-report", "table": table.table_dict(), "models": models,
-           "dataset_fingerprint": (table.after or table.before).dataset.fingerprint
-           if (table.after or table.before) is not None else None,
+           "dataset_fingerprint": evaluated.dataset.fingerprint if evaluated is not None else None,
            "comparisons": _rows(table, meta)}
     out = scrub(doc, include_phi=include_phi)
     out["report"] = meta.to_dict()
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def write_before_after_json(table: BeforeAfterResult, path: str | Path, *, meta: ReportMeta | None = None,

@@ -118,7 +118,7 @@ def training_recipe_in_words(training: Any) -> str:
     data = scrub(to_jsonable(training))
     if not isinstance(data, dict):
         return str(data)
-    config = data.get("config") if isinstance(data.get("config"), dict) else data
+    config: dict[str, Any] = data["config"] if isinstance(data.get("config"), dict) else data
     parts = []
     for key, value in config.items():
         if value in (None, "", [], {}) or isinstance(value, (dict, list)):
