@@ -41,6 +41,10 @@ def test_plan_errors_come_before_the_model_loads(demo, tmp_path, capsys):
     assert rc == 2, err
     assert "criteria[0].class: 'tumour'" in err and "criteria[0].eps" in err
     assert not (tmp_path / "r.pdf").exists()
+    rc = main(["evaluate", "--model", str(folder), "--data", str(data), "--attacks", "fgsm", "--eps", "banana",
+               "--report", str(tmp_path / "r.pdf")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "banana" in err and "weights" not in err.lower()      # a budget error, not a load error
     bad = plan_file(tmp_path, [{"metric": "clean_accuracy", "comparison": ">=", "treshold": 0.8}], "bad.json")
     rc = main(["evaluate", "--model", str(folder), "--data", str(data), "--plan", str(bad)])
     assert rc == 2 and "treshold" in capsys.readouterr().err

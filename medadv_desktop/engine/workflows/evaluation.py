@@ -143,11 +143,17 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
     if isinstance(classifier, (str, Path, ModelCard)):
         from medadv_desktop.engine.models import load_classifier
 
+        from medadv_desktop.engine.attacks import parse_budget_list
+
+        # every argument error before the weights load: budgets, attack parameters, the plan
+        card_only = classifier if isinstance(classifier, ModelCard) else ModelCard.load(classifier)
+        npu_only = card_only.intensity.native_per_unit()
+        parse_budget_list(request.eps, npu_only)
+        attack_specs(request.attacks, npu_only)
         if plan is not None:
-            card_only = classifier if isinstance(classifier, ModelCard) else ModelCard.load(classifier)
             _check_plan_before_run(plan, card_only, request)
         yield Progress("evaluate", 0, 0, "Loading the model")
-        classifier = load_classifier(classifier, device=device)
+        classifier = load_classifier(card_only, device=device)
     elif plan is not None:
         _check_plan_before_run(plan, getattr(classifier, "card", None), request)
     card = getattr(classifier, "card", None)
