@@ -136,6 +136,8 @@ KEY_WORDS = {
     "elapsed_s": "run time", "torch_threads": "CPU threads", "device": "device", "date_utc": "date",
     "lr": "learning rate", "epochs": "epochs", "train_eps": "training budget eps", "method": "method",
     "model_name": "model", "model_sha256": "model SHA-256", "threat_model": "threat model",
+    "fold_bn": "batch-norm folded into the convolutions", "amp": "mixed precision",
+    "early_stop": "stop on a sample once it is fooled", "targeted": "targeted",
 }
 _SECONDS = ("elapsed_s", "time_s")
 
@@ -158,7 +160,7 @@ def value_in_words(key: str, value: Any) -> str:
             frac = fmt.eps_fraction(value)
             return f"{text} ({frac} of the [0, 1] intensity range)" if "/" in frac else f"{text} ([0, 1] units)"
         if k == "alpha":
-            return f"{text} ([0, 1] units per step)"
+            return "automatic (2.5 x eps / steps)" if value == 0 else f"{text} ([0, 1] units per step)"
         return text
     if k == "norm":
         return fmt.norm_name(value)
@@ -197,6 +199,7 @@ def run_parameters_in_words(result: EvaluationResult, *, include_phi: bool = Fal
             kept.pop(same, None)
         if str(kept.get("targeted", "")).lower() in ("", "none", "false", "no"):
             kept.pop("target_class", None)          # only meaningful for a targeted attack
+            kept["targeted"] = "no (untargeted)"
         params = [f"{words_of_key(k)} {value_in_words(k, v)}" for k, v in kept.items()
                   if v not in (None, "", [], {})]
         access = f" ({info.access})" if info.access else ""
