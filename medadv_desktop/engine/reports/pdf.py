@@ -568,6 +568,13 @@ def _summary_section(ctx: _Context, width: float) -> list:
         story.append(KeepTogether([title, ctx.table(rows, col_w, bold_rows=tuple(bold))]))
     if ctx.measures is not None:
         story.append(ctx.p(interval_note(ctx.measures), "small"))
+        worst = [m for m in ctx.measures.robust if m.attack == WORST_CASE]
+        if worst:
+            largest = max(worst, key=lambda m: m.eps)
+            caution = largest.robust_accuracy.caution(
+                subject=f"the worst-case robust accuracy at eps {fmt.eps_fraction(largest.eps)}")
+            if caution:
+                story.append(ctx.p(caution, "small"))
     if r.has_cumulative_rows():
         story.append(Spacer(1, 1.5 * mm))
         story.append(ctx.p(CUMULATIVE_NOTE, "small"))

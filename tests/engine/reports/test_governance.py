@@ -236,3 +236,10 @@ def test_before_after_report_of_its_own_from_the_cli(tmp_path, capsys):
     assert rc == 0
     text = " ".join(p.extract_text() for p in PdfReader(str(tmp_path / "t.pdf")).pages).replace("\n", " ")
     assert "changes are not tested" in text
+
+
+def test_small_sample_caution_in_words_beside_the_summary(governed):
+    result, _, _, _, text = governed
+    flat = text.replace("\n", " ")
+    wc = per_class_measures(result).at("worst-case", max(result.eps_grid)).robust_accuracy
+    assert wc.n == 24 and "Few samples (n = 24): the worst-case robust accuracy at eps" in flat
