@@ -123,7 +123,6 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
     """
     from medadv_desktop.engine.attacks import parse_budget_list
     from medadv_desktop.engine.evaluation.evaluate import evaluate_job
-
     from medadv_desktop.engine.reports.traceability import ReportMeta
 
     for path in request.outputs():
@@ -141,9 +140,8 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
 
         plan = load_plan(plan)
     if isinstance(classifier, (str, Path, ModelCard)):
-        from medadv_desktop.engine.models import load_classifier
-
         from medadv_desktop.engine.attacks import parse_budget_list
+        from medadv_desktop.engine.models import load_classifier
 
         # every argument error before the weights load: budgets, attack parameters, the plan
         card_only = classifier if isinstance(classifier, ModelCard) else ModelCard.load(classifier)
