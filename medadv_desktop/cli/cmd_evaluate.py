@@ -70,8 +70,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)   # the old opt-in; the default now
     p.add_argument("--n-examples", type=int, default=6, metavar="N", help="example images kept for reports (default 6)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-        json=args.json, csv=args.csv, pdf=args.report, summary_csv=args.summary_csv, plan=plan,
-        requester=args.requester, approver=args.approver)
+    p.add_argument("--json", default=None, metavar="OUT", help="write the whole result as JSON")
+    p.add_argument("--csv", default=None, metavar="OUT", help="write the per-sample CSV (reports module)")
+    p.add_argument("--summary-csv", default=None, metavar="OUT",
+                   help="write the attack x eps CSV with 95 %% intervals and per-class robust rates")
+    p.add_argument("--report", default=None, metavar="OUT.pdf", help="write the PDF report (reports module)")
+    p.add_argument("--plan", default=None, metavar="PLAN.toml",
+                   help="apply a test plan (acceptance criteria, TOML or JSON): verdict in the reports, "
+                        "exit code 0 pass / 3 fail")
+    p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
+    p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
     p.add_argument("--examples-with-burned-in", action="store_true",
                    help="let images flagged for burned-in annotation (ultrasound, secondary captures, "
                         "BurnedInAnnotation = YES) be example images of the report (default: left out)")
