@@ -70,14 +70,17 @@ def run_job(job: Job[T], on_progress: Callable[[Progress], None] | None = None, 
     ``on_progress`` gets the job's events, at most one per ``interval_s``
     seconds (0: every event); an event held back by the throttle is delivered
     before the result, so the last state is never lost. ``cancel`` is also
-    checked between events (the job checks it itself inside long steps).
+    checked between events (the job checks it itself inside long steps): a
+    :class:`JobCancelled` is thrown into the job at its ``yield``, so a job
+    may catch it and re-raise it with a partial result.
     """
     throttle = ProgressCallback(cancel, on_progress, interval_s=interval_s)
     pending: Progress | None = None
     while True:
-        throttle.check()
         try:
-            event = next(job)
+            # a cancel is thrown into the job where it waits, so it can attach what it kept
+            # (JobCancelled.partial) on its way out
+            event = job.throw(JobCancelled()) if throttle.cancel.cancelled else next(job)
         except StopIteration as stop:
             if pending is not None:
                 throttle.report(pending, force=True)

@@ -39,7 +39,10 @@ samples an earlier attack already fooled.
 
 Cancellation is checked between batches and inside the attacks (through the
 :class:`ProgressCallback` carrying the cancel token); a cancelled job raises
-:class:`JobCancelled`.
+:class:`JobCancelled`. Once at least one attack row is complete, its
+``partial`` is the :class:`EvaluationResult` of what finished (complete rows
+and their samples, worst-case rows only where every attack ran, the eps grid
+cut to the eps reached) carrying a ``"partial"`` sanity flag.
 """
 
 from __future__ import annotations
@@ -61,9 +64,9 @@ from medadv_desktop.engine.metrics import (
     check_black_box_beats_white_box, classification_summary, model_sanity_flags,
     summarize_records, true_class_confidence, worst_case_records)
 from medadv_desktop.engine.results import (
-    WORST_CASE, AttackInfo, DatasetSummary, EvaluationResult, ExamplePanel, Provenance, SampleRecord)
+    WORST_CASE, AttackInfo, DatasetSummary, EvaluationResult, ExamplePanel, Provenance, SampleRecord, SanityFlag)
 from medadv_desktop.engine.serialization import from_jsonable
-from medadv_desktop.errors import AttackConfigError, DatasetError, ModelInputError
+from medadv_desktop.errors import AttackConfigError, DatasetError, JobCancelled, ModelInputError
 
 SANITY_BATCH = 16
 
@@ -76,6 +79,18 @@ def _attack_labels(attacks: Sequence[tuple[str, dict]]) -> list[str]:
         seen[key] = seen.get(key, 0) + 1
         labels.append(key if seen[key] == 1 else f"{key}-{seen[key]}")
     return labels
+
+
+def partial_result_flag(rows: Sequence, labels: Sequence[str], grid: Sequence[float]) -> SanityFlag:
+    """The flag a cancelled evaluation's partial result carries (``code == "partial"``)."""
+    done = sum(1 for r in rows if r.attack != WORST_CASE)
+    incomplete = [e for e in grid if not any(r.attack == WORST_CASE and abs(r.eps - e) < 1e-12 for r in rows)]
+    text = (f"The evaluation was cancelled. This result holds the {done} attack row(s) of "
+            f"{len(labels)} attack(s) x {len(grid)} eps that finished, with their per-sample records.")
+    if incomplete:
+        text += (" At eps " + ", ".join(f"{e:.4g}" for e in incomplete) + " not every attack ran, so there is "
+                 "no worst-case row: the robust accuracy of those rows is an upper bound.")
+    return SanityFlag("partial", "Cancelled: partial result", text, "warning")
 
 
 def _check_eps_grid(eps_grid: Sequence[float]) -> list[float]:
@@ -198,60 +213,72 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     wrong_records = {i: None for i in range(n) if not correct[i]}
     no_example = set() if examples_with_burned_in else _burned_in_samples(dataset)
 
-    for ei, eps in enumerate(grid):
-        at_eps: list[dict[int, SampleRecord]] = []
-        for ai, lab in enumerate(labels):
-            attack = build(ai, eps)
-            records: dict[int, SampleRecord] = {}
-            todo = list(correct_idx)
-            if cascade:
-                for i, rec in fooled_before[lab].items():
-                    records[i] = replace(rec, eps=float(eps))
-                todo = [i for i in todo if i not in records]
-            if not full_rows and ai > 0:
-                for i in list(todo):
-                    prev = next((r[i] for r in at_eps if i in r and r[i].adv_pred != r[i].true_label), None)
-                    if prev is not None:
-                        records[i] = replace(prev, attack=lab, queries=0, time_s=0.0)
-                        todo.remove(i)
-            done += len(correct_idx) - len(todo)
-            for b in range(0, len(todo), batch_size):
-                cancel.raise_if_cancelled()
-                idx = todo[b:b + batch_size]
-                xb = x[idx].to(dev)
-                yb = y[idx].to(dev)
-                out = attack.perturb(xb, yb, progress=ProgressCallback(cancel=cancel, callback=on_attack_progress))
-                cancel.raise_if_cancelled()
-                recs = make_records(
-                    sample_ids=[ids[i] for i in idx], y=y[idx], attack=lab, eps=eps, clean=xb, adv=out.adv,
-                    clean_logits=clean_logits[idx], adv_logits=out.adv_logits, success=out.success.cpu(),
-                    queries=out.queries.cpu() if out.queries is not None else None, time_s=out.elapsed_s,
-                    native_per_unit=npu[idx])
-                for j, (i, rec) in enumerate(zip(idx, recs)):
-                    records[i] = rec
-                    if rec.adv_pred != rec.true_label:
-                        fooled_before[lab][i] = rec
-                    def make(rec: SampleRecord = rec, i: int = i, j: int = j, out: Any = out,
-                             xb: torch.Tensor = xb) -> ExamplePanel:
-                        adv_conf = float(torch.softmax(out.adv_logits[j].detach().float().cpu(), 0).max())
-                        clean_c = float(torch.softmax(clean_logits[i], 0).max())
-                        return example_panel(rec, xb[j], out.adv[j], adv_conf, clean_c, float(npu[i]))
+    cancelled = False
+    try:
+        for ei, eps in enumerate(grid):
+            at_eps: list[dict[int, SampleRecord]] = []
+            for ai, lab in enumerate(labels):
+                attack = build(ai, eps)
+                records: dict[int, SampleRecord] = {}
+                todo = list(correct_idx)
+                if cascade:
+                    for i, rec in fooled_before[lab].items():
+                        records[i] = replace(rec, eps=float(eps))
+                    todo = [i for i in todo if i not in records]
+                if not full_rows and ai > 0:
+                    for i in list(todo):
+                        prev = next((r[i] for r in at_eps if i in r and r[i].adv_pred != r[i].true_label), None)
+                        if prev is not None:
+                            records[i] = replace(prev, attack=lab, queries=0, time_s=0.0)
+                            todo.remove(i)
+                done += len(correct_idx) - len(todo)
+                for b in range(0, len(todo), batch_size):
+                    cancel.raise_if_cancelled()
+                    idx = todo[b:b + batch_size]
+                    xb = x[idx].to(dev)
+                    yb = y[idx].to(dev)
+                    out = attack.perturb(xb, yb, progress=ProgressCallback(cancel=cancel, callback=on_attack_progress))
+                    cancel.raise_if_cancelled()
+                    recs = make_records(
+                        sample_ids=[ids[i] for i in idx], y=y[idx], attack=lab, eps=eps, clean=xb, adv=out.adv,
+                        clean_logits=clean_logits[idx], adv_logits=out.adv_logits, success=out.success.cpu(),
+                        queries=out.queries.cpu() if out.queries is not None else None, time_s=out.elapsed_s,
+                        native_per_unit=npu[idx])
+                    for j, (i, rec) in enumerate(zip(idx, recs)):
+                        records[i] = rec
+                        if rec.adv_pred != rec.true_label:
+                            fooled_before[lab][i] = rec
+                        def make(rec: SampleRecord = rec, i: int = i, j: int = j, out: Any = out,
+                                 xb: torch.Tensor = xb) -> ExamplePanel:
+                            adv_conf = float(torch.softmax(out.adv_logits[j].detach().float().cpu(), 0).max())
+                            clean_c = float(torch.softmax(clean_logits[i], 0).max())
+                            return example_panel(rec, xb[j], out.adv[j], adv_conf, clean_c, float(npu[i]))
 
-                    picker.offer(rec, study_key(rec.sample_id), make, burned_in=i in no_example)
-                done += len(idx)
-                yield event(f"{lab} eps {eps:.4g}: {min(b + batch_size, len(todo))}/{len(todo)} samples",
-                            attack=lab, eps=eps)
-            for i in wrong_records:
-                records[i] = unattacked_record(ids[i], int(y[i]), lab, eps, int(clean_pred[i]), clean_conf[i])
-            at_eps.append(records)
-            ordered = [records[i] for i in range(n)]
-            samples.extend(ordered)
-            row = summarize_records(ordered, lab, eps, eps_native[ei], k)
-            row.cumulative = (not full_rows) and ai > 0
-            rows.append(row)
-        wc = worst_case_records([[r[i] for i in range(n)] for r in at_eps])
-        rows.append(summarize_records(wc, WORST_CASE, eps, eps_native[ei], k))
-        yield event(f"eps {eps:.4g} done", eps=eps)
+                        picker.offer(rec, study_key(rec.sample_id), make, burned_in=i in no_example)
+                    done += len(idx)
+                    yield event(f"{lab} eps {eps:.4g}: {min(b + batch_size, len(todo))}/{len(todo)} samples",
+                                attack=lab, eps=eps)
+                for i in wrong_records:
+                    records[i] = unattacked_record(ids[i], int(y[i]), lab, eps, int(clean_pred[i]), clean_conf[i])
+                at_eps.append(records)
+                ordered = [records[i] for i in range(n)]
+                samples.extend(ordered)
+                row = summarize_records(ordered, lab, eps, eps_native[ei], k)
+                row.cumulative = (not full_rows) and ai > 0
+                rows.append(row)
+            wc = worst_case_records([[r[i] for i in range(n)] for r in at_eps])
+            rows.append(summarize_records(wc, WORST_CASE, eps, eps_native[ei], k))
+            yield event(f"eps {eps:.4g} done", eps=eps)
+    except JobCancelled:
+        if not rows:
+            raise
+        # keep what finished: complete attack rows (each with its per-sample records); a worst-case row
+        # only for an eps whose attacks all finished (a worst case over fewer attacks would overstate
+        # robustness)
+        cancelled = True
+        grid = [e for e in grid if any(abs(r.eps - e) < 1e-12 for r in rows)]
+        eps_native = [eps_in_native(card, e) for e in grid]
+        flags.append(partial_result_flag(rows, labels, grid))
 
     flags.extend(check_black_box_beats_white_box(rows, black_box, {a.attack: a.title for a in attack_info}))
     units = "a.u."
@@ -274,6 +301,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
         clean_accuracy=summary.accuracy, balanced_accuracy=summary.balanced_accuracy,
         per_class=summary.per_class, rows=rows, samples=samples, flags=flags, examples=picker.pick(),
         provenance=provenance, clean_confusion=summary.confusion, attack_info=attack_info)
+    if cancelled:
+        raise JobCancelled(partial=result)
     done = total
     yield event("Evaluation finished")
     return result

@@ -51,3 +51,40 @@ def test_bad_requests_fail_before_any_work(tiny_script_card, demo_test, tmp_path
     with pytest.raises(AttackConfigError, match="divides by zero"):
         run_job(evaluation_workflow(tiny_script_card, EvaluationRequest(data=demo_test, attacks=["fgsm"],
                                                                         eps="1/0")))
+
+
+def test_cancelled_evaluation_hands_over_what_finished(tiny_script_card, demo_test):
+    """Cancelled at PGD of the second eps: eps 1 complete (with its worst case), eps 2 only FGSM's row,
+    no worst case there (it would overstate robustness), marked by a "partial" flag."""
+    from medadv_desktop.engine.jobs import CancelToken
+    from medadv_desktop.errors import JobCancelled
+
+    cancel = CancelToken()
+
+    def on_event(event):
+        if event.data.get("attack") == "pgd" and event.data.get("eps", 0) > 1.5 / 255:
+            cancel.cancel()
+
+    request = EvaluationRequest(data=demo_test, attacks=["fgsm", ("pgd", {"steps": 2})], eps="1/255, 2/255")
+    with pytest.raises(JobCancelled) as stop:
+        run_job(evaluation_workflow(tiny_script_card, request, device="cpu", cancel=cancel), on_event, cancel=cancel)
+    partial = stop.value.partial
+    assert partial is not None
+    assert [(r.attack, round(r.eps * 255)) for r in partial.rows] == [
+        ("fgsm", 1), ("pgd", 1), ("worst-case", 1), ("fgsm", 2)]
+    assert partial.eps_grid == pytest.approx([1 / 255, 2 / 255])
+    assert len(partial.samples) == 3 * partial.n_samples                  # the records of the three attack rows
+    flag = next(f for f in partial.flags if f.code == "partial")
+    assert "cancelled" in flag.explanation and "no worst-case row" in flag.explanation
+
+
+def test_cancelled_before_any_row_keeps_nothing(tiny_script_card, demo_test):
+    from medadv_desktop.engine.jobs import CancelToken
+    from medadv_desktop.errors import JobCancelled
+
+    cancel = CancelToken()
+    request = EvaluationRequest(data=demo_test, attacks=["fgsm"], eps="1/255")
+    with pytest.raises(JobCancelled) as stop:
+        run_job(evaluation_workflow(tiny_script_card, request, device="cpu", cancel=cancel),
+                lambda e: cancel.cancel() if e.data.get("kind") == "dataset" else None, cancel=cancel)
+    assert stop.value.partial is None
