@@ -153,7 +153,7 @@ def step_attack(ctx: SelfTestContext) -> str:
     """FGSM 2/255 on the labelled demo slices (evaluate_job) and on the study (the study attack workflow)."""
     import numpy as np
 
-    from medadv_desktop.engine.datasets import DatasetSample, LabelledDataset
+    from medadv_desktop.engine.datasets import DatasetSample, LabelledDataset, slice_sample_id
     from medadv_desktop.engine.evaluation import evaluate_job
     from medadv_desktop.engine.jobs import run_job
     from medadv_desktop.engine.workflows.study_attack import study_attack_workflow
@@ -163,7 +163,7 @@ def step_attack(ctx: SelfTestContext) -> str:
     name = study.pseudonym or "DEMO"
     dataset = LabelledDataset(
         class_names=class_names,
-        samples=[DatasetSample(f"{name}/slice-{i:03d}", label, 0, i) for i, label in enumerate(ctx.labels)],
+        samples=[DatasetSample(slice_sample_id(name, i), label, 0, i) for i, label in enumerate(ctx.labels)],
         studies=[study], name="demo-study", synthetic=True)
     result = run_job(evaluate_job(model, dataset, [("fgsm", {})], [SELF_TEST_EPS], batch_size=16))
     rows = [r for r in result.rows if r.attack.lower() == "fgsm"]

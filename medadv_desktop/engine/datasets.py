@@ -16,6 +16,7 @@ they never stop the data set from loading.
 
 Sample ids are pseudonyms (``STUDY-3F2A9C`` or ``STUDY-3F2A9C/slice-004``),
 never file names or header values, so they are safe in logs and reports.
+Slices are numbered from 1, as the viewer numbers them (:func:`slice_sample_id`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from medadv_desktop.engine.models.card import ModelCard
 
 __all__ = ["LABELS_CSV", "DatasetSample", "LabelRow", "LabelledDataset", "read_labels_csv"]
+
+
+def slice_sample_id(name: str, index: int) -> str:
+    """The sample id of slice ``index`` (0-based) of a multi-slice study: ``NAME/slice-NNN``, numbered
+    from 1 like the viewer's "Slice N / M" (slice 0 is ``slice-001``)."""
+    return f"{name}/slice-{index + 1:03d}"
 
 
 @dataclass
@@ -124,7 +131,7 @@ class LabelledDataset:
         if study.synthetic:                # set by the reader from the demo generator's marker
             self.synthetic = True
         for s in range(study.n_slices):
-            sid = name if study.n_slices == 1 else f"{name}/slice-{s:03d}"
+            sid = name if study.n_slices == 1 else slice_sample_id(name, s)
             self.samples.append(DatasetSample(sid, int(label), index, s))
 
     @classmethod

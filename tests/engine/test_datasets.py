@@ -98,3 +98,10 @@ def test_head_is_balanced_and_from_arrays():
     assert sub.class_counts() == {"no_finding": 2, "lesion": 2}
     xs, ys, ids, npu = sub.to_tensors()
     assert xs.shape == (4, 1, 8, 8) and np.all(npu == 2.0)
+
+
+def test_slice_sample_ids_count_from_one_like_the_viewer():
+    from medadv_desktop.engine.datasets import slice_sample_id
+
+    assert slice_sample_id("STUDY-1A", 0) == "STUDY-1A/slice-001"
+    assert slice_sample_id("STUDY-1A", 7) == "STUDY-1A/slice-008"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medadv_desktop.engine.datasets import slice_sample_id
 from medadv_desktop.engine.evaluation.common import card_of, make_records, model_device
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress, ProgressCallback
 from medadv_desktop.engine.metrics import as_two_class_logits, summarize_records
@@ -69,7 +70,7 @@ def attack_study_job(classifier: torch.nn.Module, study, slices: Sequence[int] |
     eps = attack_obj.eps
     n = x_all.shape[0]
     pseudo = study.pseudonym or "STUDY"
-    ids = [pseudo] if volume else [pseudo if study.n_slices == 1 else f"{pseudo}/slice-{s:03d}" for s in index]
+    ids = [pseudo] if volume else [pseudo if study.n_slices == 1 else slice_sample_id(pseudo, s) for s in index]
     adv_parts: list[torch.Tensor] = []
     clean_logit_parts: list[torch.Tensor] = []
     adv_logit_parts: list[torch.Tensor] = []

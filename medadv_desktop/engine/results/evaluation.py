@@ -29,7 +29,7 @@ class SampleRecord:
     unless ``_native``; ``success`` is None when the clean prediction was already
     wrong (the attack is not counted for that sample)."""
 
-    sample_id: str            # pseudonym + slice, never PHI ("S3F2A/slice-004")
+    sample_id: str            # pseudonym + slice, never PHI ("S3F2A/slice-004": slice 4, from 1)
     true_label: int
     attack: str
     eps: float

@@ -8,7 +8,7 @@ events, driven by :func:`~medadv_desktop.engine.jobs.run_job` in the CLI and
 by the GUI's worker thread.
 
     from medadv_desktop.engine.workflows import (
-        study_attack_workflow, StudyAttackOutcome,                     # study_attack.py
+        study_attack_workflow, StudyAttackOutcome, write_study_attack_outputs,   # study_attack.py
         evaluation_workflow, EvaluationRequest, EvaluationOutcome,     # evaluation.py
         adversarial_training_workflow, training_phase, retest_phase,   # training.py
         AdversarialTrainingRequest, TrainingPhaseOutcome, RetestOutcome, AdversarialTrainingOutcome,
@@ -27,6 +27,7 @@ from typing import Any
 
 _LAZY = {
     "study_attack_workflow": "study_attack", "StudyAttackOutcome": "study_attack",
+    "write_study_attack_outputs": "study_attack",
     "evaluation_workflow": "evaluation", "EvaluationRequest": "evaluation", "EvaluationOutcome": "evaluation",
     "adversarial_training_workflow": "training", "training_phase": "training", "retest_phase": "training",
     "AdversarialTrainingRequest": "training", "TrainingPhaseOutcome": "training", "RetestOutcome": "training",

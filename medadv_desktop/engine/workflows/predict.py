@@ -24,7 +24,7 @@ from medadv_desktop.errors import MedAdvError
 class Prediction:
     """One classified image, slice or volume."""
 
-    sample: str                        # pseudonym (+ /slice-NNN); never PHI
+    sample: str                        # pseudonym (+ /slice-NNN, from 1); never PHI
     probabilities: list[float]
     predicted: str
     label: str | None = None           # the folder label, for labelled data sets
@@ -90,6 +90,7 @@ def predict_path(card_path: str | Path, path: str | Path, *, device: str | None 
                  batch_size: int = 32, modality: str | None = None) -> PredictionRun:
     """Load the model of ``card_path`` and classify every image or slice under ``path``
     (``modality``: set the studies' modality, as on open)."""
+    from medadv_desktop.engine.datasets import slice_sample_id
     from medadv_desktop.engine.models import ModelCard, load_classifier, study_to_unit, study_to_unit_volume
 
     card = ModelCard.load(card_path)
@@ -142,7 +143,7 @@ def predict_path(card_path: str | Path, path: str | Path, *, device: str | None 
                 continue
             unit, _ = study_to_unit(study, card)
             for k in range(unit.shape[0]):
-                items.append((name if unit.shape[0] == 1 else f"{name}/slice-{k:03d}", unit[k], study.label))
+                items.append((name if unit.shape[0] == 1 else slice_sample_id(name, k), unit[k], study.label))
     if not items:
         raise MedAdvError(f"No image could be read from '{path.name}' ({len(run.failures)} file(s) failed).",
                           hint="Check that the path holds DICOM, NIfTI or PNG/JPEG/TIFF images.")

@@ -17,7 +17,8 @@
    runs on the chosen slices (all when ``slices`` is None);
 4. the outcome holds the engine result, the adversarial study in native units
    (the attacked slices replaced), the perturbation map and the JSON summary;
-5. with ``out_dir``, it is written there, never over an existing file:
+5. with ``out_dir`` (or later, :func:`write_study_attack_outputs`), it is
+   written there, never over an existing file:
    ``<pseudonym>_<attack>_adv`` like the input (DICOM series, NIfTI, PNG), the
    perturbation map (``_perturbation.png`` for one slice, ``.nii.gz`` for a
    series) and ``_summary.json`` (no PHI).
@@ -53,6 +54,7 @@ class StudyAttackOutcome:
     stem: str                                      # "<pseudonym>_<attack>": the output file names' stem
     summary: StudyAttackSummary | None = None      # what <stem>_summary.json holds
     written: list[Path] = field(default_factory=list)
+    model_name: str = ""                           # the model card's name (for the summary)
 
     def adversarial_pixels(self) -> np.ndarray:
         """The whole study's pixels (float32, native units) with the attacked slices replaced."""
@@ -101,15 +103,34 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
                                          cancel=cancel, on_attack_progress=on_attack_progress)
     result.warnings = list(warnings)
     outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
-                                 stem=stem)
+                                 stem=stem, model_name=card.name)
     if out_dir is not None:
         yield Progress("attack", 1, 1, "Writing the adversarial study", {"kind": "write"})
-        outcome.written = _write_outputs(outcome, Path(out_dir))
-    outcome.summary = result.summary(model=card.name, outputs=[p.name for p in outcome.written],
-                                     synthetic=bool(getattr(study, "synthetic", False)))
-    if out_dir is not None:
-        outcome.written.append(outcome.summary.save(Path(out_dir) / f"{stem}_summary.json"))
+        write_study_attack_outputs(outcome, Path(out_dir))
+    else:
+        outcome.summary = _make_summary(outcome)
     return outcome
+
+
+def write_study_attack_outputs(outcome: StudyAttackOutcome, out_dir: str | Path) -> list[Path]:
+    """Write ``outcome`` into ``out_dir`` (the adversarial study like the input, the perturbation map,
+    ``<stem>_summary.json``); never over an existing file. Returns (and records in
+    ``outcome.written``) the files written. The GUI's export calls this after the attack."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(out_dir)
+    for path in _output_paths(outcome.study, outcome.stem, out_dir):
+        if path.exists():
+            raise OutputExistsError(path)
+    outcome.written = _write_outputs(outcome, out_dir)
+    outcome.summary = _make_summary(outcome)
+    outcome.written.append(outcome.summary.save(out_dir / f"{outcome.stem}_summary.json"))
+    return list(outcome.written)
+
+
+def _make_summary(outcome: StudyAttackOutcome) -> StudyAttackSummary:
+    return outcome.result.summary(model=outcome.model_name, outputs=[p.name for p in outcome.written],
+                                  synthetic=bool(getattr(outcome.study, "synthetic", False)))
 
 
 def _output_paths(study: Any, stem: str, out_dir: Path) -> list[Path]:

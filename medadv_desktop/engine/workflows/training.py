@@ -64,6 +64,7 @@ class AdversarialTrainingRequest:
     attacks: Sequence[str | tuple[str, Mapping[str, Any]]] = ()   # re-test attacks; () = default_attacks()
     eps_grid: str | Sequence[str | float] = DEFAULT_EPS_GRID        # the training eps is always added
     max_eval_samples: int | None = None              # re-test a seeded, class-balanced subset
+    max_train_samples: int | None = None             # train on a seeded, class-balanced subset
     eval_batch_size: int = 32
     resume: bool = True
     device: str | None = None                        # where the hardened model is loaded for the re-test
@@ -188,6 +189,8 @@ def training_phase(classifier: Any, request: AdversarialTrainingRequest, *, canc
     train_dir, test_dir = resolve_split_dirs(request.data)
     class_names = list(classifier.card.class_names)
     train_set = LabelledDataset.from_folder(train_dir, class_names)
+    if request.max_train_samples is not None and len(train_set) > request.max_train_samples:
+        train_set = train_set.head(int(request.max_train_samples), seed=request.config.seed)
     yield Progress("train", 0, 0, f"Training data: {len(train_set)} samples",
                    {"kind": "data", "name": train_set.name, "n_samples": len(train_set),
                     "synthetic": bool(train_set.synthetic), "n_failures": len(train_set.failures)})

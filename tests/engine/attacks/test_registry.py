@@ -64,7 +64,7 @@ def throwaway():
 
 
 def test_registered_attack_is_in_the_lists_and_keeps_the_invariants(throwaway, gray_model):
-    from medadv_desktop.ui.attack_dock import gather_attack_infos
+    from medadv_desktop.ui.attack_info import gather_attack_infos
 
     assert NAME in available() and NAME in default_attacks() and NAME not in default_attacks("quick")
     info = next(i for i in gather_attack_infos() if i.name == NAME)

@@ -59,3 +59,18 @@ def test_outputs_are_written_once_and_never_overwritten(classifier, ct, tmp_path
     with pytest.raises(OutputExistsError):        # refused before the attack runs
         run_job(study_attack_workflow(classifier, ct, "fgsm", {"eps": "4/255"}, out_dir=out))
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_outputs_written_after_the_attack_by_the_workflows_writer(classifier, ct, tmp_path):
+    """What the GUI's export does: attack first (nothing written), write later; never over a file."""
+    from medadv_desktop.engine.workflows import write_study_attack_outputs
+
+    outcome = run_job(study_attack_workflow(classifier, ct, "fgsm", {"eps": "2/255"}))
+    assert outcome.written == [] and not list(tmp_path.glob("out*"))
+    written = write_study_attack_outputs(outcome, tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert any(n.endswith("_adv.dcm") for n in names) and any(n.endswith("_perturbation.png") for n in names)
+    summary = json.loads((tmp_path / "out" / f"{outcome.stem}_summary.json").read_text())
+    assert summary["model"] == classifier.card.name and summary["eps"] == pytest.approx(2 / 255)
+    with pytest.raises(OutputExistsError):
+        write_study_attack_outputs(outcome, tmp_path / "out")

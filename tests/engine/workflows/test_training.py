@@ -33,3 +33,30 @@ def test_retest_uses_the_test_folder_then_the_validation_split_then_the_training
 
     chosen = retest_set(train, None, TrainingConfig(val_split=0.0), CLASSES)
     assert chosen.source == RETEST_TRAINING and len(chosen.dataset) == len(train)
+
+
+def test_training_phase_can_limit_the_training_samples(tmp_path, tiny_script_card):
+    """``max_train_samples``: a seeded, class-balanced subset of the training folder (the GUI's option)."""
+    from medadv_desktop.engine.demo import write_demo_dataset
+    from medadv_desktop.engine.jobs import CancelToken, run_job
+    from medadv_desktop.engine.models import load_classifier
+    from medadv_desktop.engine.workflows.training import AdversarialTrainingRequest, training_phase
+    from medadv_desktop.errors import JobCancelled
+
+    write_demo_dataset(tmp_path / "demo", n_train=12, n_test=2)
+    classifier = load_classifier(tiny_script_card, device="cpu")
+    events, cancel = [], CancelToken()
+
+    def on_event(event):
+        events.append(event)
+        if event.data.get("kind") == "data":
+            cancel.cancel()                      # the data event is all this test needs
+
+    request = AdversarialTrainingRequest(data=tmp_path / "demo", out_dir=tmp_path / "out",
+                                         config=TrainingConfig(epochs=1), max_train_samples=5)
+    try:
+        run_job(training_phase(classifier, request, cancel=cancel), on_event, cancel=cancel)
+    except JobCancelled:
+        pass
+    data = next(e for e in events if e.data.get("kind") == "data")
+    assert data.data["n_samples"] == 5
