@@ -6,8 +6,8 @@ Menus, the toolbar and tests refer to actions by these ids
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
@@ -55,14 +55,17 @@ ACTION_SPECS: dict[str, ActionSpec] = {
     ActionId.CREATE_CARD: ActionSpec("&Create Card from Weights…", None, "Write a model card for a weights file"),
     ActionId.ADVERSARIAL_TRAINING: ActionSpec("Adversarial &Training…", "Ctrl+T",
                                               "Harden the model by adversarial training and re-test it before/after"),
-    ActionId.EXPORT_REPORT: ActionSpec("&Export Report…", "Ctrl+E", "Export the latest evaluation as PDF / CSV / JSON"),
+    ActionId.EXPORT_REPORT: ActionSpec("&Export Result…", "Ctrl+E",
+                                       "Export the current result: an attacked study (adversarial study, perturbation "
+                                       "map, summary), an evaluation or a before/after table (PDF / CSV / JSON)"),
     ActionId.QUIT: ActionSpec("&Quit", QKeySequence.Quit, "Quit MedAdv Desktop"),
     ActionId.RUN_ATTACK: ActionSpec("&Run Attack", "Ctrl+R", "Run the configured attack"),
     ActionId.CANCEL_JOB: ActionSpec("&Cancel Job", "Ctrl+.", "Cancel the running job"),
     ActionId.VIEW_ORIGINAL: ActionSpec("&Original", "1", "Show the original image", True),
     ActionId.VIEW_ADVERSARIAL: ActionSpec("&Adversarial", "2", "Show the adversarial image", True),
     ActionId.VIEW_DIFFERENCE: ActionSpec("&Difference", "3", "Show adversarial − original", True),
-    ActionId.VIEW_SIDE_BY_SIDE: ActionSpec("&Side by Side", "4", "Original, adversarial and difference side by side", True),
+    ActionId.VIEW_SIDE_BY_SIDE: ActionSpec("&Side by Side", "4", "Original, adversarial and difference side by side",
+                                           True),
     ActionId.TOGGLE_HEATMAP: ActionSpec("Perturbation &Heatmap", "H", "Overlay |perturbation| in native units", True),
     ActionId.RESET_VIEW: ActionSpec("&Fit to Window", "F", "Reset zoom and pan"),
     ActionId.NEXT_SLICE: ActionSpec("Next Slice", "PgDown", "Next slice"),

@@ -3,8 +3,11 @@
     medadv-desktop [PATH ...] [--demo] [--model CARD]
                    [--run-attack NAME [--eps 2/255]] [--screenshot FILE]
 
-The window is on screen before torch and timm are imported: the attack
-registry and the model load on the worker thread after the first paint.
+The window is on screen before torch and timm are imported: after the
+first paint the session imports the worker-side stack on the UI thread (so no
+first-time import ever runs on the worker), then the attack registry is read
+and the jobs (opening studies, loading the model) run on the worker.
+Without ``--model`` or ``--demo`` the last model card loaded is loaded again.
 With ``--screenshot FILE`` the main window is rendered to a PNG once loading
 (and, with ``--run-attack``, that attack on the current slice) is done, and
 the program exits 0, or non-zero with a message when something failed.
@@ -17,8 +20,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 _T0 = time.perf_counter()
 
@@ -27,7 +30,8 @@ EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT = 0, 2, 3
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medadv-desktop",
-                                     description="MedAdv Desktop: adversarial robustness testing of medical image classifiers.")
+                                     description="MedAdv Desktop: adversarial robustness testing of medical image "
+                                                 "classifiers.")
     parser.add_argument("paths", nargs="*", help="files or folders to open (DICOM, NIfTI, PNG/JPEG/TIFF)")
     parser.add_argument("--demo", action="store_true", help="open the bundled synthetic demo study and model")
     parser.add_argument("--model", metavar="CARD", help="model card (JSON) to load")
@@ -45,13 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class StartupScript:
-    """Drives the command-line requests (demo, paths, attack, screenshot) through the window's signals."""
+    """Drives the command-line requests (demo, paths, attack, screenshot) through the window's session."""
 
-    def __init__(self, window, args, on_finish) -> None:
+    def __init__(self, window, args, on_finish, *, load_last_model: bool = False) -> None:
         """``on_finish(exit_code)`` ends the run (``QApplication.exit`` in :func:`main`)."""
         from PySide6.QtCore import QTimer
 
         self.window, self.args, self.on_finish = window, args, on_finish
+        self.load_last_model = load_last_model
         self.exit_code: int | None = None
         self.errors: list[str] = []
         self.attack_submitted = False
@@ -61,9 +66,9 @@ class StartupScript:
         self.settle.setSingleShot(True)
         self.settle.setInterval(400)
         self.settle.timeout.connect(self._on_settled)
-        window.sig_idle.connect(self.settle.start)
-        window.sig_error_shown.connect(self.errors.append)
-        window.sig_job_finished.connect(self._on_job_finished)
+        session = window.session
+        session.idle.connect(self.settle.start)
+        session.error_raised.connect(lambda message, _title: self.errors.append(message))
         if args.screenshot:
             self.deadline = QTimer()
             self.deadline.setSingleShot(True)
@@ -72,21 +77,21 @@ class StartupScript:
 
     def start(self) -> None:
         w, args = self.window, self.args
-        w.prepare_engine()
+        w.session.start_engine()
         if args.demo:
             w.open_demo()
         if args.paths:
-            w.open_paths(args.paths)
+            w.studies.open_paths(args.paths)
         if args.model:
-            w.load_model(args.model)
-
-    def _on_job_finished(self, request, status: str) -> None:
-        if request.kind in ("attack", "evaluate"):
-            self.attack_done = True          # done, failed or cancelled: the screenshot shows it
+            w.models.load_model(args.model)
+        elif self.load_last_model and not args.demo:
+            last = w.store.last_model()
+            if last:
+                w.models.load_model(last)
 
     def _on_settled(self) -> None:
         w = self.window
-        if w.worker.busy or w._predict_timer.isActive():
+        if w.session.busy or not w.models.idle:
             return
         if self.args.run_attack and not self.attack_submitted:
             self.attack_submitted = True
@@ -95,7 +100,7 @@ class StartupScript:
             except Exception as exc:  # noqa: BLE001 - report and stop
                 message = exc.user_message() if hasattr(exc, "user_message") else str(exc)
                 self.errors.append(message)
-                w.show_error(message, title="--run-attack")
+                w.show_error(message, "--run-attack")
                 self.attack_done = True
                 self._on_settled()
             return
@@ -108,22 +113,26 @@ class StartupScript:
 
     def _submit_attack(self) -> None:
         from medadv_desktop.errors import MedAdvError
-        from medadv_desktop.ui.attack_dock import SCOPE_SLICE
+        from medadv_desktop.ui.attack_info import SCOPE_SLICE
 
         w = self.window
-        if w.classifier is None or w.study is None:
+        if w.session.classifier is None or w.session.study is None:
             raise MedAdvError("--run-attack needs a study and a model (use --demo, or PATH and --model).")
         panel = w.attack_panel
         form = panel.select_attack(self.args.run_attack)
-        if self.args.eps:
-            from medadv_desktop.engine.attacks.spec import parse_budget
-
-            npu = form.widgets["eps"].native_per_unit if "eps" in form.widgets else None
-            form.set_value("eps", parse_budget(self.args.eps, npu, w.study.units))
         panel.set_scope(SCOPE_SLICE)
-        request = panel.build_request()
-        if w.run_attack(request) is None:
-            raise MedAdvError("The attack could not be started.")
+        if self.args.eps:
+            field = form.widgets["eps"]
+            field.unit_edit.setText(self.args.eps)          # the strict field parses 2/255, 0.01 or 6HU
+            if not field.valid:
+                raise MedAdvError(f"--eps {self.args.eps}: {field.error}")
+        request = w.attacks.run(panel.build_request())
+        if request is None:
+            raise MedAdvError(f"The attack could not be started: {w.attacks.reason}")
+        request.on_finished = self._attack_finished
+
+    def _attack_finished(self, _status: str) -> None:
+        self.attack_done = True             # done, failed or cancelled: the screenshot shows it
 
     def _screenshot(self) -> None:
         w = self.window
@@ -153,7 +162,7 @@ class StartupScript:
 
 
 def _settings_factory():
-    from medadv_desktop.ui.main_window import make_settings
+    from medadv_desktop.ui.settings import make_settings
 
     return make_settings()
 
@@ -183,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.screenshot or window.settings.value("window/geometry") is None:
         window.resize(1600, 1000)
     if args.demo:
-        window.demo_mode = True
+        window.session.demo = True
         window._update_title()
     window.show()
     app.processEvents()
@@ -192,12 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
         print(f"window shown after {window.startup_seconds:.2f} s; torch imported before show: "
               f"{'yes' if window.torch_loaded_at_show else 'no'}", flush=True)
-    script = StartupScript(window, args, app.exit)
+    script = StartupScript(window, args, app.exit, load_last_model=not args.no_restore and not args.screenshot)
     QTimer.singleShot(0, script.start)
     code = app.exec()
     if script.exit_code is not None:
         code = script.exit_code
-    window.worker.shutdown()
+    window.session.shutdown()
     return int(code)
 
 

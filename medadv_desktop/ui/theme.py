@@ -76,7 +76,9 @@ QHeaderView::section {{
 QTabWidget::pane {{ border: 1px solid {BORDER}; top: -1px; }}
 QTabBar::tab {{ background: {PANEL}; padding: 4px 10px; border: 1px solid {BORDER}; border-bottom: none; }}
 QTabBar::tab:selected {{ background: {PANEL_ALT}; color: white; border-top: 2px solid {ACCENT}; }}
-QProgressBar {{ background: {BACKGROUND}; border: 1px solid {BORDER}; border-radius: 3px; text-align: center; height: 14px; }}
+QProgressBar {{
+    background: {BACKGROUND}; border: 1px solid {BORDER}; border-radius: 3px; text-align: center; height: 14px;
+}}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}
 QSlider::groove:horizontal {{ height: 4px; background: {BORDER}; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: {TEXT}; width: 12px; margin: -5px 0; border-radius: 6px; }}
@@ -90,7 +92,9 @@ QCheckBox::indicator, QListView::indicator, QTreeView::indicator {{
 QCheckBox::indicator:checked, QListView::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
 QCheckBox::indicator:disabled {{ border-color: {BORDER}; }}
 QLabel#banner {{ background: #4a3410; color: #ffd89a; padding: 3px 8px; border-radius: 3px; font-weight: bold; }}
+QLabel#badge_trained {{ background: #173d2c; color: #a8f0c8; padding: 2px 8px; border-radius: 3px; font-weight: bold; }}
 QLabel#heading {{ font-weight: bold; color: white; }}
+QLabel#run_reason {{ color: {WARNING}; }}
 QLabel#dim {{ color: {TEXT_DIM}; }}
 QLabel#error {{ color: {DANGER}; }}
 QToolTip {{ background: {PANEL_ALT}; color: {TEXT}; border: 1px solid {BORDER}; }}

@@ -1,19 +1,34 @@
-"""Run engine jobs off the UI thread.
+"""Run engine jobs off the UI thread, one after the other, each with its own callbacks.
 
 One :class:`JobRunner` lives on one QThread (owned by :class:`JobWorker`).
 The UI submits a :class:`JobRequest` whose ``factory(cancel)`` is called ON
-THE WORKER THREAD: it may import torch, load a model, and return either an
-engine job generator (``Job[T]``: yields :class:`Progress`, returns the result)
-or a plain result. The runner drives the generator with the engine's
-:func:`~medadv_desktop.engine.jobs.run_job` and forwards events as signals
-(throttled by the engine's one throttle, ``ProgressCallback``); Qt queues requests in the worker's event loop, so jobs run one after
-the other in submission order.
+THE WORKER THREAD and returns either an engine job generator (``Job[T]``:
+yields :class:`Progress`, returns the result) or a plain result. The runner
+drives the generator with the engine's :func:`~medadv_desktop.engine.jobs.run_job`
+(throttled by the engine's one throttle); Qt queues requests in the worker's
+event loop, so jobs run serially in submission order.
+
+Each request carries its own callbacks (superqt's generator-worker shape:
+``on_result``, ``on_error``, ``on_cancelled``, ``on_progress``,
+``on_finished``), called back on the UI thread; nothing is routed by a kind
+name. ``on_cancelled`` receives what the engine kept
+(:attr:`JobCancelled.partial`, e.g. a partial evaluation) or None.
 
 Cancellation is cooperative through the request's :class:`CancelToken`
 (thread-safe): engine jobs check it at least once per attack step, and the
-runner checks it between events, so a cancel takes effect within one step.
-A job that raises is reported through ``sig_error`` with the user-facing
-message (``MedAdvError.user_message()``); the worker keeps running.
+runner checks it between events. A job that raises is reported through
+``on_error`` with the user-facing message (``MedAdvError.user_message()``);
+the worker keeps running. A callback that raises on the UI thread is caught,
+logged and reported through :attr:`JobWorker.sig_callback_failed`.
+
+Why not superqt's ``thread_worker``: it starts a QRunnable per job on a
+thread pool (serial execution would need a private one-thread pool and its
+own abort protocol), and it would add a dependency for what this ~250-line
+module does with the engine's ``run_job`` and throttle.
+
+No module is imported for the first time on the worker thread: the session
+imports the worker-side stack on the UI thread before the first job
+(:mod:`medadv_desktop.ui.engine_start`).
 """
 
 from __future__ import annotations
@@ -43,37 +58,41 @@ QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancell
 
 
 @dataclass
-class JobRequest:
-    """A job waiting for, or running on, the worker."""
-
-    title: str                                  # shown in the jobs panel; never PHI
-    factory: Callable[[CancelToken], Any]       # runs on the worker thread
-    kind: str = "job"                           # "load", "model", "predict", "attack", "evaluate", ...
-    cancel: CancelToken = field(default_factory=CancelToken)
-    job_id: int = field(default_factory=lambda: next(_ids))
-    quiet: bool = False                         # quiet jobs (slice predictions) stay out of the log
-    context: dict[str, Any] = field(default_factory=dict)   # UI-side data returned with the result
-    submitted: float = field(default_factory=time.monotonic)
-
-
-@dataclass
 class JobFailure:
-    """What ``sig_error`` carries: a message a user can act on, and details for the log."""
+    """What ``on_error`` gets: a message a user can act on, and details for the log."""
 
     message: str
     exception: BaseException | None = None
     details: str = ""
 
 
+@dataclass(eq=False)
+class JobRequest:
+    """A job waiting for, or running on, the worker, with the callbacks of its outcome."""
+
+    title: str                                              # shown in the jobs panel; never PHI
+    factory: Callable[[CancelToken], Any]                   # runs on the worker thread
+    on_result: Callable[[Any], None] | None = None
+    on_error: Callable[[JobFailure], None] | None = None
+    on_cancelled: Callable[[Any], None] | None = None       # gets JobCancelled.partial (or None)
+    on_progress: Callable[[Progress], None] | None = None
+    on_finished: Callable[[str], None] | None = None        # done / cancelled / failed, after the above
+    quiet: bool = False              # background work (slice predictions): not listed, never blocks Run
+    cancel: CancelToken = field(default_factory=CancelToken)
+    job_id: int = field(default_factory=lambda: next(_ids))
+    submitted: float = field(default_factory=time.monotonic)
+    status: str = QUEUED
+
+
 _local = threading.local()
 
 
 def report_progress(event: Progress) -> None:
-    """Forward a progress event from inside a running job (e.g. an attack's per-step events).
+    """Forward a progress event from inside a running job (an attack's per-step events).
 
     Pass it as a callback to engine code that reports during a long step
-    (``attack_study_job(..., on_attack_progress=report_progress)``). It is a
-    no-op outside a job; events are throttled like the job's own.
+    (``on_attack_progress=report_progress``). A no-op outside a job; events are
+    throttled like the job's own.
     """
     sink = getattr(_local, "sink", None)
     if sink is not None:
@@ -97,10 +116,11 @@ class JobRunner(QObject):
     sig_progress = Signal(object, object)    # JobRequest, Progress
     sig_result = Signal(object, object)      # JobRequest, result
     sig_error = Signal(object, object)       # JobRequest, JobFailure
-    sig_finished = Signal(object, str)       # JobRequest, status (done/cancelled/failed)
+    sig_cancelled = Signal(object, object)   # JobRequest, partial result or None
+    sig_finished = Signal(object, str)       # JobRequest, status
 
     #: Minimum seconds between two forwarded progress events (the last always goes).
-    progress_interval_s = 0.05
+    progress_interval_s = 0.1
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,6 +130,7 @@ class JobRunner(QObject):
     def run(self, request: JobRequest) -> None:
         """Run one request to the end. Never raises."""
         if request.cancel.cancelled:
+            self.sig_cancelled.emit(request, None)
             self.sig_finished.emit(request, CANCELLED)
             return
         self.sig_started.emit(request)
@@ -120,14 +141,15 @@ class JobRunner(QObject):
 
         _local.sink = ProgressCallback(callback=emit, interval_s=self.progress_interval_s).report
         try:
-            outcome = request.factory(request.cancel)
             self._set_threads()
+            outcome = request.factory(request.cancel)
             if _is_generator(outcome):
                 outcome = run_job(outcome, emit, cancel=request.cancel, interval_s=self.progress_interval_s)
             request.cancel.raise_if_cancelled()
             self.sig_result.emit(request, outcome)
-        except JobCancelled:
+        except JobCancelled as stop:
             status = CANCELLED
+            self.sig_cancelled.emit(request, stop.partial)
         except MedAdvError as exc:
             status = FAILED
             self.sig_error.emit(request, JobFailure(exc.user_message(), exc))
@@ -153,18 +175,18 @@ def _is_generator(obj: Any) -> bool:
 
 
 class JobWorker(QObject):
-    """Owns the worker QThread and its :class:`JobRunner`; the UI's handle on jobs.
+    """Owns the worker QThread and its :class:`JobRunner`; calls each request's callbacks on the UI thread.
 
     ``submit(request)`` queues a job; ``cancel(job_id)`` / ``cancel_all()`` set
-    tokens. Signals are re-emitted on the UI thread.
+    tokens. The generic signals (submitted, started, progress, finished) are
+    for displays of every job (jobs panel, status bar).
     """
 
     sig_submitted = Signal(object)
     sig_started = Signal(object)
     sig_progress = Signal(object, object)
-    sig_result = Signal(object, object)
-    sig_error = Signal(object, object)
     sig_finished = Signal(object, str)
+    sig_callback_failed = Signal(object, str)     # JobRequest, message: a UI callback raised
     _sig_run = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -175,17 +197,20 @@ class JobWorker(QObject):
         self.runner.moveToThread(self.thread)
         self._sig_run.connect(self.runner.run)
         self.runner.sig_started.connect(self._on_started)
-        self.runner.sig_progress.connect(self.sig_progress)
-        self.runner.sig_result.connect(self.sig_result)
-        self.runner.sig_error.connect(self.sig_error)
+        self.runner.sig_progress.connect(self._on_progress)
+        self.runner.sig_result.connect(self._on_result)
+        self.runner.sig_error.connect(self._on_error)
+        self.runner.sig_cancelled.connect(self._on_cancelled)
         self.runner.sig_finished.connect(self._on_finished)
         self.jobs: dict[int, JobRequest] = {}     # queued or running
         self.current: JobRequest | None = None
         self.thread.start()
 
-    def submit(self, request: JobRequest) -> JobRequest:
+    def submit(self, request: JobRequest, *, announce: bool = True) -> JobRequest:
+        """Queue ``request``; ``announce=False``: ``sig_submitted`` went out already (held by the session)."""
         self.jobs[request.job_id] = request
-        self.sig_submitted.emit(request)
+        if announce:
+            self.sig_submitted.emit(request)
         self._sig_run.emit(request)
         return request
 
@@ -198,21 +223,48 @@ class JobWorker(QObject):
         for request in list(self.jobs.values()):
             request.cancel.cancel()
 
-    def pending(self, kind: str | None = None) -> list[JobRequest]:
-        return [r for r in self.jobs.values() if kind is None or r.kind == kind]
+    def pending(self) -> list[JobRequest]:
+        return list(self.jobs.values())
 
     @property
     def busy(self) -> bool:
         return bool(self.jobs)
 
+    # -- dispatch on the UI thread -------------------------------------------------------
+    def _call(self, request: JobRequest, callback: Callable[..., None] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception as exc:  # noqa: BLE001 - the UI keeps working; the session shows it
+            log.exception("a callback of job '%s' failed", request.title)
+            self.sig_callback_failed.emit(request, f"Showing the outcome of '{request.title}' failed: "
+                                                   f"{exc.__class__.__name__}: {exc}")
+
     def _on_started(self, request: JobRequest) -> None:
         self.current = request
+        request.status = RUNNING
         self.sig_started.emit(request)
+
+    def _on_progress(self, request: JobRequest, event: Progress) -> None:
+        self._call(request, request.on_progress, event)
+        self.sig_progress.emit(request, event)
+
+    def _on_result(self, request: JobRequest, value: Any) -> None:
+        self._call(request, request.on_result, value)
+
+    def _on_error(self, request: JobRequest, failure: JobFailure) -> None:
+        self._call(request, request.on_error, failure)
+
+    def _on_cancelled(self, request: JobRequest, partial: Any) -> None:
+        self._call(request, request.on_cancelled, partial)
 
     def _on_finished(self, request: JobRequest, status: str) -> None:
         self.jobs.pop(request.job_id, None)
+        request.status = status
         if self.current is request:
             self.current = None
+        self._call(request, request.on_finished, status)
         self.sig_finished.emit(request, status)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 
 def _run(args, tmp_path, timeout=240):
@@ -46,5 +45,9 @@ def test_startup_script_bad_attack_fails_with_message(qtbot, window, tmp_path, c
 
 def test_module_import_does_not_import_torch():
     code = ("import sys; import medadv_desktop.ui.app, medadv_desktop.ui.main_window; "
-            "assert 'torch' not in sys.modules and 'timm' not in sys.modules, 'torch imported at start-up'")
+            "from PySide6.QtWidgets import QApplication; app = QApplication([]); "
+            "from medadv_desktop.ui.main_window import MainWindow; w = MainWindow(restore=False); w.show(); "
+            "app.processEvents(); "
+            "assert 'torch' not in sys.modules and 'timm' not in sys.modules, 'torch imported before show'; "
+            "w.session.shutdown(); import os; os._exit(0)")   # skip interpreter teardown of Qt objects
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))

@@ -1,13 +1,15 @@
-"""Attack forms generated from the engine's schemas; eps kept in sync in [0, 1] and native units."""
+"""Attack forms generated from the engine's schemas; strict budget fields in [0, 1] and native units."""
 
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
+from medadv_desktop.engine.reports.formatting import budget_text as format_budget
 from medadv_desktop.errors import AttackConfigError
-from medadv_desktop.ui.attack_dock import (
-    SCOPE_DATASET, AttackPanel, BudgetField, format_budget, gather_attack_infos,
-)
+from medadv_desktop.ui.attack_info import SCOPE_DATASET, SCOPE_SLICE, gather_attack_infos
+from medadv_desktop.ui.widgets.attack_panel import AttackPanel
+from medadv_desktop.ui.widgets.budget_field import BudgetField
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,16 @@ def panel(qtbot, infos):
     p = AttackPanel()
     qtbot.addWidget(p)
     p.set_attacks(infos)
+    p.show()
     return p
+
+
+def retype(qtbot, edit, text):
+    """Select all in ``edit`` and type ``text`` with real key events."""
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key_Delete)
+    qtbot.keyClicks(edit, text)
 
 
 def test_every_attack_gets_a_form_from_its_schema(panel, infos):
@@ -44,22 +55,45 @@ def test_int_ranges_come_from_schema(panel):
     assert form.values()["steps"] == 25
 
 
-def test_eps_in_unit_and_native_kept_in_sync(qtbot):
+def test_eps_in_unit_and_native_kept_in_sync_with_typed_text(qtbot):
     field = BudgetField("eps", 2 / 255)
     qtbot.addWidget(field)
+    field.show()
     assert field.unit_edit.text() == "2/255"
     field.set_native_scale(400.0, "HU")                 # a 400 HU window
     assert field.native_edit.text() == "3.14" and field.native_label.text() == "HU"
-    field.native_edit.setText("6")
-    field.native_edit.editingFinished.emit()
-    assert field.value == pytest.approx(6 / 400)
-    assert field.unit_edit.text() == "0.015"
-    field.unit_edit.setText("4/255")
-    field.unit_edit.editingFinished.emit()
+    retype(qtbot, field.native_edit, "6")
+    assert field.value == pytest.approx(6 / 400) and field.unit_edit.text() == "0.015"
+    retype(qtbot, field.unit_edit, "4/255")
     assert field.value == pytest.approx(4 / 255) and field.native_edit.text() == "6.27"
-    field.unit_edit.setText("nonsense")
-    field.unit_edit.editingFinished.emit()
-    assert field.unit_edit.property("invalid") == "true" and field.value == pytest.approx(4 / 255)
+    # the CLI's "6HU" works in the [0, 1] field too, and is shown in both units once the field is left
+    retype(qtbot, field.unit_edit, "6HU")
+    assert field.valid and field.value == pytest.approx(6 / 400) and field.native_edit.text() == "6"
+    qtbot.keyClick(field.unit_edit, Qt.Key_Return)
+    assert field.unit_edit.text() == "0.015" and field.both_units_text() == "0.015 = 6 HU"
+    # invalid text is marked, never replaced, and never used
+    retype(qtbot, field.unit_edit, "nonsense")
+    assert field.unit_edit.property("invalid") == "true" and not field.valid
+    assert "not a budget" in field.unit_edit.toolTip() and field.unit_edit.text() == "nonsense"
+
+
+def test_invalid_eps_disables_run_with_the_reason(panel, qtbot):
+    """Issue 12 item 3: ``2/25S`` and ``300`` are refused with a reason that fits the card (a 400 HU window)."""
+    panel.set_native_scale(400.0, "HU")
+    form = panel.select_attack("fgsm")
+    eps = form.widgets["eps"]
+    for text, reason in (("2/25S", "unit 'S' does not match"), ("300", "outside [0, 1]"), ("1/0", "divides by zero"),
+                         ("2//255", "not a budget")):
+        retype(qtbot, eps.unit_edit, text)
+        problems = panel.problems()
+        assert problems and reason in problems[0], problems
+        assert "per image" not in problems[0]                 # the old, wrong reason on a windowed card
+        with pytest.raises(AttackConfigError):
+            panel.build_request()
+    retype(qtbot, eps.unit_edit, "1/255")
+    assert panel.problems() == [] and panel.build_request().params["eps"] == pytest.approx(1 / 255)
+    retype(qtbot, eps.native_edit, "6HU")
+    assert panel.build_request().params["eps"] == pytest.approx(6 / 400)
 
 
 def test_format_budget():
@@ -80,36 +114,40 @@ def test_targeted_class_uses_class_names(panel):
     assert form.values()["target_class"] == 1 and form.values()["targeted"] == "class"
 
 
-def test_dataset_scope_request_and_errors(panel, tmp_path):
+def test_dataset_scope_request_and_errors(panel, qtbot, tmp_path):
     panel.select_attack("fgsm")
     panel.set_scope(SCOPE_DATASET)
+    assert panel.dataset_row.isVisibleTo(panel)
     with pytest.raises(Exception) as exc:
         panel.build_request()
     assert "data set folder" in str(exc.value)
+    assert any("data set folder" in p for p in panel.problems())
     panel.dataset_edit.setText(str(tmp_path))
-    panel.eps_grid.setText("1/255, 2/255")
+    retype(qtbot, panel.eps_grid, "1/255, 2/255")
     request = panel.build_request()
     assert request.eps_grid == pytest.approx([1 / 255, 2 / 255])
     assert request.attacks[0][0] == "fgsm" and "eps" not in request.attacks[0][1]
-    assert request.full_rows is False                                   # default: the attack cascade
-    panel.eps_grid.setText("2/255, 7")
+    assert request.full_rows is False and request.max_samples is None      # default: the cascade, all samples
+    panel.max_samples.setValue(10)
+    assert panel.build_request().max_samples == 10
+    retype(qtbot, panel.eps_grid, "2/255, 7")
+    assert panel.eps_grid.property("invalid") == "true" and "eps grid" in panel.problems()[0]
     with pytest.raises(AttackConfigError):
         panel.build_request()
     panel.request_run()
     assert panel.error.isVisibleTo(panel) and "eps" in panel.error.text()
+    panel.set_native_scale(400.0, "HU")
+    retype(qtbot, panel.eps_grid, "1/255, 6HU")
+    assert panel.build_request().eps_grid == pytest.approx([1 / 255, 6 / 400])
 
 
 def test_per_attack_checkbox_reaches_the_request(panel, qtbot, tmp_path):
-    from PySide6.QtCore import Qt
-
-    from medadv_desktop.ui.attack_dock import SCOPE_SLICE
-
     box = panel.per_attack
     assert box.text() == "Each attack on every sample (per-attack rows, slower)"
-    assert not box.isChecked() and not box.isEnabled()                # only for a labelled data set
+    assert not box.isChecked() and not box.isVisibleTo(panel)             # only for a labelled data set
     panel.select_attack("fgsm")
     panel.set_scope(SCOPE_DATASET)
-    assert box.isEnabled() and "cumulative" in box.toolTip()
+    assert box.isEnabled() and box.isVisibleTo(panel) and "cumulative" in box.toolTip()
     panel.dataset_edit.setText(str(tmp_path))
     assert panel.build_request().full_rows is False
     qtbot.mouseClick(box, Qt.LeftButton)
@@ -119,3 +157,26 @@ def test_per_attack_checkbox_reaches_the_request(panel, qtbot, tmp_path):
     assert sent.args[0].full_rows is True and sent.args[0].scope == SCOPE_DATASET
     panel.set_scope(SCOPE_SLICE)
     assert not box.isEnabled() and panel.build_request().full_rows is False   # single images: no rows to cascade
+
+
+def test_settings_state_round_trip(panel, qtbot, infos):
+    form = panel.select_attack("pgd")
+    form.set_value("steps", 17)
+    retype(qtbot, form.widgets["eps"].unit_edit, "3/255")
+    panel.set_ticked_attacks(["fgsm", "pgd"])
+    panel.set_scope(SCOPE_DATASET)
+    retype(qtbot, panel.eps_grid, "1/255, 8/255")
+    panel.max_samples.setValue(12)
+    state = panel.settings_state()
+    other = AttackPanel()
+    qtbot.addWidget(other)
+    other.set_attacks(infos)
+    other.restore_state(state)
+    assert other.current_attack() == "pgd" and other.scope_key() == SCOPE_DATASET
+    assert other.form_by_name["pgd"].values()["steps"] == 17
+    assert other.form_by_name["pgd"].values()["eps"] == pytest.approx(3 / 255)
+    assert other.ticked_attacks() == [n for n in other.ticked_attacks() if n in ("fgsm", "pgd")]
+    assert set(other.ticked_attacks()) == {"fgsm", "pgd"}
+    assert other.eps_grid.text() == "1/255, 8/255" and other.max_samples.value() == 12
+    other.restore_state({"forms": {"pgd": {"steps": -5, "eps": "junk"}, "nope": {}}, "attack": "nope"})
+    assert other.form_by_name["pgd"].values()["steps"] == 17          # values that do not validate are skipped

@@ -1,12 +1,11 @@
 """The main window end to end, with real files and a real tiny timm model (no mocks).
 
-Waits on signals, never sleeps. File dialogs are patched where they are used.
+Waits on the session's state, never sleeps. File dialogs are patched where they are used.
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,11 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
 from medadv_desktop.ui.actions import ACTION_SPECS, ActionId
-from medadv_desktop.ui.attack_dock import SCOPE_DATASET, SCOPE_SLICE
+from medadv_desktop.ui.attack_info import SCOPE_DATASET, SCOPE_SLICE, SCOPE_VOLUME
 from medadv_desktop.ui.main_window import APP_TITLE, MainWindow
-from tests.ui.conftest import load, wait_idle
+from medadv_desktop.ui.session import AttackRun, EvaluationEntry
+from medadv_desktop.ui.worker import CANCELLED
+from tests.ui.conftest import load, run_and_wait, start_engine_and_model, wait_idle
 
 
 def test_launch_docks_actions_theme(window):
@@ -28,6 +29,7 @@ def test_launch_docks_actions_theme(window):
     assert window.actions[ActionId.OPEN_FILE].shortcut().toString()
     assert window.actions[ActionId.RUN_ATTACK].shortcut().toString() == "Ctrl+R"
     assert not window.actions[ActionId.RUN_ATTACK].isEnabled()     # nothing loaded yet
+    assert not window.attack_panel.run_button.isEnabled() and window.attack_panel.reason.text()
     assert window.findChild(type(window.toolbar), "toolbar_main") is window.toolbar
     assert window.palette().window().color().lightness() < 60       # dark reading-room theme
     for dock in window.docks.values():
@@ -35,29 +37,30 @@ def test_launch_docks_actions_theme(window):
 
 
 def test_open_file_through_dialog_and_prediction(window, qtbot, ct_small, tiny_card, monkeypatch):
-    from medadv_desktop.ui import main_window as mw
+    from medadv_desktop.ui.controllers import model, studies
 
-    monkeypatch.setattr(mw.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(ct_small), "")))
-    with qtbot.waitSignal(window.sig_studies_loaded, timeout=30_000):
+    session = window.session
+    monkeypatch.setattr(studies.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(ct_small), "")))
+    with qtbot.waitSignal(session.studies_changed, timeout=60_000):
         window.actions[ActionId.OPEN_FILE].trigger()
-    assert window.study is not None and window.study.modality == "CT"
+    assert session.study is not None and session.study.modality == "CT"
     assert window.study_browser.tree.topLevelItemCount() == 1
-    item = window.study_browser.tree.topLevelItem(0)
-    assert item.text(1) == "CT" and item.text(2) == "128×128" and item.text(3) == "1"
+    name, details = window.study_browser.row_texts()[0]
+    assert name == session.study.pseudonym and details == "CT · 128×128 · 1 slice"
     assert "CT" in window.windowTitle()
-    assert window.recent_files()[0] == str(ct_small.resolve())
+    assert window.store.recent_files()[0] == str(ct_small.resolve())
     # PHI never reaches the title, the study list or the log
     import pydicom
 
     patient = str(pydicom.dcmread(ct_small, stop_before_pixels=True).PatientName)
     assert patient
     assert patient not in window.windowTitle()
-    assert patient not in item.text(0)
+    assert patient not in name + details
 
-    monkeypatch.setattr(mw.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(tiny_card), "")))
-    with qtbot.waitSignal(window.sig_prediction_ready, timeout=60_000) as pred:
+    monkeypatch.setattr(model.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(tiny_card), "")))
+    with qtbot.waitSignal(session.prediction_changed, timeout=60_000):
         window.actions[ActionId.LOAD_MODEL].trigger()
-    probs = pred.args[0][1]
+    probs = session.predictions[(session.current_index, session.current_slice)]
     assert len(probs) == 2 and sum(probs) == pytest.approx(1, abs=1e-4)
     texts = window.model_panel.prediction_texts()
     assert [t[0] for t in texts] == ["no_finding", "lesion"]
@@ -65,7 +68,7 @@ def test_open_file_through_dialog_and_prediction(window, qtbot, ct_small, tiny_c
     assert "window C 40 / W 400" in window.model_panel.fields["intensity"].text()
     log = window.jobs_panel.log.toPlainText()
     assert patient not in log and "CT_small" not in log          # no PHI, not even file names
-    assert window.study.pseudonym in log
+    assert session.study.pseudonym in log
 
 
 def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
@@ -75,10 +78,10 @@ def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
     form.set_value("eps", 8 / 255)
     assert form.widgets["eps"].native_text() == "12.5 HU"            # 8/255 of a 400 HU window
     panel.set_scope(SCOPE_SLICE)
-    assert panel.run_button.isEnabled()
-    with qtbot.waitSignal(window.sig_attack_finished, timeout=60_000) as done:
-        qtbot.mouseClick(panel.run_button, Qt.LeftButton)
-    [(index, result)] = done.args[0]
+    entry = run_and_wait(qtbot, window)
+    assert isinstance(entry, AttackRun)
+    [(_index, outcome)] = entry.outcomes
+    result = outcome.result
     # heatmap holds the perturbation: non-zero exactly where adv != clean, in HU
     heat = window.viewer.heatmap_array()
     changed = result.adv_native[0] != result.clean_native[0]
@@ -90,7 +93,8 @@ def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
     # summary table row with its robust accuracy
     table = window.results_panel.table
     assert table.proxy.rowCount() == 1
-    row = {table.proxy.headerData(c, Qt.Horizontal): table.proxy.index(0, c).data() for c in range(table.proxy.columnCount())}
+    row = {table.proxy.headerData(c, Qt.Horizontal): table.proxy.index(0, c).data()
+           for c in range(table.proxy.columnCount())}
     assert row["Attack"] == "fgsm"
     assert row["Robust acc"] == f"{result.row.robust_accuracy * 100:.1f} %"
     assert row["eps"].startswith("8/255")
@@ -109,13 +113,15 @@ def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
     qtbot.keyClick(table, Qt.Key_C, Qt.ControlModifier)
     tsv = QGuiApplication.clipboard().text().splitlines()
     assert tsv[0].split("\t")[:3] == ["Source", "Attack", "eps"] and "fgsm" in tsv[1]
-    # selecting the sample shows its original / adversarial / heatmap
-    window.results_panel.samples.selectRow(0)
-    preview = window.results_panel.preview.items
-    np.testing.assert_allclose(preview[2].image, heat, atol=1e-4)
+    # selecting the sample shows its original / adversarial / heatmap, at the card's window (40/400 HU)
+    window.results_panel.samples.select_entry(0)
+    preview = window.results_panel.preview
+    np.testing.assert_allclose(preview.items[2].image, heat, atol=1e-4)
+    assert preview.levels == pytest.approx((-160, 240))
+    assert result.records[0].sample_id in preview.caption.text()
 
 
-def test_cancel_long_pgd_promptly_and_ui_stays_usable(window, qtbot, ct_small, tiny_card):
+def test_cancel_long_pgd_and_ui_stays_usable(window, qtbot, ct_small, tiny_card):
     load(qtbot, window, study=ct_small, card=tiny_card)
     panel = window.attack_panel
     form = panel.select_attack("pgd")
@@ -124,48 +130,46 @@ def test_cancel_long_pgd_promptly_and_ui_stays_usable(window, qtbot, ct_small, t
     form.set_value("restarts", 100)
     panel.set_scope(SCOPE_SLICE)
     started = []
-    window.worker.sig_started.connect(lambda r: started.append(r.kind))
-    panel.request_run()
-    qtbot.waitUntil(lambda: "attack" in started, timeout=10_000)
-    qtbot.wait(300)                                      # let it get into its steps
-    assert window.worker.busy and panel.cancel_button.isEnabled()
-    t0 = time.monotonic()
-    with qtbot.waitSignal(window.sig_job_finished, timeout=5_000,
-                          check_params_cb=lambda r, s: r.kind == "attack") as fin:
-        qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
-    elapsed = time.monotonic() - t0
-    assert fin.args[1] == "cancelled"
-    assert elapsed < 2.0, f"cancel took {elapsed:.2f} s"
+    window.session.worker.sig_started.connect(started.append)
+    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    request = window.attacks.last_request
+    qtbot.waitUntil(lambda: request in started, timeout=20_000)
+    assert panel.cancel_button.isEnabled() and not panel.run_button.isEnabled()
+    assert "running" in panel.reason.text()                        # Run says why it is off
+    qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: request.status == CANCELLED, timeout=30_000)
     assert "cancelled" in window.jobs_panel.log.toPlainText()
+    assert window.session.results == []                            # nothing half-done is shown as a result
     # still usable: the viewer reacts and a new job runs
     window.viewer.set_window(400, 1800)
     assert window.viewer.center == 400
-    with qtbot.waitSignal(window.sig_attack_finished, timeout=60_000):
-        panel.select_attack("fgsm")
-        panel.request_run()
+    wait_idle(qtbot, window)
+    panel.select_attack("fgsm")
+    assert isinstance(run_and_wait(qtbot, window), AttackRun)
 
 
 def test_corrupt_file_shows_error_and_app_survives(window, qtbot, tmp_path, ct_small):
     bad = tmp_path / "broken.dcm"
     bad.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\x14\x00" + b"garbage" * 5)
-    with qtbot.waitSignal(window.sig_error_shown, timeout=30_000) as err:
-        window.open_paths([bad])
+    window.session.start_engine()
+    with qtbot.waitSignal(window.session.error_raised, timeout=60_000) as err:
+        window.studies.open_paths([bad])
     assert "broken.dcm" in err.args[0]
-    assert window.study is None
+    assert window.session.study is None
     assert window.error_box.isVisible() and not window.error_box.isModal()
-    assert window.study_browser.failure_count() >= 1 or "broken.dcm" in window.last_error
-    with qtbot.waitSignal(window.sig_studies_loaded, timeout=30_000):
-        window.open_paths([ct_small])
-    assert window.study is not None
+    assert window.study_browser.failure_count() >= 1 or "broken.dcm" in window.session.last_error
+    with qtbot.waitSignal(window.session.studies_changed, timeout=30_000):
+        window.studies.open_paths([ct_small])
+    assert window.session.study is not None
 
 
 def test_drop_files_opens_them(window, qtbot, ct_small):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(ct_small))])
     event = QDropEvent(QPointF(300, 300), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
-    with qtbot.waitSignal(window.sig_studies_loaded, timeout=30_000):
+    with qtbot.waitSignal(window.session.studies_changed, timeout=60_000):
         window.dropEvent(event)
-    assert window.study.modality == "CT"
+    assert window.session.study.modality == "CT"
 
 
 def test_settings_round_trip(qtbot, settings, tmp_path):
@@ -176,8 +180,8 @@ def test_settings_round_trip(qtbot, settings, tmp_path):
     qtbot.waitExposed(first)
     first.docks["dock_tags"].hide()
     first.viewer.opacity_slider.setValue(35)
-    first.add_recent(tmp_path / "a.dcm")
-    first.add_recent(tmp_path / "b")
+    first.store.add_recent(tmp_path / "a.dcm")
+    first.store.add_recent(tmp_path / "b")
     first.close()
 
     second = MainWindow(settings=settings)
@@ -192,31 +196,33 @@ def test_settings_round_trip(qtbot, settings, tmp_path):
     assert not second.docks["dock_tags"].isVisible()
     assert second.docks["dock_model"].isVisible()
     assert second.viewer.opacity_slider.value() == 35
-    assert second.recent_files() == [str((tmp_path / "b").resolve()), str((tmp_path / "a.dcm").resolve())]
+    assert second.store.recent_files() == [str((tmp_path / "b").resolve()), str((tmp_path / "a.dcm").resolve())]
     assert [a.text() for a in second.recent_menu.actions()][:2] == ["&1 b", "&2 a.dcm"]
     second.close()
 
 
-def test_evaluation_on_labelled_folder(window, qtbot, tmp_path, tiny_card, monkeypatch):
+def _two_class_folder(tmp_path: Path) -> Path:
     from pydicom.data import get_testdata_file
 
     data = tmp_path / "data"
-    for cls, files in (("no_finding", ("CT_small.dcm", "MR_small.dcm")), ("lesion", ("CT_small.dcm", "MR_small.dcm"))):
+    for cls in ("no_finding", "lesion"):
         (data / cls).mkdir(parents=True)
-        for name in files:
+        for name in ("CT_small.dcm", "MR_small.dcm"):
             shutil.copy(get_testdata_file(name), data / cls / name)
-    window.prepare_engine()
-    window.load_model(tiny_card)
-    qtbot.waitUntil(lambda: bool(window.attack_infos) and window.classifier is not None, timeout=60_000)
+    return data
+
+
+def test_evaluation_on_labelled_folder_and_export_twice(window, qtbot, tmp_path, tiny_card, monkeypatch):
+    data = _two_class_folder(tmp_path)
+    start_engine_and_model(qtbot, window, tiny_card)
     panel = window.attack_panel
     panel.select_attack("fgsm")
     panel.set_scope(SCOPE_DATASET)
     panel.dataset_edit.setText(str(data))
     panel.eps_grid.setText("2/255, 8/255")
-    assert panel.run_button.isEnabled()
-    with qtbot.waitSignal(window.sig_attack_finished, timeout=120_000) as done:
-        panel.request_run()
-    result = done.args[0]
+    entry = run_and_wait(qtbot, window)
+    assert isinstance(entry, EvaluationEntry) and not entry.partial
+    result = entry.result
     assert result.n_samples == 4
     table = window.results_panel.table
     attacks = {table.proxy.index(r, 1).data() for r in range(table.proxy.rowCount())}
@@ -226,40 +232,46 @@ def test_evaluation_on_labelled_folder(window, qtbot, tmp_path, tiny_card, monke
     table.selectRow(0)
     assert window.results_panel.transitions.rowCount() == 2
     assert window.actions[ActionId.EXPORT_REPORT].isEnabled()
-    wait_idle(qtbot, window)
-    # File > Export Report writes PDF + CSV + JSON through the engine's report job
-    from medadv_desktop.ui import main_window as mw
+    # File > Export writes PDF + CSV + JSON through the engine's report job; a second export in the same
+    # minute (here: the same second) gets its own names instead of "already exists"
+    from medadv_desktop.ui.controllers import export
 
     out = tmp_path / "reports"
     out.mkdir()
-    monkeypatch.setattr(mw.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(out)))
-    with qtbot.waitSignal(window.sig_job_finished, timeout=120_000,
-                          check_params_cb=lambda r, s: r.kind == "export") as fin:
+    monkeypatch.setattr(export.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(out)))
+    for _ in range(2):
         window.actions[ActionId.EXPORT_REPORT].trigger()
-    assert fin.args[1] == "done", window.last_error
+        wait_idle(qtbot, window, 120_000)
+    assert window.session.last_error == ""
     suffixes = sorted(p.suffix for p in out.iterdir())
-    assert suffixes == [".csv", ".csv", ".json", ".pdf"]
+    assert suffixes == [".csv"] * 4 + [".json"] * 2 + [".pdf"] * 2
+    stems = sorted(p.name for p in out.glob("*.pdf"))
+    assert len(set(stems)) == 2                     # seconds in the name, and a counter within one second
+
+
+def test_export_names_never_collide(tmp_path):
+    from medadv_desktop.ui.controllers.export import REPORT_SUFFIXES, report_paths, unique_stem
+
+    stem = "medadv-report-model-20260101-120000"
+    assert unique_stem(tmp_path, stem, REPORT_SUFFIXES) == stem
+    report_paths(tmp_path, stem)["csv"].write_text("taken")            # one of the four files exists
+    assert unique_stem(tmp_path, stem, REPORT_SUFFIXES) == stem + "-2"
+    (tmp_path / f"{stem}-2.pdf").write_text("taken")
+    assert unique_stem(tmp_path, stem, REPORT_SUFFIXES) == stem + "-3"
+    (tmp_path / "folder").mkdir()
+    assert unique_stem(tmp_path, "folder") == "folder-2"
 
 
 def test_evaluation_attack_cascade_and_per_attack_checkbox(window, qtbot, tmp_path, tiny_card):
     """Default: the attack cascade (PGD's rows cumulative, marked *); the checkbox gives per-attack rows."""
-    from pydicom.data import get_testdata_file
-
-    data = tmp_path / "data"
-    for cls in ("no_finding", "lesion"):
-        (data / cls).mkdir(parents=True)
-        for name in ("CT_small.dcm", "MR_small.dcm"):
-            shutil.copy(get_testdata_file(name), data / cls / name)
-    window.prepare_engine()
-    window.load_model(tiny_card)
-    qtbot.waitUntil(lambda: bool(window.attack_infos) and window.classifier is not None, timeout=60_000)
+    data = _two_class_folder(tmp_path)
+    start_engine_and_model(qtbot, window, tiny_card)
     panel = window.attack_panel
     form = panel.select_attack("pgd")
     form.set_value("steps", 2)
     form.set_value("random_start", False)                 # deterministic: both modes give the same worst case
     names = [panel.attack_list.item(r).data(Qt.UserRole) for r in range(panel.attack_list.count())]
-    for r, name in enumerate(names):
-        panel.attack_list.item(r).setCheckState(Qt.Checked if name in ("fgsm", "pgd") else Qt.Unchecked)
+    panel.set_ticked_attacks(["fgsm", "pgd"])
     first, second = [n for n in names if n in ("fgsm", "pgd")]      # run order = list order
     panel.set_scope(SCOPE_DATASET)
     panel.dataset_edit.setText(str(data))
@@ -269,10 +281,7 @@ def test_evaluation_attack_cascade_and_per_attack_checkbox(window, qtbot, tmp_pa
 
     def run(per_attack: bool):
         panel.per_attack.setChecked(per_attack)
-        with qtbot.waitSignal(window.sig_attack_finished, timeout=120_000) as done:
-            panel.request_run()
-        wait_idle(qtbot, window)
-        return done.args[0]
+        return run_and_wait(qtbot, window).result
 
     cascade = run(False)
     assert cascade.provenance.full_rows is False
@@ -293,7 +302,7 @@ def test_evaluation_attack_cascade_and_per_attack_checkbox(window, qtbot, tmp_pa
 
 def test_create_card_dialog_values_make_a_valid_card(qtbot, tiny_card):
     from medadv_desktop.engine.models import ModelCard, create_card_from_weights
-    from medadv_desktop.ui.docks import CreateCardDialog
+    from medadv_desktop.ui.dialogs.create_card import CreateCardDialog
 
     original = ModelCard.load(tiny_card)
     dialog = CreateCardDialog(weights=str(original.weights_path))
@@ -308,25 +317,24 @@ def test_create_card_dialog_values_make_a_valid_card(qtbot, tiny_card):
     assert card.sha256 == original.sha256
 
 
-def test_whole_volume_attack_follows_the_slice(window, qtbot, tiny_card):
+def test_whole_volume_attack_follows_the_slice(window, qtbot, tiny_card, demo_study):
     """Whole-volume scope on the bundled demo series (real CT patches); views follow the slice."""
-    from medadv_desktop.paths import resources_dir
-    from medadv_desktop.ui.attack_dock import SCOPE_VOLUME
-
-    load(qtbot, window, study=resources_dir() / "demo_study", card=tiny_card)
-    n = window.study.n_slices
+    load(qtbot, window, study=demo_study, card=tiny_card)
+    n = window.session.study.n_slices
     assert n > 1
     window.attack_panel.select_attack("fgsm")
     window.attack_panel.set_scope(SCOPE_VOLUME)
-    with qtbot.waitSignal(window.sig_attack_finished, timeout=60_000) as done:
-        window.attack_panel.request_run()
-    [(_, result)] = done.args[0]
+    [(_, outcome)] = run_and_wait(qtbot, window).outcomes
+    result = outcome.result
     assert result.slices == list(range(n))
     assert len(window.results_panel.sample_entries) == n
     window.viewer.set_slice(2)
-    assert window.viewer.has_adversarial
+    assert window.viewer.has_adversarial and window.session.current_slice == 2
     np.testing.assert_allclose(window.viewer.panels[1].data, result.adv_native[2])
     assert window.results_panel.prediction.after == pytest.approx(list(result.adv_probs[2]), abs=1e-6)
     assert window.model_panel.prediction_texts()[0][2] == f"{result.adv_probs[2][0] * 100:.1f} %"
-    window.results_panel.samples.selectRow(5)                   # selecting a sample shows its slice
+    window.results_panel.samples.select_entry(5)                 # selecting a sample shows its slice
     assert window.viewer.current == 5
+    # sample ids count slices from 1, like the viewer
+    assert window.results_panel.sample_entries[5].record.sample_id.endswith("/slice-006")
+    assert window.viewer.slice_label.text().startswith("Slice 6 /")

@@ -18,24 +18,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from medadv_desktop.ui.actions import ActionId
+from medadv_desktop.ui.session import BeforeAfterEntry
+from tests.ui.conftest import start_engine_and_model as _engine_and_model
 from tests.ui.conftest import wait_idle
-
-
-@pytest.fixture(scope="session")
-def demo_data(tmp_path_factory) -> Path:
-    """The synthetic demo data set: train/ (32) and test/ (16) class folders of real DICOM files."""
-    from medadv_desktop.engine.demo import write_demo_dataset
-
-    root = tmp_path_factory.mktemp("training_data") / "demo"
-    write_demo_dataset(root, n_train=32, n_test=16)
-    return root
-
-
-def _engine_and_model(qtbot, window, card: Path) -> None:
-    window.prepare_engine()
-    window.load_model(card)
-    qtbot.waitUntil(lambda: bool(window.attack_infos) and window.classifier is not None, timeout=90_000)
-    wait_idle(qtbot, window)
 
 
 def _configure(panel, data: Path, out: Path, *, epochs: int = 1) -> None:
@@ -78,11 +63,19 @@ def test_training_dock_runs_to_the_before_after_table_and_uses_the_model(window,
     window.attack_panel.select_attack("pgd").set_value("steps", 3)    # the re-test uses the Attack panel's PGD
     out = tmp_path / "hardened"
     _configure(panel, demo_data, out)
+    shown: list[tuple[str, int]] = []           # (status text, progress maximum: 0 = a busy bar)
+    set_status = panel.set_status
+    panel.set_status = lambda text: (shown.append((text, panel.progress.maximum())), set_status(text))
     with qtbot.waitSignal(controller.sig_before_after_ready, timeout=120_000) as done:
         qtbot.mouseClick(panel.start_button, Qt.LeftButton)
         qtbot.waitUntil(lambda: panel.cancel_button.isEnabled() or not controller.running, timeout=5_000)
     table = done.args[0]
     wait_idle(qtbot, window)
+    # the first seconds (reading the data, measuring the model) are announced, with a busy bar, not a silent 0 %
+    from medadv_desktop.ui.controllers.training import EARLY_MESSAGES
+
+    early = [text for text, maximum in shown if maximum == 0]
+    assert early and set(early) & set(EARLY_MESSAGES.values()), shown[:6]
 
     # live curves: one loss point per batch (24 training images / 16 = 2 batches), epochs 0 and 1
     curves = panel.curves
@@ -129,13 +122,19 @@ def test_training_dock_runs_to_the_before_after_table_and_uses_the_model(window,
     log = window.jobs_panel.log.toPlainText()
     assert str(demo_data) not in log and str(out) not in log       # no paths in the log
 
-    # use the hardened model
+    # the table is a result of the session: File > Export can write it
+    assert isinstance(window.session.current_result, BeforeAfterEntry)
+    assert window.session.current_result.table is table
+
+    # use the hardened model: the Model dock, the status bar and the title say it is the hardened one
     assert panel.use_button.isEnabled()
-    with qtbot.waitSignal(window.sig_model_loaded, timeout=30_000) as loaded:
+    with qtbot.waitSignal(window.session.model_changed, timeout=60_000) as loaded:
         qtbot.mouseClick(panel.use_button, Qt.LeftButton)
     assert loaded.args[0].name.endswith("(adversarially trained)")
     assert window.model_panel.fields["name"].text() == "tiny test_resnet (adversarially trained)"
-    assert Path(window.card.path).resolve() == (out / "model_card.json").resolve()
+    assert window.model_panel.trained_badge.isVisibleTo(window.model_panel)
+    assert window.status.trained.isVisibleTo(window.status) and "adversarially trained" in window.windowTitle()
+    assert Path(window.session.card.path).resolve() == (out / "model_card.json").resolve()
     wait_idle(qtbot, window)
 
 
@@ -163,14 +162,14 @@ def test_training_errors_in_words_cancel_keeps_checkpoint_note(window, qtbot, ti
         panel.request_start()
     assert fin.args[0] == "failed"
     assert "Training failed" in panel.error.text() and panel.start_button.isEnabled()
-    assert window.last_error
+    assert window.session.last_error
 
     # cancel a long run: the status says what was kept, the app keeps working
     out = tmp_path / "cancelled"
     _configure(panel, demo_data, out, epochs=500)
     panel.batch_size.setValue(4)
     seen = []
-    window.worker.sig_progress.connect(lambda r, e: seen.append(e.data.get("kind")))
+    window.session.worker.sig_progress.connect(lambda r, e: seen.append(e.data.get("kind")))
     panel.request_start()
     qtbot.waitUntil(lambda: "batch" in seen, timeout=60_000)
     assert panel.cancel_button.isEnabled() and not window.actions[ActionId.RUN_ATTACK].isEnabled()
@@ -183,5 +182,5 @@ def test_training_errors_in_words_cancel_keeps_checkpoint_note(window, qtbot, ti
     assert not (out / "model_card.json").exists()
     wait_idle(qtbot, window)
     # the app keeps working: a new job runs after the cancelled one
-    with qtbot.waitSignal(window.sig_model_loaded, timeout=30_000):
-        window.load_model(tiny_card)
+    with qtbot.waitSignal(window.session.model_changed, timeout=60_000):
+        window.models.load_model(tiny_card)

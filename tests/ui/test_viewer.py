@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import QPointF
 
 from medadv_desktop.engine.io import open_path
-from medadv_desktop.ui.docks import PHI_HIDDEN, TagBrowser
-from medadv_desktop.ui.viewer import ADVERSARIAL, DIFFERENCE, ORIGINAL, SIDE_BY_SIDE, ViewerWidget
+from medadv_desktop.ui.widgets.tag_browser import PHI_HIDDEN, TagBrowser
+from medadv_desktop.ui.widgets.viewer import ADVERSARIAL, DIFFERENCE, ORIGINAL, SIDE_BY_SIDE, ViewerWidget
 
 
 @pytest.fixture
@@ -84,8 +84,48 @@ def test_adversarial_views_heatmap_and_linked_panels(viewer, ct_study):
     np.testing.assert_allclose(viewer.panels[0].overlay.image, heat)
     viewer.set_mode(DIFFERENCE)
     assert viewer.panels[0].kind == DIFFERENCE and viewer.panels[1].isHidden()
+    assert_difference_coloured(viewer.panels[0], 7.5)
     viewer.clear_adversarial()
     assert viewer.mode == ORIGINAL and viewer.heatmap_array() is None
+
+
+def assert_difference_coloured(panel, vmax: float | None = None) -> None:
+    """A difference panel shows a diverging colour map (its own look-up table) and a visible colour bar."""
+    assert panel.kind == DIFFERENCE and not panel.isHidden()
+    lut = panel.image.lut
+    assert lut is not None and np.asarray(lut).shape[0] == 256
+    colours = np.asarray(lut)[:, :3].astype(int)
+    assert colours[0, 2] > colours[0, 0] and colours[-1, 0] > colours[-1, 2]      # blue below 0, red above
+    assert panel.colorbar_visible
+    low, high = panel.image.levels
+    assert low == pytest.approx(-high) and high > 0                               # centred at 0
+    if vmax is not None:
+        assert high == pytest.approx(vmax)
+    assert panel.colorbar.levels() == pytest.approx((low, high))
+
+
+def test_difference_view_always_coloured(viewer, ct_study):
+    """Issue 12 item 2: single and side by side, with and without an attack, after another study."""
+    clean = ct_study.pixels[0].astype(np.float32)
+    adv = clean.copy()
+    adv[5:9, 5:9] -= 4.0
+    viewer.set_mode(DIFFERENCE)
+    assert_difference_coloured(viewer.panels[0])                   # no attack yet: a zero map, still coloured
+    assert "no attack" in viewer.panels[0].title.text
+    viewer.set_adversarial({0: adv}, show=False)
+    assert_difference_coloured(viewer.panels[0], 4.0)
+    viewer.set_mode(SIDE_BY_SIDE)
+    assert_difference_coloured(viewer.panels[2], 4.0)
+    viewer.set_study(ct_study)                                     # a study without results
+    assert_difference_coloured(viewer.panels[2])
+    viewer.set_adversarial({0: adv}, show=True)                    # and back with results
+    assert_difference_coloured(viewer.panels[2], 4.0)
+    assert viewer.diff_bar is viewer.panels[2].colorbar
+    viewer.set_mode(DIFFERENCE)
+    assert_difference_coloured(viewer.panels[0], 4.0)
+    viewer.set_mode(ORIGINAL)
+    assert viewer.panels[0].image.lut is None and not viewer.panels[0].colorbar_visible or \
+        viewer.panels[0].overlay.isVisible()
 
 
 def test_slices_wheel_and_slider(qtbot, ct_study):

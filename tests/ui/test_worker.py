@@ -1,4 +1,4 @@
-"""The QThread job worker: results, progress, errors in words, cancellation, thread use."""
+"""The QThread job worker: each request's callbacks, progress, errors in words, cancellation, thread use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from medadv_desktop.engine.jobs import Progress
-from medadv_desktop.errors import StudyError
+from medadv_desktop.errors import JobCancelled, StudyError
 from medadv_desktop.ui.worker import CANCELLED, DONE, FAILED, JobRequest, JobWorker
 
 
@@ -19,8 +19,8 @@ def worker(qtbot):
     w.shutdown()
 
 
-def test_generator_job_runs_on_worker_thread(qtbot, worker):
-    threads = []
+def test_generator_job_runs_on_worker_thread_and_calls_its_own_callbacks(qtbot, worker):
+    threads, results, progress, finished = [], [], [], []
 
     def factory(cancel):
         threads.append(threading.current_thread())
@@ -31,68 +31,77 @@ def test_generator_job_runs_on_worker_thread(qtbot, worker):
             return "answer"
         return job()
 
-    progress = []
-    worker.sig_progress.connect(lambda r, e: progress.append(e))
-    with qtbot.waitSignal(worker.sig_result, timeout=5000) as result:
-        worker.submit(JobRequest("test job", factory))
-    assert result.args[1] == "answer"
+    worker.submit(JobRequest("test job", factory, on_result=results.append, on_progress=progress.append,
+                             on_finished=finished.append))
+    qtbot.waitUntil(lambda: finished == [DONE], timeout=5000)
+    assert results == ["answer"]
     assert threads and threads[0] is not threading.main_thread()
     assert progress and progress[-1].done == 3      # the last event always goes through
-    qtbot.waitUntil(lambda: not worker.busy, timeout=2000)
+    assert not worker.busy
 
 
 def test_error_is_reported_in_words_and_worker_survives(qtbot, worker):
     def bad(cancel):
         raise StudyError("scan.dcm", "the file is truncated", hint="Export it again from PACS.")
 
-    statuses = []
+    errors, results, statuses = [], [], []
     worker.sig_finished.connect(lambda r, s: statuses.append(s))
-    with qtbot.waitSignal(worker.sig_error, timeout=5000) as err:
-        worker.submit(JobRequest("bad job", bad))
-    failure = err.args[1]
-    assert "truncated" in failure.message and "Export it again" in failure.message
-    with qtbot.waitSignal(worker.sig_result, timeout=5000) as ok:
-        worker.submit(JobRequest("good job", lambda cancel: 42))
-    assert ok.args[1] == 42
-    qtbot.waitUntil(lambda: statuses == [FAILED, DONE], timeout=2000)
+    worker.submit(JobRequest("bad job", bad, on_error=errors.append, on_result=results.append))
+    worker.submit(JobRequest("good job", lambda cancel: 42, on_result=results.append))
+    qtbot.waitUntil(lambda: statuses == [FAILED, DONE], timeout=5000)
+    assert "truncated" in errors[0].message and "Export it again" in errors[0].message
+    assert results == [42]
 
 
 def test_unexpected_exception_becomes_message(qtbot, worker):
-    with qtbot.waitSignal(worker.sig_error, timeout=5000) as err:
-        worker.submit(JobRequest("crash", lambda cancel: 1 / 0))
-    assert "ZeroDivisionError" in err.args[1].message
-    assert "keeps running" in err.args[1].message
+    errors = []
+    worker.submit(JobRequest("crash", lambda cancel: 1 / 0, on_error=errors.append))
+    qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+    assert "ZeroDivisionError" in errors[0].message and "keeps running" in errors[0].message
 
 
-def test_cancel_stops_job_between_steps(qtbot, worker):
+def test_a_raising_callback_is_reported_not_lost(qtbot, worker):
+    failed = []
+    worker.sig_callback_failed.connect(lambda r, m: failed.append(m))
+
+    def broken(_value):
+        raise KeyError("oops")
+
+    worker.submit(JobRequest("job", lambda cancel: 1, on_result=broken))
+    qtbot.waitUntil(lambda: bool(failed), timeout=5000)
+    assert "KeyError" in failed[0] and "job" in failed[0]
+
+
+def test_cancel_stops_job_between_steps_and_hands_over_the_partial_result(qtbot, worker):
     def factory(cancel):
         def job():
-            for i in range(10_000):
-                cancel.raise_if_cancelled()
-                time.sleep(0.005)
-                yield Progress("test", i, 10_000)
+            done = []
+            try:
+                for i in range(10_000):
+                    time.sleep(0.005)
+                    done.append(i)
+                    yield Progress("test", i, 10_000)
+            except JobCancelled:
+                raise JobCancelled(partial=list(done)) from None
             return "finished"
         return job()
 
-    request = JobRequest("long", factory)
+    partial, statuses = [], []
+    request = JobRequest("long", factory, on_cancelled=partial.append, on_finished=statuses.append)
     with qtbot.waitSignal(worker.sig_progress, timeout=5000):
         worker.submit(request)
-    t0 = time.monotonic()
-    with qtbot.waitSignal(worker.sig_finished, timeout=3000) as fin:
-        worker.cancel(request.job_id)
-    assert fin.args[1] == CANCELLED
-    assert time.monotonic() - t0 < 1.0
+    worker.cancel(request.job_id)
+    qtbot.waitUntil(lambda: statuses == [CANCELLED], timeout=5000)
+    assert partial and isinstance(partial[0], list) and len(partial[0]) >= 1
 
 
 def test_queued_job_cancelled_before_start(qtbot, worker):
     gate = threading.Event()
     worker.submit(JobRequest("blocker", lambda cancel: gate.wait(5)))
-    second = worker.submit(JobRequest("second", lambda cancel: "never"))
+    results, statuses = [], []
+    second = worker.submit(JobRequest("second", lambda cancel: "never", on_result=results.append,
+                                      on_finished=statuses.append))
     second.cancel.cancel()
-    results = []
-    worker.sig_result.connect(lambda r, v: results.append(r.title))
-    with qtbot.waitSignal(worker.sig_finished, timeout=5000,
-                          check_params_cb=lambda r, s: r is second) as fin:
-        gate.set()
-    assert fin.args[1] == CANCELLED
-    assert "second" not in results
+    gate.set()
+    qtbot.waitUntil(lambda: statuses == [CANCELLED], timeout=5000)
+    assert results == []

@@ -1,0 +1,99 @@
+"""Small builders shared by the widgets (no widget classes here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDockWidget, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QScrollArea, QSizePolicy, QTableWidgetItem,
+    QToolButton, QWidget,
+)
+
+from medadv_desktop.engine.reports import formatting
+
+
+def pct(value: float | None) -> str:
+    return formatting.pct(value, dash="—")
+
+
+def vertical_scroll_area(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area that scrolls vertically only (dock panels, option forms)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area
+
+
+def job_progress_bar(object_name: str, idle_text: str = "") -> QProgressBar:
+    """A job's progress bar: range 0..1000 (per mille of the job), empty, showing ``idle_text``."""
+    bar = QProgressBar()
+    bar.setObjectName(object_name)
+    bar.setRange(0, 1000)
+    bar.setValue(0)
+    bar.setFormat(idle_text)
+    return bar
+
+
+def make_dock(title: str, object_name: str, widget: QWidget, parent: QWidget | None = None, *,
+              scroll: bool = False) -> QDockWidget:
+    dock = QDockWidget(title, parent)
+    dock.setObjectName(object_name)
+    if scroll:
+        widget = vertical_scroll_area(widget)
+    dock.setWidget(widget)
+    dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                     | QDockWidget.DockWidgetClosable)
+    return dock
+
+
+def browse_button(slot: Callable[[], None], tip: str = "Choose a folder") -> QToolButton:
+    """The "…" button beside a path field: a tool button sized to its text, never clipped."""
+    button = QToolButton()
+    button.setText("…")
+    button.setToolTip(tip)
+    button.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Preferred)
+    button.clicked.connect(lambda _checked=False: slot())
+    return button
+
+
+def path_row(edit: QLineEdit, slot: Callable[[], None], tip: str = "Choose a folder") -> QWidget:
+    """A path field with its browse button, in one row."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(3)
+    layout.addWidget(edit, 1)
+    row.browse = browse_button(slot, tip)  # type: ignore[attr-defined]
+    layout.addWidget(row.browse)  # type: ignore[attr-defined]
+    return row
+
+
+def dim_label(text: str = "", *, wrap: bool = True, object_name: str = "dim") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(object_name)
+    label.setWordWrap(wrap)
+    return label
+
+
+def table_item(text: str, *, tip: str = "", align_right: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+    if tip:
+        item.setToolTip(tip)
+    if align_right:
+        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+    return item
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

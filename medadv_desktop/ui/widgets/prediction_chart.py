@@ -1,0 +1,56 @@
+"""Class probabilities before and after an attack, as grouped bars (Results ▸ Prediction change)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QWidget
+
+from medadv_desktop.engine.reports import formatting
+from medadv_desktop.ui import theme
+
+
+class PredictionChart(pg.PlotWidget):
+    """Class probabilities before and after the attack, as grouped bars."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("prediction_chart")
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(False, False)
+        self.showGrid(y=True, alpha=0.2)
+        self.setYRange(0, 1.05, padding=0)
+        self.setLabel("left", "probability")
+        self.legend = self.addLegend(offset=(-10, 4), colCount=2)
+        self.before: list[float] = []
+        self.after: list[float] = []
+        self.class_names: list[str] = []
+
+    def set_probabilities(self, class_names: Sequence[str], before: Sequence[float],
+                          after: Sequence[float] | None, title: str = "") -> None:
+        self.clear()
+        self.legend.clear()
+        self.class_names, self.before = list(class_names), [float(v) for v in before]
+        self.after = [float(v) for v in after] if after is not None else []
+        x = np.arange(len(class_names), dtype=float)
+        width = 0.38 if after is not None else 0.6
+        bars = pg.BarGraphItem(x=x - (width / 2 if after is not None else 0), height=self.before, width=width,
+                               brush=theme.BEFORE_COLOR, pen=None, name="before (original)")
+        self.addItem(bars)
+        if after is not None:
+            bars_after = pg.BarGraphItem(x=x + width / 2, height=self.after, width=width,
+                                         brush=theme.AFTER_COLOR, pen=None, name="after (adversarial)")
+            self.addItem(bars_after)
+        for i in range(len(class_names)):
+            for value, dx in ((self.before[i], -width / 2 if after is not None else 0.0),
+                              *(((self.after[i], width / 2),) if after is not None else ())):
+                label = pg.TextItem(formatting.pct_compact(value), color=theme.TEXT, anchor=(0.5, 1.0))
+                label.setPos(i + dx, value)
+                self.addItem(label)
+        self.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(class_names)]])
+        self.setXRange(-0.6, len(class_names) - 0.4, padding=0)
+        self.setYRange(0, 1.4, padding=0)     # headroom above 100 % for the labels and legend
+        self.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        self.setTitle(title, color=theme.TEXT, size="9pt")
