@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 #: lazily on first use), in import order. Found with :class:`ImportGuard` over the GUI's click
 #: sequences (open, attack, evaluate, export, train, load the hardened model).
 WORKER_MODULES: tuple[str, ...] = (
-    "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "numpy.ma",
+    "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "numpy.ma", "numpy.ctypeslib",
+    "encodings.utf_8_sig",
     "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.utils.data", "torch.autograd",
+    "torch.profiler", "torch.profiler._cupti_monitor",
     "safetensors", "safetensors.torch",
     "PIL.Image", "PIL.PngImagePlugin", "PIL.TiffImagePlugin", "PIL.JpegImagePlugin",
     "pydicom", "pydicom.uid", "pydicom.dataset", "pydicom.errors", "pydicom.pixels", "pydicom.data",
