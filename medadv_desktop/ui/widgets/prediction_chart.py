@@ -51,6 +51,6 @@ class PredictionChart(pg.PlotWidget):
                 self.addItem(label)
         self.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(class_names)]])
         self.setXRange(-0.6, len(class_names) - 0.4, padding=0)
-        self.setYRange(0, 1.4, padding=0)     # headroom above 100 % for the labels and legend
+        self.setYRange(0, 1.6, padding=0)     # headroom above 100 % for the labels and the legend (1280x800)
         self.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         self.setTitle(title, color=theme.TEXT, size="9pt")
