@@ -23,7 +23,6 @@ class PredictionChart(pg.PlotWidget):
         self.showGrid(y=True, alpha=0.2)
         self.setYRange(0, 1.05, padding=0)
         self.setLabel("left", "probability")
-        self.legend = self.addLegend(offset=(-10, 4), colCount=2)
         self.before: list[float] = []
         self.after: list[float] = []
         self.class_names: list[str] = []
@@ -31,17 +30,16 @@ class PredictionChart(pg.PlotWidget):
     def set_probabilities(self, class_names: Sequence[str], before: Sequence[float],
                           after: Sequence[float] | None, title: str = "") -> None:
         self.clear()
-        self.legend.clear()
         self.class_names, self.before = list(class_names), [float(v) for v in before]
         self.after = [float(v) for v in after] if after is not None else []
         x = np.arange(len(class_names), dtype=float)
         width = 0.38 if after is not None else 0.6
         bars = pg.BarGraphItem(x=x - (width / 2 if after is not None else 0), height=self.before, width=width,
-                               brush=theme.BEFORE_COLOR, pen=None, name="before (original)")
+                               brush=theme.BEFORE_COLOR, pen=None)
         self.addItem(bars)
         if after is not None:
             bars_after = pg.BarGraphItem(x=x + width / 2, height=self.after, width=width,
-                                         brush=theme.AFTER_COLOR, pen=None, name="after (adversarial)")
+                                         brush=theme.AFTER_COLOR, pen=None)
             self.addItem(bars_after)
         for i in range(len(class_names)):
             for value, dx in ((self.before[i], -width / 2 if after is not None else 0.0),
@@ -51,6 +49,11 @@ class PredictionChart(pg.PlotWidget):
                 self.addItem(label)
         self.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(class_names)]])
         self.setXRange(-0.6, len(class_names) - 0.4, padding=0)
-        self.setYRange(0, 1.6, padding=0)     # headroom above 100 % for the labels and the legend (1280x800)
+        self.setYRange(0, 1.25, padding=0)    # headroom above 100 % for the value labels
         self.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
-        self.setTitle(title, color=theme.TEXT, size="9pt")
+        # the key sits in the title line, outside the plot, so it never covers a bar or its label (a legend
+        # inside the plot did at 1280x800)
+        key = f'<span style="color:{theme.BEFORE_COLOR}">&#9632;</span> before (original)'
+        if after is not None:
+            key += f' &nbsp; <span style="color:{theme.AFTER_COLOR}">&#9632;</span> after (adversarial)'
+        self.setTitle(f"{title} &nbsp; {key}" if title else key, color=theme.TEXT, size="9pt")

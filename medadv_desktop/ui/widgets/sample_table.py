@@ -112,6 +112,7 @@ class SampleTable(CopyableTable):
         self.sample_model = SampleModel()
         super().__init__(self.sample_model, [(c,) for c in SAMPLE_COLUMNS], "sample_table", parent)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setTextElideMode(Qt.ElideLeft)          # keep "…/slice-004" readable in a narrow column
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)      # no per-row measuring on thousands of rows
         header.setStretchLastSection(True)
