@@ -81,24 +81,28 @@ class Heartbeat:
 
 
 class DispatchTimer:
-    """Times the worker's dispatch of each job event on the UI thread (callbacks plus the panels' slots)."""
+    """Times each job callback the worker calls on the UI thread (``JobWorker._call``).
+
+    Only ``_call`` is wrapped, never the slots connected to the runner's signals: a slot replaced by a
+    plain function loses its receiver, and Qt would then call it directly on the worker thread.
+    """
 
     def __init__(self) -> None:
         from medadv_desktop.ui.worker import JobWorker
 
-        self.records: list[tuple[float, float, str, str]] = []      # (start s, ms, what, job title)
-        for name in ("_on_progress", "_on_result", "_on_error", "_on_cancelled", "_on_finished", "_on_started"):
-            original = getattr(JobWorker, name)
-            setattr(JobWorker, name, self._timed(original, name[4:]))
+        self.records: list[tuple[float, float, str, str]] = []      # (start s, ms, callback, job title)
+        original = JobWorker._call
 
-    def _timed(self, original, what):
-        def wrapper(worker, request, *args):
+        def timed(worker, request, callback, *args):
             t = time.perf_counter()
             try:
-                return original(worker, request, *args)
+                return original(worker, request, callback, *args)
             finally:
-                self.records.append((t, (time.perf_counter() - t) * 1000, what, request.title))
-        return wrapper
+                if callback is not None:
+                    name = getattr(callback, "__name__", "callback")
+                    self.records.append((t, (time.perf_counter() - t) * 1000, name, request.title))
+
+        JobWorker._call = timed
 
     def clear(self) -> None:
         self.records.clear()
@@ -106,7 +110,7 @@ class DispatchTimer:
     def print_slowest(self, n: int = 3) -> None:
         slow = sorted(self.records, key=lambda r: -r[1])[:n]
         if slow:
-            print("  slowest event dispatches on the UI thread: " + "; ".join(
+            print("  slowest job callbacks on the UI thread: " + "; ".join(
                 f"{what} of '{title[:40]}' {ms:.0f} ms" for _t, ms, what, title in slow))
 
 

@@ -20,6 +20,12 @@ from medadv_desktop.ui import theme
 from medadv_desktop.ui.widgets.copyable_table import CopyableTable
 
 
+# Qt's roles as plain ints: ``data`` runs for every cell and role on each layout, and comparing with
+# the Qt enum costs ~25 us per comparison on a loaded machine (100x an int comparison)
+_DISPLAY, _USER, _ALIGN, _TOOLTIP, _FOREGROUND = (
+    int(r.value) for r in (Qt.DisplayRole, Qt.UserRole, Qt.TextAlignmentRole, Qt.ToolTipRole, Qt.ForegroundRole))
+
+
 def pct(value: float | None) -> str:
     return formatting.pct(value, dash="—")
 
@@ -83,10 +89,18 @@ COLUMNS: list[tuple[str, Callable[[SummaryRow], Any], Callable[[SummaryRow], str
 ]
 
 
+def _cells(row: SummaryRow) -> tuple[list[str], list[Any], bool]:
+    """(display texts, sort keys, cumulative?) of a row, computed once: the view asks ``data`` for every
+    cell and role on each layout (ResizeToContents), and formatting per call made showing an
+    evaluation's rows stall the UI thread for most of a second on a loaded machine."""
+    return [c[2](row) for c in COLUMNS], [c[1](row) for c in COLUMNS], is_cumulative(row.row)
+
+
 class SummaryModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[SummaryRow] = []
+        self._cache: list[tuple[list[str], list[Any], bool]] = []
 
     def rowCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802
         return 0 if parent is not None and parent.isValid() else len(self.rows)
@@ -97,17 +111,17 @@ class SummaryModel(QAbstractTableModel):
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        row = self.rows[index.row()]
-        name, sort_key, display = COLUMNS[index.column()]
-        if role == Qt.DisplayRole:
-            return display(row)
-        if role == Qt.UserRole:
-            return sort_key(row)
-        if role == Qt.TextAlignmentRole and index.column() >= 2:
+        r, c = index.row(), index.column()
+        texts, keys, cumulative = self._cache[r]
+        if role == _DISPLAY:
+            return texts[c]
+        if role == _USER:
+            return keys[c]
+        if role == _ALIGN and c >= 2:
             return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ToolTipRole and is_cumulative(row.row):
+        if role == _TOOLTIP and cumulative:
             return CUMULATIVE_TIP
-        if role == Qt.ForegroundRole and name == "Robust acc" and row.row.attack == "worst-case":
+        if role == _FOREGROUND and COLUMNS[c][0] == "Robust acc" and self.rows[r].row.attack == "worst-case":
             return QBrush(QColor(theme.WARNING))
         return None
 
@@ -120,17 +134,20 @@ class SummaryModel(QAbstractTableModel):
         if not rows:
             return
         start = len(self.rows)
+        cells = [_cells(r) for r in rows]
         self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
         self.rows.extend(rows)
+        self._cache.extend(cells)
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
         self.rows = []
+        self._cache = []
         self.endResetModel()
 
     def has_cumulative(self) -> bool:
-        return any(is_cumulative(r.row) for r in self.rows)
+        return any(cumulative for _texts, _keys, cumulative in self._cache)
 
 
 class SummaryTable(CopyableTable):
