@@ -29,10 +29,15 @@ module does with the engine's ``run_job`` and throttle.
 No module is imported for the first time on the worker thread: the session
 imports the worker-side stack on the UI thread before the first job
 (:mod:`medadv_desktop.ui.engine_start`).
+
+The cyclic garbage collector is paused while a job runs (:class:`CollectorPause`):
+a collection on one thread while the other ran torch kernels or Qt's event loop
+(both release the GIL) crashed the process in the test suite.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
@@ -109,6 +114,49 @@ def configure_torch_threads() -> int:
     return n
 
 
+class CollectorPause:
+    """Pause CPython's automatic cyclic garbage collection while worker jobs run.
+
+    Why: the collector runs on whichever thread happens to allocate, and walks every tracked object.
+    Torch releases the GIL inside its kernels and Qt runs C++ on the UI thread without it, so a
+    collection on one thread could traverse objects the other thread was changing. The test suite
+    crashed this way with a segmentation fault ("Garbage-collecting" in faulthandler's dump) in
+    both directions: the UI thread collecting while the worker deep-copied and traced a model
+    (BatchNorm folding), and the worker collecting (inside pydicom) while the UI thread ran
+    Qt's event loop. Reference counting still frees everything that is not in a cycle; the
+    cycles a job leaves are collected by the UI thread's next automatic collection once no job
+    runs (the collector state from before the first job is restored). The worker thread itself
+    never collects: it allocates only while a job runs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> CollectorPause:
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._was_enabled:
+                gc.enable()
+
+    @property
+    def active(self) -> bool:
+        return self._depth > 0
+
+
+#: The one pause shared by every runner (the collector is process-wide).
+COLLECTOR_PAUSE = CollectorPause()
+
+
 class JobRunner(QObject):
     """Drives job generators on the worker thread and reports through signals."""
 
@@ -140,28 +188,29 @@ class JobRunner(QObject):
             self.sig_progress.emit(request, event)
 
         _local.sink = ProgressCallback(callback=emit, interval_s=self.progress_interval_s).report
-        try:
-            self._set_threads()
-            outcome = request.factory(request.cancel)
-            if _is_generator(outcome):
-                outcome = run_job(outcome, emit, cancel=request.cancel, interval_s=self.progress_interval_s)
-            request.cancel.raise_if_cancelled()
-            self.sig_result.emit(request, outcome)
-        except JobCancelled as stop:
-            status = CANCELLED
-            self.sig_cancelled.emit(request, stop.partial)
-        except MedAdvError as exc:
-            status = FAILED
-            self.sig_error.emit(request, JobFailure(exc.user_message(), exc))
-        except Exception as exc:  # noqa: BLE001 - a job must never take the app down
-            status = FAILED
-            details = traceback.format_exc()
-            log.error("job %s failed: %s", request.title, details)
-            self.sig_error.emit(request, JobFailure(
-                f"An unexpected error stopped '{request.title}': {exc.__class__.__name__}: {exc}\n"
-                "The application keeps running; the log has the details.", exc, details))
-        finally:
-            _local.sink = None
+        with COLLECTOR_PAUSE:  # no cyclic collection on any thread while the job runs
+            try:
+                self._set_threads()
+                outcome = request.factory(request.cancel)
+                if _is_generator(outcome):
+                    outcome = run_job(outcome, emit, cancel=request.cancel, interval_s=self.progress_interval_s)
+                request.cancel.raise_if_cancelled()
+                self.sig_result.emit(request, outcome)
+            except JobCancelled as stop:
+                status = CANCELLED
+                self.sig_cancelled.emit(request, stop.partial)
+            except MedAdvError as exc:
+                status = FAILED
+                self.sig_error.emit(request, JobFailure(exc.user_message(), exc))
+            except Exception as exc:  # noqa: BLE001 - a job must never take the app down
+                status = FAILED
+                details = traceback.format_exc()
+                log.error("job %s failed: %s", request.title, details)
+                self.sig_error.emit(request, JobFailure(
+                    f"An unexpected error stopped '{request.title}': {exc.__class__.__name__}: {exc}\n"
+                    "The application keeps running; the log has the details.", exc, details))
+            finally:
+                _local.sink = None
         self.sig_finished.emit(request, status)
 
     def _set_threads(self) -> None:

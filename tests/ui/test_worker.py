@@ -105,3 +105,25 @@ def test_queued_job_cancelled_before_start(qtbot, worker):
     gate.set()
     qtbot.waitUntil(lambda: statuses == [CANCELLED], timeout=5000)
     assert results == []
+
+
+def test_no_cyclic_garbage_collection_while_a_job_runs(qtbot, worker):
+    """The collector is paused for the job's whole life (a collection on either thread while the other
+    ran torch or Qt code crashed the process) and restored after it, also after a failing job."""
+    import gc
+
+    assert gc.isenabled()
+    seen = []
+
+    def job():
+        seen.append(gc.isenabled())
+        yield Progress("test", 1, 2, "half")
+        seen.append(gc.isenabled())
+        return "ok"
+
+    finished = []
+    worker.submit(JobRequest("paused", lambda cancel: job(), on_finished=finished.append))
+    worker.submit(JobRequest("fails", lambda cancel: 1 / 0, on_finished=finished.append))
+    qtbot.waitUntil(lambda: finished == [DONE, FAILED], timeout=5000)
+    assert seen == [False, False]
+    qtbot.waitUntil(gc.isenabled, timeout=5000)
