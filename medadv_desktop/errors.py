@@ -137,3 +137,11 @@ class ModalityMismatchError(MedAdvError):
 
 class ResultFormatError(MedAdvError):
     """A saved result (JSON) does not have the shape of a MedAdv result, or is from a newer MedAdv."""
+
+
+class InvalidArgumentError(MedAdvError, ValueError):
+    """The engine was called with an argument it cannot use (a shape, a count, a name, a size).
+
+    Usually a caller's mistake rather than the user's, but still a :class:`MedAdvError`, so a front end
+    shows one line instead of a traceback; it stays a ``ValueError`` for callers that catch that.
+    """

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medadv_desktop.errors import InvalidArgumentError
+
 SYNTHETIC_NOTICE = "MedAdv synthetic demo data - not for clinical use"
 PATIENT_NAME = "SYNTHETIC^DEMO"
 PATIENT_ID = "MEDADV-DEMO"
@@ -49,7 +51,7 @@ def ct_slice_dataset(hu: np.ndarray, *, study_uid: str, series_uid: str, sop_uid
 
     hu = np.asarray(hu)
     if hu.ndim != 2:
-        raise ValueError("a CT slice must be 2-D (rows, cols)")
+        raise InvalidArgumentError("a CT slice must be 2-D (rows, cols)")
     stored = (hu.astype(np.int32) - RESCALE_INTERCEPT).clip(-32768, 32767).astype("<i2")
 
     meta = FileMetaDataset()

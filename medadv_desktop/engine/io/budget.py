@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from medadv_desktop.errors import MedAdvError, UnsupportedStudyError
+from medadv_desktop.errors import InvalidArgumentError, MedAdvError, UnsupportedStudyError
 
 ENV_VAR = "MEDADV_MEMORY_BUDGET"
 DEFAULT_CAP = 4 << 30        # 4 GiB
@@ -48,10 +48,10 @@ def parse_size(text: str) -> int:
     m = _SIZE.match(str(text))
     unit = m.group(2).upper() if m else ""
     if not m or unit not in _UNITS:
-        raise ValueError(f"'{text}' is not a size such as 512M, 8G or 8GB")
+        raise InvalidArgumentError(f"'{text}' is not a size such as 512M, 8G or 8GB")
     value = float(m.group(1)) * _UNITS[unit]
     if not value >= 1 or value > 1 << 60:
-        raise ValueError(f"'{text}' is not a usable memory size")
+        raise InvalidArgumentError(f"'{text}' is not a usable memory size")
     return int(value)
 
 

@@ -57,7 +57,7 @@ from medadv_desktop.engine.io.deid import NON_PHI_UIDS, is_phi, pseudonym_salt
 from medadv_desktop.engine.io.study import Study
 from medadv_desktop.engine.safe_write import NewFiles
 from medadv_desktop.engine.serialization import atomic_write_bytes
-from medadv_desktop.errors import MedAdvError, OutputExistsError, UnsupportedStudyError
+from medadv_desktop.errors import InvalidArgumentError, MedAdvError, OutputExistsError, UnsupportedStudyError
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 SYNTHETIC_NOTICE = "MedAdv synthetic demo data - not for clinical use"
@@ -110,7 +110,7 @@ def _refuse_existing(paths: Sequence[Path]) -> None:
 
 def _check_stem(stem: str) -> str:
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
-        raise ValueError(f"invalid file stem {stem!r}: use a plain name such as the study pseudonym")
+        raise InvalidArgumentError(f"invalid file stem {stem!r}: use a plain name such as the study pseudonym")
     return stem
 
 
@@ -222,7 +222,7 @@ def write_study_like(study: Study, native_pixels: np.ndarray, out_dir: str | Pat
     """
     pixels = np.asarray(native_pixels, dtype=np.float32)
     if pixels.shape != study.pixels.shape:
-        raise ValueError(f"pixels have shape {pixels.shape}, the study has {study.pixels.shape}")
+        raise InvalidArgumentError(f"pixels have shape {pixels.shape}, the study has {study.pixels.shape}")
     out_dir = Path(out_dir)
     stem = _check_stem(stem)
     if study.source_format == "dicom":
@@ -475,7 +475,7 @@ def write_png_preview(image_2d_unit: np.ndarray, path: str | Path) -> Path:
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3):
-        raise ValueError(f"a preview needs a 2-D image, got shape {arr.shape}")
+        raise InvalidArgumentError(f"a preview needs a 2-D image, got shape {arr.shape}")
     arr = np.nan_to_num(arr, nan=0.0)
     path = Path(path)
     _refuse_existing([path])
@@ -508,7 +508,7 @@ def write_float_map(values: np.ndarray, path: str | Path, *,
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:
-            raise ValueError(f"a NIfTI map needs (H, W) or (slices, H, W), got shape {arr.shape}")
+            raise InvalidArgumentError(f"a NIfTI map needs (H, W) or (slices, H, W), got shape {arr.shape}")
         affine = np.diag([float(spacing[2]), float(spacing[1]), float(spacing[0]), 1.0])
         img = nib.Nifti1Image(np.ascontiguousarray(display_to_canonical(arr)), affine)
         img.header.set_data_dtype(np.float32)
@@ -521,7 +521,7 @@ def write_float_map(values: np.ndarray, path: str | Path, *,
         if arr.ndim == 3 and arr.shape[0] == 1:
             arr = arr[0]
         if arr.ndim != 2:
-            raise ValueError(f"a PNG map needs a 2-D array, got shape {arr.shape}; use .nii.gz for volumes")
+            raise InvalidArgumentError(f"a PNG map needs a 2-D array, got shape {arr.shape}; use .nii.gz for volumes")
         sidecar = path.with_suffix(".json")
         _refuse_existing([path, sidecar])
         lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
@@ -534,7 +534,7 @@ def write_float_map(values: np.ndarray, path: str | Path, *,
             batch.add(path, _png_bytes(pixel, 16))
             batch.add(sidecar, json.dumps(meta, indent=2).encode("utf-8"))
         return batch.written
-    raise ValueError(f"unknown map format for '{path.name}': use .nii, .nii.gz or .png")
+    raise InvalidArgumentError(f"unknown map format for '{path.name}': use .nii, .nii.gz or .png")
 
 
 def read_float_map_png(path: str | Path) -> np.ndarray:

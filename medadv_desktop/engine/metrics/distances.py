@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medadv_desktop.errors import InvalidArgumentError
+
 L0_TOLERANCE = 1e-6
 
 
@@ -65,7 +67,7 @@ def ssim(clean, adv, *, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
     x = _as_tensor(clean).detach().to(torch.float64)
     y = _as_tensor(adv).detach().to(torch.float64)
     if x.shape != y.shape:
-        raise ValueError(f"shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}")
+        raise InvalidArgumentError(f"shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}")
     n = x.shape[0]
     if x.ndim == 5:   # volume: slice-wise, (N, C, D, H, W) -> (N, C*D, H, W)
         x = x.flatten(1, 2)
@@ -73,7 +75,7 @@ def ssim(clean, adv, *, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
     elif x.ndim == 3:
         x, y = x[:, None], y[:, None]
     if x.ndim != 4:
-        raise ValueError("ssim expects (N, C, H, W) or (N, C, D, H, W) images")
+        raise InvalidArgumentError("ssim expects (N, C, H, W) or (N, C, D, H, W) images")
     c, h, w = x.shape[1:]
     radius = int(3.5 * sigma + 0.5)
     size = 2 * radius + 1
@@ -103,7 +105,7 @@ def perturbation_measures(clean, adv, native_per_unit=None) -> PerturbationMeasu
     x = _as_tensor(clean).detach().to(torch.float64)
     a = _as_tensor(adv).detach().to(torch.float64)
     if x.shape != a.shape:
-        raise ValueError(f"shapes differ: {tuple(x.shape)} vs {tuple(a.shape)}")
+        raise InvalidArgumentError(f"shapes differ: {tuple(x.shape)} vs {tuple(a.shape)}")
     n = x.shape[0]
     d = (a - x).reshape(n, x.shape[1], -1)            # (N, C, pixels)
     linf = d.abs().amax(dim=(1, 2)) if d.numel() else torch.zeros(n, dtype=torch.float64)

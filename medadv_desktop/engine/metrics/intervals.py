@@ -41,6 +41,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from medadv_desktop.errors import InvalidArgumentError
+
 CLOPPER_PEARSON = "clopper-pearson"
 WILSON = "wilson"
 METHODS = (CLOPPER_PEARSON, WILSON)
@@ -60,16 +62,16 @@ WIDE_INTERVAL = 0.20
 def _check_confidence(confidence: float) -> float:
     c = float(confidence)
     if not 0.0 < c < 1.0 or math.isnan(c):
-        raise ValueError(f"confidence must be in (0, 1), not {confidence!r}")
+        raise InvalidArgumentError(f"confidence must be in (0, 1), not {confidence!r}")
     return c
 
 
 def _check_counts(k: int, n: int) -> tuple[int, int]:
     if isinstance(k, bool) or isinstance(n, bool) or int(k) != k or int(n) != n:
-        raise ValueError(f"counts must be whole numbers, not k={k!r}, n={n!r}")
+        raise InvalidArgumentError(f"counts must be whole numbers, not k={k!r}, n={n!r}")
     k, n = int(k), int(n)
     if n < 0 or k < 0 or k > n:
-        raise ValueError(f"need 0 <= k <= n, not k={k}, n={n}")
+        raise InvalidArgumentError(f"need 0 <= k <= n, not k={k}, n={n}")
     return k, n
 
 
@@ -110,7 +112,7 @@ def _beta_continued_fraction(a: float, b: float, x: float) -> float:
 def betainc(a: float, b: float, x: float) -> float:
     """Regularised incomplete beta function I_x(a, b) (the Beta(a, b) CDF at x), a, b > 0."""
     if a <= 0 or b <= 0:
-        raise ValueError(f"Beta parameters must be positive, not a={a}, b={b}")
+        raise InvalidArgumentError(f"Beta parameters must be positive, not a={a}, b={b}")
     if x <= 0.0:
         return 0.0
     if x >= 1.0:
@@ -124,7 +126,7 @@ def betainc(a: float, b: float, x: float) -> float:
 def beta_ppf(p: float, a: float, b: float) -> float:
     """Quantile of Beta(a, b): the x with I_x(a, b) = p (Newton inside a bisection bracket)."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"probability must be in [0, 1], not {p}")
+        raise InvalidArgumentError(f"probability must be in [0, 1], not {p}")
     if p == 0.0:
         return 0.0
     if p == 1.0:
@@ -189,7 +191,7 @@ def proportion_interval(k: int, n: int, confidence: float = DEFAULT_CONFIDENCE,
         return clopper_pearson_interval(k, n, confidence)
     if method == WILSON:
         return wilson_interval(k, n, confidence)
-    raise ValueError(f"unknown interval method {method!r} (known: {', '.join(METHODS)})")
+    raise InvalidArgumentError(f"unknown interval method {method!r} (known: {', '.join(METHODS)})")
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,7 @@ def paired_comparison(before: Sequence[bool], after: Sequence[bool], *,
                       method: str = DEFAULT_METHOD) -> PairedComparison:
     """Compare per-sample outcomes (True = right) of the same samples, in the same order."""
     if len(before) != len(after):
-        raise ValueError(f"paired outcomes need the same samples: {len(before)} before, {len(after)} after")
+        raise InvalidArgumentError(f"paired outcomes need the same samples: {len(before)} before, {len(after)} after")
     a = b = c = d = 0
     for x, y in zip(before, after, strict=True):
         if x and y:

@@ -42,6 +42,7 @@ from medadv_desktop.engine.metrics.aggregate import worst_case_records
 from medadv_desktop.engine.metrics.intervals import (
     DEFAULT_CONFIDENCE, DEFAULT_METHOD, PairedComparison, Proportion, paired_comparison, proportion)
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult, SampleRecord
+from medadv_desktop.errors import InvalidArgumentError
 
 EPS_MATCH_RTOL = 1e-9
 
@@ -106,7 +107,7 @@ def class_rates(y_true: Sequence[int], y_pred: Sequence[int], class_names: Seque
                 confidence: float = DEFAULT_CONFIDENCE, method: str = DEFAULT_METHOD) -> tuple[ClassRates, ...]:
     """Per-class sensitivity and one-vs-rest specificity of predictions ``y_pred`` (module doc)."""
     if len(y_true) != len(y_pred):
-        raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+        raise InvalidArgumentError(f"{len(y_true)} labels but {len(y_pred)} predictions")
     out = []
     for c, name in enumerate(class_names):
         tp = fn = tn = fp = 0
@@ -147,7 +148,7 @@ def _grouped(result: EvaluationResult) -> dict[tuple[int, str], list[SampleRecor
     for rec in result.samples:
         ei = next((i for i, e in enumerate(result.eps_grid) if _same_eps(e, rec.eps)), None)
         if ei is None:
-            raise ValueError(f"record {rec.sample_id!r} has eps {rec.eps:g}, which is not in the eps grid")
+            raise InvalidArgumentError(f"record {rec.sample_id!r} has eps {rec.eps:g}, which is not in the eps grid")
         groups.setdefault((ei, rec.attack), []).append(rec)
     return groups
 
@@ -155,7 +156,7 @@ def _grouped(result: EvaluationResult) -> dict[tuple[int, str], list[SampleRecor
 def _worst_case(per_attack: list[list[SampleRecord]], eps: float) -> list[SampleRecord]:
     if len({len(r) for r in per_attack}) != 1 or any(
             [s.sample_id for s in r] != [s.sample_id for s in per_attack[0]] for r in per_attack):
-        raise ValueError(f"the attacks' records at eps {eps:g} are not of the same samples in the same order")
+        raise InvalidArgumentError(f"the attacks' records at eps {eps:g} are not of the same samples in the same order")
     return worst_case_records(per_attack)
 
 
@@ -175,15 +176,15 @@ def records_at(result: EvaluationResult, attack: str, eps: float) -> list[Sample
 def _outcomes(result: EvaluationResult, attack: str | None, eps: float | None) -> dict[str, bool]:
     if attack is None:
         if not result.samples:
-            raise ValueError("the result holds no per-sample records")
+            raise InvalidArgumentError("the result holds no per-sample records")
         first = result.samples[0]
         recs = [r for r in result.samples if r.attack == first.attack and _same_eps(r.eps, first.eps)]
         return {r.sample_id: r.clean_pred == r.true_label for r in recs}
     if eps is None:
-        raise ValueError("give the eps of the attack")
+        raise InvalidArgumentError("give the eps of the attack")
     found = records_at(result, attack, eps)
     if found is None:
-        raise ValueError(f"the result holds no records of {attack} at eps {eps:g}")
+        raise InvalidArgumentError(f"the result holds no records of {attack} at eps {eps:g}")
     return {r.sample_id: r.clean_pred == r.true_label and r.adv_pred == r.true_label for r in found}
 
 
@@ -196,7 +197,7 @@ def paired_robustness(before: EvaluationResult, after: EvaluationResult, *, atta
     b = _outcomes(before, attack, eps)
     a = _outcomes(after, attack, eps)
     if set(b) != set(a) or len(b) == 0:
-        raise ValueError(f"before and after are not the same samples ({len(b)} and {len(a)} sample ids, "
+        raise InvalidArgumentError(f"before and after are not the same samples ({len(b)} and {len(a)} sample ids, "
                          f"{len(set(b) & set(a))} shared)")
     ids = sorted(b)
     return paired_comparison([b[i] for i in ids], [a[i] for i in ids], confidence=confidence, method=method)

@@ -245,6 +245,13 @@ class IntensityMapping:
         lo, hi = bounds
         return (unit.astype(np.float32) * (hi - lo) + lo).astype(np.float32)
 
+    def fixed_window(self) -> tuple[float, float] | None:
+        """(low, high) native values of a fixed window mapping (the same for every image), else None."""
+        if self.mode != "window" or not self.width:
+            return None
+        center, width = self._window()
+        return (center - width / 2, center + width / 2)
+
     def native_per_unit(self, native: np.ndarray | None = None) -> float | None:
         """Native units per [0, 1] unit (e.g. 400 HU for a 400-wide window)."""
         if self.mode == "window":

@@ -23,8 +23,9 @@ from medadv_desktop.ui.widgets.summary_table import SummaryRow
 def card_window(card: Any, study: Any = None) -> tuple[float, float] | None:
     """(low, high) in native units: the card's window, else the study's first preset."""
     intensity = getattr(card, "intensity", None)
-    if intensity is not None and intensity.mode == "window" and intensity.width:
-        return (intensity.center - intensity.width / 2, intensity.center + intensity.width / 2)
+    window = intensity.fixed_window() if intensity is not None else None
+    if window is not None:
+        return window
     if study is not None:
         preset = (list(study.presets) or [study.default_preset()])[0]
         return (preset.low, preset.high)
