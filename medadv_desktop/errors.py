@@ -135,6 +135,35 @@ class ModalityMismatchError(MedAdvError):
         super().__init__(message, hint=hint)
 
 
+class OutputWriteError(MedAdvError):
+    """A file could not be written (disk full, read-only, no permission, ...). Nothing partial is left.
+
+    ``path`` is the file that was being written, ``errno`` the OS error number
+    (``errno.ENOSPC``, ``errno.EROFS``, ...) and ``reason`` the cause in words.
+    ``unsaved``: the finished result that was being saved, still in memory,
+    when a workflow attaches it (the CLI then writes it to a fallback folder
+    it names, the GUI offers a save-as dialog); None otherwise.
+    """
+
+    def __init__(self, path: str | Path, err: int | None, reason: str) -> None:
+        self.path = Path(path)
+        self.errno = err
+        self.reason = reason
+        self.unsaved: Any = None
+        super().__init__(f"Cannot write '{self.path}': {reason}; nothing was written there.",
+                         hint="Free some space or choose another output folder; the finished result "
+                              "is still in memory.")
+
+
+class OutputConflictError(MedAdvError):
+    """An output path is one of the inputs, or an output folder lies inside an input folder."""
+
+    def __init__(self, output: str | Path, source: str | Path, message: str) -> None:
+        self.path = Path(output)
+        self.source = Path(source)
+        super().__init__(message, hint="Choose an output outside the input files and folders.")
+
+
 class ResultFormatError(MedAdvError):
     """A saved result (JSON) does not have the shape of a MedAdv result, or is from a newer MedAdv."""
 

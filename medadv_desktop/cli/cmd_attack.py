@@ -16,24 +16,46 @@ workflow (``engine/workflows/study_attack.py``):
 
 and prints the prediction before and after per slice. Attack-specific options
 are generated from each attack's parameter schema; ``--eps 6HU`` is converted
-through the card's intensity window. ``--modality`` sets the study's modality;
-a study that does not match the card's modality, body part or units gets one
-warning line before the attack (``--strict-modality``: exit 2 instead), and the
-warning is kept in the summary JSON (``warnings``). ``--volume N`` attacks
-volume N of a 4-D NIfTI.
+through the card's intensity window (and refused on images without units or
+in other units). ``--modality`` sets the study's modality; a study that does
+not match the card's modality, body part or units gets one warning line before
+the attack (``--strict-modality``: exit 2 instead), and the warning is kept in
+the summary JSON (``warnings``). ``--volume N`` attacks volume N of a 4-D NIfTI.
+
+The adversarial DICOM/NIfTI is de-identified by default (pseudonym as patient
+name and ID, new UIDs, PatientIdentityRemoved YES; see README
+"De-identification"). ``--keep-identity`` keeps the source's identifying
+header: an explicit opt-in, printed on stderr and recorded in the summary.
+``--out`` may not be the study itself or lie inside the study's folder. On a
+full or read-only disk the finished attack is written to a fallback folder
+that the error line names.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
-from medadv_desktop.cli.options import add_attack_name_option, add_attack_options, params_for
+from medadv_desktop.cli.options import (
+    add_attack_name_option,
+    add_attack_options,
+    add_card_options,
+    device_arg,
+    load_card,
+    non_negative_int,
+    params_for,
+    path_arg,
+    positive_int,
+)
 from medadv_desktop.cli.progress import ProgressPrinter
+from medadv_desktop.cli.saving import raise_saved_elsewhere
 from medadv_desktop.cli.study_options import (
     add_modality_option, add_strict_modality_option, is_warning, print_warning,
 )
-from medadv_desktop.errors import AttackConfigError, OutputExistsError
+from medadv_desktop.errors import AttackConfigError, OutputExistsError, OutputWriteError
+
+_SLICE = re.compile(r"([0-9]{1,9})(?:\s*-\s*([0-9]{1,9}))?")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,14 +63,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "attack", help="attack one study and write the adversarial image like the input",
         description="Attack a study (DICOM file or series folder, NIfTI, PNG) and write the adversarial image "
                     "in the input's own format, the perturbation map and a JSON summary into --out.")
-    p.add_argument("--model", required=True, metavar="CARD", help="model card (model_card.json or its folder)")
+    add_card_options(p)
     add_attack_name_option(p)
     p.add_argument("--slices", default="all", metavar="all|3,4", help="slices to attack (0-based; default all)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=16, metavar="N", help="slices per attack batch (default 16)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files are never overwritten)")
-    p.add_argument("path", metavar="PATH", help="the study: a DICOM file or series folder, NIfTI file, or image")
-    p.add_argument("--volume", type=int, default=None, metavar="N",
+    p.add_argument("--device", default="auto", type=device_arg,
+                   help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
+                   help="slices per attack batch (default 16)")
+    p.add_argument("--out", required=True, metavar="DIR", type=path_arg,
+                   help="output folder (created; files are never overwritten; not inside the study's folder)")
+    p.add_argument("--keep-identity", action="store_true",
+                   help="write the adversarial DICOM/NIfTI with the source's identifying header (patient name, "
+                        "IDs, dates, institution, original study UIDs) instead of de-identified; only for files "
+                        "that never leave your own systems (a PACS would file them under the real patient)")
+    p.add_argument("path", metavar="PATH", type=path_arg,
+                   help="the study: a DICOM file or series folder, NIfTI file, or image")
+    p.add_argument("--volume", type=non_negative_int, default=None, metavar="N",
                    help="volume of a 4-D NIfTI to attack (0-based; default 0)")
     add_modality_option(p)
     add_strict_modality_option(p)
@@ -56,51 +86,73 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _parse_slices(text: str, n: int) -> list[int] | None:
+def _parse_slices(text: str, n: int | None) -> list[int] | None:
+    """``all``, ``3``, ``3,4,7`` or ``2-5`` (0-based). ``n`` None checks the syntax only."""
     if text.strip().lower() in ("all", ""):
         return None
-    out = []
+    out: list[int] = []
     for part in text.split(","):
         part = part.strip()
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise AttackConfigError(f"'{text}' is not a slice list; write all, 3 or 3,4,7 or 2-5",
-                                    parameter="slices") from None
-    for s in out:
-        if not 0 <= s < n:
-            raise AttackConfigError(f"slice {s} does not exist; the study has slices 0..{n - 1}", parameter="slices")
-    return out
+        m = _SLICE.fullmatch(part)
+        if not m:
+            raise AttackConfigError(f"'{text[:40]}' is not a slice list; write all, 3 or 3,4,7 or 2-5",
+                                    parameter="slices")
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) is not None else a
+        if b < a:
+            raise AttackConfigError(f"'{part}' is an empty range; write the first slice first, e.g. 2-5",
+                                    parameter="slices")
+        if n is not None:
+            for s in (a, b):
+                if not 0 <= s < n:
+                    raise AttackConfigError(f"slice {s} does not exist; the study has slices 0..{n - 1}",
+                                            parameter="slices")
+            out.extend(range(a, b + 1))
+    return out if n is not None else []
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from medadv_desktop.engine.attacks import get_attack
     from medadv_desktop.engine.io import open_study
     from medadv_desktop.engine.jobs import run_job
-    from medadv_desktop.engine.models import load_classifier
     from medadv_desktop.engine.reports.formatting import budget_text, fixed, num, pct
-    from medadv_desktop.engine.workflows.study_attack import study_attack_workflow
+    from medadv_desktop.engine.workflows.study_attack import check_output_dir, save_outputs, study_attack_workflow
 
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputExistsError(out_dir)
+    _parse_slices(args.slices, None)                      # the syntax, before anything is read
     params = {**params_for(args, args.attack, strict=True), "eps": args.eps}
-    classifier = load_classifier(args.model, device=args.device)
+    card = load_card(args)
+    attack_cls = get_attack(args.attack)                   # every option checked before the study is read
+    attack_cls.check_params(attack_cls.parse_params(params, card.intensity.native_per_unit()))
+    check_output_dir(out_dir, None, card, [args.path])    # --out inside the study folder: refused now
     study = open_study(args.path, modality=args.modality, volume_index=args.volume)
     slices = _parse_slices(args.slices, study.n_slices)
-    with ProgressPrinter() as printer:
-        def show(event) -> None:
-            if is_warning(event):
-                print_warning(event, printer)
-            else:
-                printer(event)
+    if args.keep_identity:
+        print("medadv: note: --keep-identity: the adversarial image keeps the source's identifying header "
+              "(patient name, IDs, dates, institution, study UIDs); keep it inside your own systems",
+              file=sys.stderr)
+    try:
+        with ProgressPrinter() as printer:
+            def show(event) -> None:
+                if is_warning(event):
+                    print_warning(event, printer)
+                else:
+                    printer(event)
 
-        outcome = run_job(study_attack_workflow(classifier, study, args.attack, params, slices=slices,
-                                                batch_size=args.batch_size, out_dir=out_dir,
-                                                strict_modality=args.strict_modality), show)
+            outcome = run_job(study_attack_workflow(card, study, args.attack, params, slices=slices,
+                                                    batch_size=args.batch_size, out_dir=out_dir,
+                                                    keep_identity=args.keep_identity, inputs=[args.path],
+                                                    device=args.device, strict_modality=args.strict_modality),
+                              show)
+    except OutputWriteError as exc:
+        if exc.unsaved is None:
+            raise
+        unsaved = exc.unsaved
+        raise_saved_elsewhere(exc, lambda folder: save_outputs(unsaved, folder), "adversarial study")
     result, summary = outcome.result, outcome.summary
     assert summary is not None
     native = f" = {num(result.eps_native)} {result.units}" if result.eps_native is not None else ""
@@ -119,5 +171,6 @@ def run(args: argparse.Namespace) -> int:
     fooled = sum(r.fooled for r in summary.slices)
     print(f"Changed predictions: {fooled}/{len(summary.slices)}; "
           f"success rate {pct(result.row.attack_success_rate or 0.0)}")
-    print(f"Wrote {len(outcome.written)} file(s) to {out_dir}")
+    print(f"Wrote {len(outcome.written)} file(s) to {out_dir}"
+          + (" (identity kept: --keep-identity)" if args.keep_identity else " (de-identified)"))
     return 0

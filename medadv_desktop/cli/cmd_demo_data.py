@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from medadv_desktop.cli.options import path_arg, positive_int, seed_int
 from medadv_desktop.cli.progress import ProgressPrinter
 
 
@@ -17,11 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "shipped with pydicom / pydicom-data, half of them with a synthetic lesion inserted: "
                     "DIR/train/<class>/*.dcm, DIR/test/<class>/*.dcm (held-out), labels.csv, README.txt. "
                     "Synthetic demo task, not for clinical use. Deterministic from --seed.")
-    p.add_argument("dir", metavar="DIR", help="new or empty folder to write into")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0; same seed -> identical files)")
-    p.add_argument("--n-train", type=int, default=DEFAULT_N_TRAIN, metavar="N",
+    p.add_argument("dir", metavar="DIR", type=path_arg, help="new or empty folder to write into")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0; same seed -> identical files)")
+    p.add_argument("--n-train", type=positive_int, default=DEFAULT_N_TRAIN, metavar="N",
                    help=f"training patches, half per class (default {DEFAULT_N_TRAIN})")
-    p.add_argument("--n-test", type=int, default=DEFAULT_N_TEST, metavar="N",
+    p.add_argument("--n-test", type=positive_int, default=DEFAULT_N_TEST, metavar="N",
                    help=f"held-out patches, half per class (default {DEFAULT_N_TEST})")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     p.set_defaults(func=run)

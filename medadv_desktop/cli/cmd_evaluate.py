@@ -23,26 +23,37 @@ and ``report`` (report id, names, test plan verdict); outputs are never overwrit
 and the eps grid before the model loads; after the run the verdict is printed,
 opens the PDF and is in the JSON/CSV, and the exit code is 0 when the plan passed,
 3 when it failed or could not be fully evaluated (2 stays for errors in the input).
+Every option is checked before the model is loaded, and no output may be an
+input (the data folder, the card, its weights). On a full or read-only disk
+the finished result is written to a fallback folder that the error line names.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from medadv_desktop.cli.options import (
     add_attack_list_option,
     add_attack_options,
+    add_card_options,
     attack_names,
     check_options_used,
+    device_arg,
+    load_card,
+    non_negative_int,
     params_for,
+    path_arg,
+    positive_int,
 )
 from medadv_desktop.cli.progress import ProgressPrinter
+from medadv_desktop.cli.saving import raise_saved_elsewhere
 from medadv_desktop.cli.study_options import (
     add_modality_option, add_strict_modality_option, is_warning, print_warning,
 )
-from medadv_desktop.errors import AttackConfigError
+from medadv_desktop.errors import AttackConfigError, OutputWriteError
 
 DEFAULT_EPS = "1/255,2/255,4/255"
 
@@ -52,13 +63,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="robust accuracy of a model on a labelled data set over attacks and an eps grid",
         description="Evaluate a model on a labelled data set folder (one sub-folder per class of the card, or a "
                     "labels.csv with path,label) against several attacks over an eps grid.")
-    p.add_argument("--model", required=True, metavar="CARD", help="model card (model_card.json or its folder)")
-    p.add_argument("--data", required=True, metavar="DIR", help="labelled data set folder")
+    add_card_options(p)
+    p.add_argument("--data", required=True, metavar="DIR", type=path_arg, help="labelled data set folder")
     add_attack_list_option(p)
     p.add_argument("--eps", default=DEFAULT_EPS, metavar="E1,E2",
                    help=f"budgets: [0, 1] units (4/255, 0.01) or native units through the card's window (6HU); default {DEFAULT_EPS}")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per attack batch (default 32)")
-    p.add_argument("--max-samples", type=int, default=None, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
+                   help="images per attack batch (default 32)")
+    p.add_argument("--max-samples", type=positive_int, default=None, metavar="N",
                    help="evaluate a seeded, class-balanced subset of at most N samples")
     p.add_argument("--no-cascade", dest="cascade", action="store_false",
                    help="re-run every attack at every eps on every sample (no reuse of samples already fooled "
@@ -68,14 +80,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(slower). Default: the attack cascade, where later attacks run only on samples still "
                         "robust; the worst case is the same and later attacks' rows are cumulative (marked *)")
     p.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)   # the old opt-in; the default now
-    p.add_argument("--n-examples", type=int, default=6, metavar="N", help="example images kept for reports (default 6)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-    p.add_argument("--json", default=None, metavar="OUT", help="write the whole result as JSON")
-    p.add_argument("--csv", default=None, metavar="OUT", help="write the per-sample CSV (reports module)")
-    p.add_argument("--summary-csv", default=None, metavar="OUT",
+    p.add_argument("--n-examples", type=non_negative_int, default=6, metavar="N",
+                   help="example images kept for reports (default 6)")
+    p.add_argument("--device", default="auto", type=device_arg,
+                   help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
+    p.add_argument("--json", default=None, metavar="OUT", type=path_arg, help="write the whole result as JSON")
+    p.add_argument("--csv", default=None, metavar="OUT", type=path_arg, help="write the per-sample CSV")
+    p.add_argument("--summary-csv", default=None, metavar="OUT", type=path_arg,
                    help="write the attack x eps CSV with 95 %% intervals and per-class robust rates")
-    p.add_argument("--report", default=None, metavar="OUT.pdf", help="write the PDF report (reports module)")
-    p.add_argument("--plan", default=None, metavar="PLAN.toml",
+    p.add_argument("--report", default=None, metavar="OUT.pdf", type=path_arg, help="write the PDF report")
+    p.add_argument("--plan", default=None, metavar="PLAN.toml", type=path_arg,
                    help="apply a test plan (acceptance criteria, TOML or JSON): verdict in the reports, "
                         "exit code 0 pass / 3 fail")
     p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
@@ -128,7 +142,12 @@ def format_table(result: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from medadv_desktop.engine.jobs import run_job
-    from medadv_desktop.engine.workflows.evaluation import EvaluationRequest, evaluation_workflow
+    from medadv_desktop.engine.workflows.evaluation import (
+        EvaluationRequest,
+        check_request,
+        evaluation_workflow,
+        export_outcome,
+    )
 
     if args.fast and args.full_rows:
         raise AttackConfigError("--fast (the attack cascade, now the default) and --per-attack contradict each "
@@ -147,17 +166,32 @@ def run(args: argparse.Namespace) -> int:
         json=args.json, csv=args.csv, pdf=args.report, modality=args.modality,
         strict_modality=args.strict_modality, examples_with_burned_in=args.examples_with_burned_in,
         summary_csv=args.summary_csv, plan=plan, requester=args.requester, approver=args.approver)
-    with ProgressPrinter() as printer:
-        def show(event: Any) -> None:
-            if event.data.get("kind") == "dataset" and event.data.get("n_failures"):
-                printer.line(f"medadv: {event.data['n_failures']} file(s) could not be read and were skipped",
-                             sys.stderr)
-            if is_warning(event):
-                print_warning(event, printer)
-            elif event.stage == "evaluate":
-                printer(event)
+    check_request(request)                              # numbers and outputs before the card is even read
+    card = load_card(args)
+    try:
+        with ProgressPrinter() as printer:
+            def show(event: Any) -> None:
+                if event.data.get("kind") == "dataset" and event.data.get("n_failures"):
+                    printer.line(f"medadv: {event.data['n_failures']} file(s) could not be read and were skipped",
+                                 sys.stderr)
+                if is_warning(event):
+                    print_warning(event, printer)
+                elif event.stage == "evaluate":
+                    printer(event)
 
-        outcome = run_job(evaluation_workflow(args.model, request, device=args.device), show)
+            outcome = run_job(evaluation_workflow(card, request, device=args.device), show)
+    except OutputWriteError as exc:
+        if exc.unsaved is None:
+            raise
+        unsaved = exc.unsaved
+
+        def save(folder: Path) -> list[Path]:
+            return export_outcome(unsaved, **{k: folder / Path(v).name for k, v in
+                                              (("json", args.json), ("csv", args.csv),
+                                                                 ("summary_csv", args.summary_csv),
+                                                                 ("pdf", args.report)) if v})
+        print(format_table(unsaved.result))
+        raise_saved_elsewhere(exc, save, "evaluation")
     print(format_table(outcome.result))
     if outcome.written:
         print("Wrote " + ", ".join(str(p) for p in outcome.written))

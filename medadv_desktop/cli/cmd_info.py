@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from medadv_desktop.cli.options import non_negative_int, path_arg
 from medadv_desktop.cli.study_options import add_modality_option
 
 PHI_MASK = "<hidden: identifying>"
@@ -28,8 +29,9 @@ def register(subparsers) -> None:
         description="Show modality, shape, spacing, units and window presets of the studies "
                     "in PATH, and why any file could not be read. Identifying header values "
                     "are hidden unless --show-phi is given.")
-    p.add_argument("path", metavar="PATH", help="a file (DICOM, .nii/.nii.gz, PNG/JPEG/TIFF) or a folder")
-    p.add_argument("--volume", type=int, default=None, metavar="N",
+    p.add_argument("path", metavar="PATH", type=path_arg,
+                   help="a file (DICOM, .nii/.nii.gz, PNG/JPEG/TIFF) or a folder")
+    p.add_argument("--volume", type=non_negative_int, default=None, metavar="N",
                    help="volume of a 4-D NIfTI to read (0-based; default 0)")
     p.add_argument("--tags", action="store_true", help="list the header of each study's first file")
     p.add_argument("--show-phi", action="store_true",

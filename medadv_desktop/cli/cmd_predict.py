@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from medadv_desktop.cli.options import add_card_options, device_arg, load_card, path_arg, positive_int
 from medadv_desktop.cli.study_options import add_modality_option
 from medadv_desktop.engine.workflows.predict import PredictionRun, predict_path, prediction_document
 
@@ -21,10 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="print class probabilities per image or slice",
         description="Classify a study, a folder of studies, or a labelled data set folder (class sub-folders "
                     "named after the card's classes, or labels.csv: then the accuracy is printed too).")
-    p.add_argument("--model", required=True, metavar="CARD", help="model card (model_card.json or its folder)")
-    p.add_argument("path", metavar="PATH", help="image file, study folder, or labelled data set folder")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
+    add_card_options(p)
+    p.add_argument("path", metavar="PATH", type=path_arg, help="image file, study folder, or labelled data set folder")
+    p.add_argument("--device", default="auto", type=device_arg,
+                   help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
+                   help="images per forward pass (default 32)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     add_modality_option(p)
     p.set_defaults(func=run)
@@ -66,7 +69,7 @@ def to_json(run: PredictionRun) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = predict_path(args.model, args.path, device=args.device, batch_size=args.batch_size,
+    result = predict_path(load_card(args), args.path, device=args.device, batch_size=args.batch_size,
                           modality=args.modality)
     if args.json:
         print(to_json(result))

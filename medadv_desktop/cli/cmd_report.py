@@ -3,14 +3,20 @@
 Rebuilds the reports from a saved result: the JSON written by
 ``medadv evaluate --json`` or by a report export (which may also hold the
 adversarial-training before/after table). De-identified unless
-``--include-phi``; never overwrites a file unless ``--overwrite``.
+``--include-phi``; never overwrites a file unless ``--overwrite``, and never
+writes over its own inputs, even with ``--overwrite``. The outputs appear all
+together or not at all: on a full or read-only disk the new files already
+written are removed again (the input JSON still holds the whole result).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+from medadv_desktop.cli.options import path_arg
 
 
 def register(subparsers) -> None:
@@ -18,12 +24,12 @@ def register(subparsers) -> None:
         "report", help="write PDF/CSV/JSON reports from a saved evaluation result",
         description="Rebuild de-identified robustness reports (PDF, per-sample CSV, summary CSV, JSON) "
                     "from the JSON of an evaluation ('medadv evaluate --json') or of an earlier export.")
-    p.add_argument("result", type=Path, metavar="RESULT.json", help="saved evaluation result or report JSON")
-    p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the PDF report here")
-    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="per-sample CSV (sample x attack x eps)")
-    p.add_argument("--summary-csv", type=Path, metavar="OUT.csv", help="summary CSV (attack x eps)")
-    p.add_argument("--json", type=Path, metavar="OUT.json", help="report JSON (result + before/after)")
-    p.add_argument("--before-after", type=Path, metavar="BEFORE_AFTER.json",
+    p.add_argument("result", type=path_arg, metavar="RESULT.json", help="saved evaluation result or report JSON")
+    p.add_argument("--pdf", type=path_arg, metavar="OUT.pdf", help="write the PDF report here")
+    p.add_argument("--csv", type=path_arg, metavar="OUT.csv", help="per-sample CSV (sample x attack x eps)")
+    p.add_argument("--summary-csv", type=path_arg, metavar="OUT.csv", help="summary CSV (attack x eps)")
+    p.add_argument("--json", type=path_arg, metavar="OUT.json", help="report JSON (result + before/after)")
+    p.add_argument("--before-after", type=path_arg, metavar="BEFORE_AFTER.json",
                    help="adversarial training before/after JSON (e.g. the training output's before_after.json)")
     p.add_argument("--plan", type=Path, metavar="PLAN.toml",
                    help="apply a test plan: its verdict opens the PDF; exit code 0 pass / 3 fail")
@@ -41,11 +47,17 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from medadv_desktop.engine.jobs import run_job
     from medadv_desktop.engine.reports import export_reports_job, load_before_after, load_report_json
-    from medadv_desktop.errors import ReportError
+    from medadv_desktop.engine.safe_write import all_or_nothing, refuse_output_over_input
+    from medadv_desktop.errors import MedAdvError, OutputWriteError, ReportError
 
-    if not any((args.pdf, args.csv, args.summary_csv, args.json)):
+    outputs = {kind: Path(p) for kind, p in (("JSON", args.json), ("summary CSV", args.summary_csv),
+                                             ("per-sample CSV", args.csv), ("PDF report", args.pdf)) if p}
+    if not outputs:
         raise ReportError("No output was requested.",
                           hint="Add at least one of --pdf OUT.pdf, --csv OUT.csv, --summary-csv OUT.csv, --json OUT.json.")
+    inputs = [Path(args.result)] + ([Path(args.before_after)] if args.before_after else [])
+    refuse_output_over_input(outputs.values(), inputs)     # even with --overwrite
+    fresh = {kind for kind, p in outputs.items() if not os.path.lexists(p)}   # ours to remove on failure
     from medadv_desktop.engine.reports.traceability import ReportMeta
 
     plan = None
@@ -68,8 +80,19 @@ def run(args: argparse.Namespace) -> int:
     job = export_reports_job(result, pdf=args.pdf, csv=args.csv, summary_csv=args.summary_csv, json=args.json,
                              before_after=before_after, overwrite=args.overwrite, include_phi=args.include_phi,
                              meta=meta)
-    written = run_job(job, lambda ev: print(ev.message, file=sys.stderr) if ev.message.startswith("Wrote") else None)
-    for path in written:
+    try:
+        with all_or_nothing() as written:
+            def show(ev) -> None:
+                if ev.message.startswith("Wrote"):
+                    kind = ev.data.get("kind")
+                    if kind in fresh:
+                        written.append(outputs[kind])
+                    print(ev.message, file=sys.stderr)
+            paths = run_job(job, show)
+    except OutputWriteError as exc:
+        raise MedAdvError(f"{exc} No new report of this run was kept; '{Path(args.result).name}' still holds the "
+                          "whole result: run the command again once there is space.", hint=exc.hint) from None
+    for path in paths:
         print(path)
     if verdict is not None:
         print(verdict.summary() + f" -> exit code {verdict.exit_code}")

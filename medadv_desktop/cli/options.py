@@ -12,6 +12,8 @@ without any change to the CLI.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +22,129 @@ from medadv_desktop.errors import AttackConfigError
 
 Hook = Callable[[argparse.ArgumentParser], None]
 
+#: longest file name component and path the CLI accepts (Linux NAME_MAX and PATH_MAX)
+NAME_MAX = 255
+PATH_MAX = 4095
+_WHOLE = re.compile(r"[+-]?[0-9]{1,30}")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(?::[0-9]{1,3})?", re.IGNORECASE)
 
-class _LazyRegistryParser(argparse.ArgumentParser):
+
+class MedAdvArgumentParser(argparse.ArgumentParser):
+    """argparse with the CLI's error rule: a usage error is ONE line on stderr and exit status 2
+    (``medadv: error: attack: argument --batch-size: ...; see 'medadv attack --help'``)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        text = " ".join(str(message).split())
+        command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        self.exit(2, f"medadv: error: {command}{text}; see '{self.prog} --help'\n")
+
+    def _get_values(self, action, arg_strings):  # type: ignore[no-untyped-def]
+        # argparse drops a lone "--" given as a value (--out=--) and hands the option an empty list
+        if action.nargs is None and action.option_strings and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
+
+# -- option value types: bad values are usage errors (one line, exit 2), found before anything is loaded
+def _whole(text: str) -> int:
+    t = str(text).strip()
+    if not _WHOLE.fullmatch(t):
+        shown = t if len(t) <= 30 else t[:27] + "..."
+        raise argparse.ArgumentTypeError(f"'{shown}' is not a whole number")
+    return int(t)
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (batch sizes, epochs, steps, sample counts)."""
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (indices, example counts)."""
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """A random seed: a whole number from 0 to SEED_MAX."""
+    from medadv_desktop.engine.attacks.spec import SEED_MAX
+
+    value = _whole(text)
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {SEED_MAX}, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A finite decimal number (no nan, inf); the option's own range is checked where it is used."""
+    t = str(text).strip()
+    try:
+        value = float(t) if len(t) <= 40 else float("nan")
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        shown = t if len(t) <= 30 else t[:27] + "..."
+        raise argparse.ArgumentTypeError(f"'{shown}' is not a finite number")
+    return value
+
+
+def device_arg(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether it is there is checked when the model loads)."""
+    t = str(text).strip()
+    if not _DEVICE.fullmatch(t):
+        shown = t if len(t) <= 30 else t[:27] + "..."
+        raise argparse.ArgumentTypeError(f"'{shown}' is not a device; use auto, cpu, cuda or cuda:N")
+    return t.lower()
+
+
+def path_arg(text: str) -> str:
+    """A file or folder name the operating system can take (not empty, no NUL character, no component
+    longer than NAME_MAX bytes, at most PATH_MAX bytes); whether it exists is checked where it is used."""
+    if not text or not str(text).strip():
+        raise argparse.ArgumentTypeError("an empty path was given")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("the path contains a NUL character")
+    try:
+        raw = os.fsencode(text)
+    except (UnicodeError, ValueError):
+        raise argparse.ArgumentTypeError("the path contains characters this system cannot use") from None
+    if len(raw) > PATH_MAX or any(len(part) > NAME_MAX for part in raw.split(b"/")):
+        raise argparse.ArgumentTypeError("the path is too long for this system")
+    return text
+
+
+def add_card_options(p: argparse.ArgumentParser) -> None:
+    """``--model CARD`` and ``--allow-outside-card-dir`` (every command that loads a model card)."""
+    p.add_argument("--model", required=True, metavar="CARD", type=path_arg,
+                   help="model card (model_card.json or its folder)")
+    p.add_argument("--allow-outside-card-dir", action="store_true",
+                   help="trust this card's weights path even when it leads out of the card's folder (an absolute "
+                        "path, '..', a symbolic link); off by default so a card cannot make MedAdv open any file")
+
+
+def load_card(args: argparse.Namespace) -> Any:
+    """The model card of ``--model`` (JSON only, no weights loaded), with the confinement opt-in
+    logged on stderr when given."""
+    import sys
+
+    from medadv_desktop.engine.models import ModelCard
+
+    allow = bool(getattr(args, "allow_outside_card_dir", False))
+    card = ModelCard.load(args.model, allow_outside_card_dir=allow)
+    if allow:
+        print(f"medadv: note: --allow-outside-card-dir: the weights of '{card.name}' are read from "
+              f"'{card.weights_path}', wherever the card points", file=sys.stderr)
+    return card
+
+
+class _LazyRegistryParser(MedAdvArgumentParser):
     """A sub-command parser that runs its registry hooks (attack names, options) on first use."""
 
     _medadv_hooks: list[Hook]
@@ -80,8 +203,9 @@ def add_attack_options(p: argparse.ArgumentParser, *, with_eps: bool = True) -> 
     p.add_argument("--norm", default="linf", choices=NORMS, help="distance measure of the budget")
     p.add_argument("--targeted", default="none", choices=TARGET_MODES,
                    help="none: any wrong class; class: --target-class K; least_likely: the clean least-likely class")
-    p.add_argument("--target-class", type=int, default=0, metavar="K", help="class index for --targeted class")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--target-class", type=non_negative_int, default=0, metavar="K",
+                   help="class index for --targeted class")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
     p.add_argument("--fold-bn", action=argparse.BooleanOptionalAction, default=True,
                    help="attack a copy of the model with each BatchNorm folded into the convolution before it: "
                         "same outputs up to float rounding, faster (default on; --no-fold-bn: the model as loaded)")

@@ -170,6 +170,12 @@ class LabelledDataset:
     def labels(self) -> list[int]:
         return [s.label for s in self.samples]
 
+    @property
+    def units(self) -> str:
+        """The native units every study shares ("HU"), or "" (no units, mixed units, in-memory arrays)."""
+        found = {getattr(s, "units", "") or "" for s in self.studies}
+        return found.pop() if len(found) == 1 else ""
+
     def class_counts(self) -> dict[str, int]:
         """Samples per class name (every class listed, zero included)."""
         counts = Counter(s.label for s in self.samples)

@@ -31,6 +31,9 @@ Temporary files still being written are listed in a registry:
 makes SIGTERM and SIGINT do that before the process stops (the CLI calls it at
 start-up), and the registry is also emptied at interpreter exit.
 
+:func:`all_or_nothing` groups several such writes (a study, its perturbation map
+and summary) into one unit.
+
 :func:`refuse_output_over_input` is the one check that an output path is not
 one of the inputs (or, for an output folder, not inside an input folder).
 """
@@ -44,9 +47,10 @@ import signal
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from medadv_desktop.errors import MedAdvError, OutputExistsError
+from medadv_desktop.errors import OutputConflictError, OutputExistsError, OutputWriteError  # re-exported
 
 Payload = bytes | bytearray | memoryview | Iterable[bytes]
 
@@ -68,31 +72,6 @@ _REASONS = {
     errno.EIO: "an input/output error occurred (the disk may be failing or was removed)",
     errno.EISDIR: "a folder of that name exists",
 }
-
-
-class OutputWriteError(MedAdvError):
-    """A file could not be written (disk full, read-only, no permission, ...). Nothing partial is left.
-
-    ``path`` is the file that was being written, ``errno`` the OS error number
-    (``errno.ENOSPC``, ``errno.EROFS``, ...) and ``reason`` the cause in words.
-    """
-
-    def __init__(self, path: str | Path, err: int | None, reason: str) -> None:
-        self.path = Path(path)
-        self.errno = err
-        self.reason = reason
-        super().__init__(f"Cannot write '{self.path}': {reason}; nothing was written there.",
-                         hint="Free some space or choose another output folder; the finished result "
-                              "is still in memory.")
-
-
-class OutputConflictError(MedAdvError):
-    """An output path is one of the inputs, or an output folder lies inside an input folder."""
-
-    def __init__(self, output: str | Path, source: str | Path, message: str) -> None:
-        self.path = Path(output)
-        self.source = Path(source)
-        super().__init__(message, hint="Choose an output outside the input files and folders.")
 
 
 def write_error(path: str | Path, exc: OSError) -> OutputWriteError:
@@ -429,6 +408,32 @@ class NewFiles:
         return placed
 
 
+@contextmanager
+def all_or_nothing() -> Iterator[list[Path]]:
+    """Group outputs written by separate calls into one unit: all of them stay, or none.
+
+    ::
+
+        with all_or_nothing() as written:
+            written += write_study_like(...)          # each call is itself atomic
+            written.append(write_json(...))
+        # an exception leaving the block removes every file listed in ``written``
+
+    Only list files this call created as new files (never one written with
+    ``overwrite=True``: removing it would lose the user's old file as well).
+    """
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in reversed(written):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        raise
+
+
 # --------------------------------------------------------------------------- inputs vs outputs
 def _resolved(path: str | Path) -> Path:
     try:
@@ -464,6 +469,6 @@ def refuse_output_over_input(outputs: Iterable[str | Path], inputs: Iterable[str
                                                     f"folder '{raw.name}'; MedAdv never writes into its inputs.")
 
 
-__all__ = ["NewFiles", "OutputConflictError", "OutputWriteError", "install_cleanup_handlers",
+__all__ = ["NewFiles", "all_or_nothing", "OutputConflictError", "OutputWriteError", "install_cleanup_handlers",
            "pending_temp_files", "refuse_output_over_input", "remove_pending_temp_files",
            "write_error", "write_new_file"]

@@ -20,8 +20,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from medadv_desktop.engine.attacks.spec import (COMMON_PARAMS, NORMS, TARGET_MODES, ParamSpec, parse_budget,
-                                                parse_budget_list)
+from medadv_desktop.engine.attacks.spec import (COMMON_PARAMS, NORMS, TARGET_MODES, ParamSpec, check_budget_units,
+                                                parse_budget, parse_budget_list)
 
 
 #: the built-in attack modules, imported (and so registered) in this order: the registry's order, which is
@@ -39,7 +39,8 @@ _LAZY = {"ATTACKS": "base", "Attack": "base", "AttackOutput": "base", "available
          "create_attack": "base", "default_attacks": "base", "get_attack": "base", "register": "base",
          "attack_volume": "volume"}
 
-__all__ = ["COMMON_PARAMS", "NORMS", "TARGET_MODES", "ParamSpec", "parse_budget", "parse_budget_list", *_LAZY]
+__all__ = ["COMMON_PARAMS", "NORMS", "TARGET_MODES", "ParamSpec", "check_budget_units", "parse_budget",
+           "parse_budget_list", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -75,16 +75,7 @@ class Attack:
 
     def __init__(self, model: nn.Module, **kwargs: Any) -> None:
         self.model = model
-        values: dict[str, Any] = {}
-        specs = {p.name: p for p in self.schema()}
-        unknown = set(kwargs) - set(specs)
-        if unknown:
-            raise AttackConfigError(f"unknown parameter for {self.label or self.name}; known: {', '.join(specs)}",
-                                    parameter=sorted(unknown)[0])
-        for spec in specs.values():
-            values[spec.name] = spec.validate(kwargs.get(spec.name, spec.default))
-        if values["norm"] not in self.norms:
-            raise AttackConfigError(f"{self.label} supports {', '.join(self.norms)} only", parameter="norm")
+        values = self.check_params(kwargs)
         self.config = values
         self.eps = float(values["eps"])
         self.norm = values["norm"]
@@ -103,6 +94,20 @@ class Attack:
     @classmethod
     def schema(cls) -> tuple[ParamSpec, ...]:
         return COMMON_PARAMS + cls.params
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Every parameter validated (defaults filled in), without a model: the constructor's checks,
+        so front ends can refuse bad options before anything is loaded. Raises AttackConfigError."""
+        specs = {p.name: p for p in cls.schema()}
+        unknown = set(params) - set(specs)
+        if unknown:
+            raise AttackConfigError(f"unknown parameter for {cls.label or cls.name}; known: {', '.join(specs)}",
+                                    parameter=sorted(unknown)[0])
+        values = {spec.name: spec.validate(params.get(spec.name, spec.default)) for spec in specs.values()}
+        if values["norm"] not in cls.norms:
+            raise AttackConfigError(f"{cls.label} supports {', '.join(cls.norms)} only", parameter="norm")
+        return values
 
     @classmethod
     def parse_params(cls, params: Mapping[str, Any], native_per_unit: float | None = None,

@@ -80,10 +80,12 @@ class SMIA(Attack):
     )
     fast_settings = ({"steps": 4, "beta": 1.0, "kernel_size": 3},)
 
-    def __init__(self, model, **kwargs) -> None:
-        super().__init__(model, **kwargs)
-        if int(self.config["kernel_size"]) % 2 == 0:
+    @classmethod
+    def check_params(cls, params):
+        values = super().check_params(params)
+        if int(values["kernel_size"]) % 2 == 0:
             raise AttackConfigError("the Gaussian kernel side must be odd (e.g. 3, 5, 7)", parameter="kernel_size")
+        return values
 
     def _objective(self, adv: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None):
         beta = float(self.config["beta"])

@@ -33,6 +33,8 @@ SUITE_EVALUATE = "evaluate"
 SUITE_QUICK = "quick"
 
 ParamKind = Literal["float", "int", "choice", "bool", "budget"]
+#: the largest random seed (the same bound as adversarial training's; fits a 32-bit spin box)
+SEED_MAX = 2**31 - 1
 #: the unit of a float parameter measured like a budget ([0, 1] image units, shown also in native units)
 UNIT_BUDGET = "[0,1]"
 
@@ -113,7 +115,7 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
               help="none: any wrong class; class: a chosen class; least_likely: the clean least-likely class.",
               choices=TARGET_MODES),
     ParamSpec("target_class", "int", 0, 0, None, "", "Class index for targeted mode 'class'."),
-    ParamSpec("seed", "int", 0, 0, None, "", "Random seed (random starts, Square, black-box search)."),
+    ParamSpec("seed", "int", 0, 0, SEED_MAX, "", "Random seed (random starts, Square, black-box search)."),
     ParamSpec("early_stop", "bool", True, help="Stop working on a sample as soon as it is fooled."),
     ParamSpec("fold_bn", "bool", True,
               help="Run the attack on a copy of the model with each BatchNorm folded into the convolution before it "
@@ -200,3 +202,45 @@ def _without_parameter(exc: AttackConfigError) -> str:
     text = str(exc)
     prefix = f"Parameter '{exc.parameter}': " if exc.parameter else ""
     return text[len(prefix):] if prefix and text.startswith(prefix) else text
+
+
+def budget_unit(text: str | float) -> str:
+    """The unit suffix of a budget as typed (``"6HU"`` -> ``"HU"``; ``"4/255"``, ``0.01`` -> ``""``).
+
+    Text that is not a budget at all gives ``""`` (:func:`parse_budget` reports it).
+    """
+    if isinstance(text, (int, float)):
+        return ""
+    m = _BUDGET.match(str(text))
+    return m.group(3) if m else ""
+
+
+def check_budget_units(texts: str | Sequence[str | float] | None, units: str | None, *,
+                       parameter: str = "eps", what: str = "study") -> None:
+    """Refuse budgets in native units that the images cannot take.
+
+    ``texts``: budgets as typed (one, a comma-separated grid, or a list);
+    ``units``: the units of the images they will be applied to, once those are
+    read (``"HU"``; ``""`` or None when the images have none, e.g. PNG, or when
+    a data set mixes units). A value with a unit suffix (``6HU``) needs
+    images in exactly those units: on images without units it has no meaning
+    (the card's window would silently give it one), and ``6mm`` or ``6HU`` on
+    MR is a mistake. Values in [0, 1] units always pass. ``what`` names the images in the message
+    ("study", "data set").
+    """
+    if texts is None:
+        return
+    items = texts.split(",") if isinstance(texts, str) else list(texts)
+    known = (units or "").strip()
+    for item in items:
+        unit = budget_unit(item)
+        if not unit:
+            continue
+        shown = str(item).strip()
+        if not known:
+            raise AttackConfigError(f"'{shown}' is in native units ({unit}), but the {what} has no units "
+                                    "(e.g. PNG images, or a data set that mixes units); give it in [0, 1] units "
+                                    "(e.g. 2/255)", parameter=parameter)
+        if unit.upper() != known.upper():
+            raise AttackConfigError(f"unit '{unit}' does not match the {what}'s units '{known}'; write e.g. "
+                                    f"6{known} or 2/255", parameter=parameter)

@@ -73,18 +73,27 @@ def _check_empty_target(out_dir: Path) -> None:
 def staged_output_dir(out_dir: str | Path) -> Iterator[Path]:
     """Write into a hidden sibling folder, then rename it to ``out_dir`` in one step.
 
-    Refuses a non-empty ``out_dir``. If the body fails nothing is left behind.
+    Refuses a non-empty ``out_dir``. If the body fails nothing is left behind; an OSError (full or
+    read-only disk) becomes an :class:`~medadv_desktop.errors.OutputWriteError`.
     """
+    from medadv_desktop.engine.safe_write import write_error
+
     out_dir = Path(out_dir)
     _check_empty_target(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    except OSError as exc:              # a read-only or full disk, a file where a folder should be
+        raise write_error(out_dir, exc) from None
     try:
         yield staging
         _check_empty_target(out_dir)
         if out_dir.exists():
             out_dir.rmdir()
         os.rename(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(out_dir, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

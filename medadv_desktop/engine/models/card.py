@@ -350,7 +350,8 @@ class ModelCard:
         problem = None if allow else _weights_problem(self.weights)
         if problem:
             raise ModelCardError(f"{_show(self.weights)} {problem}; the weights must sit in the card's folder "
-                                 "or below it", path=self.path, field="weights", hint=hint)
+                                 "or below it (or trust this card: --allow-outside-card-dir)",
+                                 path=self.path, field="weights", hint=hint)
         try:
             resolved = (base / self.weights).resolve()
             base_resolved = base.resolve()
@@ -359,7 +360,8 @@ class ModelCard:
                                  "or an invalid name)", path=self.path, field="weights") from None
         if not allow and not resolved.is_relative_to(base_resolved):
             raise ModelCardError(f"{_show(self.weights)} leads out of the card's folder through a symbolic link; "
-                                 "the weights must sit in the card's folder or below it",
+                                 "the weights must sit in the card's folder or below it (or trust this card: "
+                                 "--allow-outside-card-dir)",
                                  path=self.path, field="weights", hint=hint)
         return resolved
 

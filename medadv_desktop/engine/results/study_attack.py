@@ -47,6 +47,7 @@ class StudyAttackSummary:
     synthetic: bool = False
     attack_info: AttackInfo | None = None
     warnings: list[ModalityWarning] = field(default_factory=list)   # the modality guard's, before the attack
+    keep_identity: bool = False       # the adversarial DICOM/NIfTI kept the source's identity (an opt-in)
     schema_version: int = SCHEMA_VERSION
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -36,6 +36,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -236,16 +237,30 @@ def _check_out_dir(out_dir: Path, run_record: dict[str, Any], resume: bool) -> b
                 "over them.", hint="Choose a new or empty output folder.")
         try:
             existing = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            existing = {}
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            existing = None
+        if not isinstance(existing, dict):      # [], a number, a damaged file: not a MedAdv run record
+            raise TrainingError(
+                f"The output folder '{out_dir.name}' holds a '{RUN_FILE}' that is not a MedAdv training run "
+                "record (damaged or written by something else).",
+                hint="Choose a new or empty output folder.")
         if existing.get("fingerprint") != run_record["fingerprint"]:
             raise TrainingError(
                 f"The output folder '{out_dir.name}' holds a different training run (another model, data set or "
                 "training options).", hint="Choose a new or empty output folder, or repeat that run's exact options to resume it.")
-        if (out_dir / MODEL_FILE).exists() or (out_dir / CARD_FILE).exists():
+        if (out_dir / CARD_FILE).exists():
             raise TrainingError(
                 f"The output folder '{out_dir.name}' already holds the finished model of this run.",
                 hint="Use that model, or choose a new output folder to train again.")
+        if os.path.lexists(out_dir / MODEL_FILE):
+            if not resume:
+                raise TrainingError(
+                    f"The output folder '{out_dir.name}' holds '{MODEL_FILE}' without its model card: the final "
+                    "write of this run did not finish (e.g. the disk filled up).",
+                    hint="Resume it (--resume): the weights are written again from the checkpoints.")
+            from medadv_desktop.engine.training.checkpoint import set_aside
+
+            set_aside(out_dir / MODEL_FILE)      # the weights without their card: renamed, never deleted
         if list_checkpoints(out_dir) and not resume:
             raise TrainingError(
                 f"The output folder '{out_dir.name}' holds checkpoints of this run.",

@@ -4,26 +4,35 @@
         data="demo/test", attacks=["fgsm", ("pgd", {"steps": "10"})], eps="1/255,2/255,6HU",
         json="eval.json", pdf="eval.pdf"))
 
-1. every output path is checked before any work (nothing is overwritten);
-2. attack names are checked, the eps grid and text parameters are parsed
-   against the model card (``6HU`` through its window);
+1. the request's numbers and every output path are checked before any work
+   (nothing is overwritten; no output may be an input: the data set folder,
+   the model card, its weights; two outputs may not share a file);
+2. attack names and parameters are checked, the eps grid and text parameters
+   are parsed against the model card (``6HU`` through its window), all
+   before the model is loaded when ``classifier`` is a card;
 3. the data set folder is read (unreadable files are skipped and counted;
-   ``modality`` sets every study's modality);
+   ``modality`` sets every study's modality) and native-unit budgets are
+   checked against its units;
 4. the modality guard compares the studies with the model card
    (:func:`~medadv_desktop.engine.models.guard.guard_job`): warning events
    (``data["kind"] == "warning"``) before any attack, kept in
    ``result.warnings``; ``strict_modality`` refuses instead;
-5. :func:`~medadv_desktop.engine.evaluation.evaluate.evaluate_job` runs (samples
+5. the model is loaded (when a card was given) and
+   :func:`~medadv_desktop.engine.evaluation.evaluate.evaluate_job` runs (samples
    with burned-in annotation are not used as example images unless
    ``examples_with_burned_in``);
 6. the result is written as JSON (the whole ``EvaluationResult``), per-sample
-   CSV and PDF report when asked.
+   CSV and PDF report when asked, all of them or none (:func:`export_outcome`).
+   On a full or read-only disk the
+   :class:`~medadv_desktop.errors.OutputWriteError` carries the finished
+   outcome (``unsaved``), so a front end can save it elsewhere.
 
 ``medadv evaluate`` and the GUI's "Labelled data set folder" scope call this.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +41,7 @@ from typing import Any
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
 from medadv_desktop.engine.models.card import ModelCard
 from medadv_desktop.engine.results.evaluation import EvaluationResult
-from medadv_desktop.errors import AttackConfigError, OutputExistsError
+from medadv_desktop.errors import AttackConfigError, MedAdvError, OutputExistsError, OutputWriteError, ReportError
 
 AttackChoice = str | tuple[str, Mapping[str, Any]]
 
@@ -73,6 +82,7 @@ class EvaluationOutcome:
     written: list[Path] = field(default_factory=list)
     verdict: Any = None                              # PlanVerdict when a test plan was applied
     report_id: str = ""                              # the id printed on every report written
+    meta: Any = None                                 # the ReportMeta of the reports (id, names, verdict)
 
 
 def _check_plan_before_run(plan: Any, card: ModelCard | None, request: EvaluationRequest) -> None:
@@ -94,9 +104,9 @@ def _check_plan_before_run(plan: Any, card: ModelCard | None, request: Evaluatio
 
 
 def attack_specs(attacks: Sequence[AttackChoice], native_per_unit: float | None = None,
-                 units: str = "") -> list[tuple[str, dict[str, Any]]]:
-    """``[(name, params)]`` with names checked (unknown names fail before any work) and text
-    parameters parsed; at least one attack."""
+                 units: str = "", *, norm: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """``[(name, params)]`` with names checked (unknown names fail before any work), text
+    parameters parsed and every value validated (with ``norm`` when given); at least one attack."""
     from medadv_desktop.engine.attacks import get_attack
 
     specs: list[tuple[str, dict[str, Any]]] = []
@@ -106,17 +116,57 @@ def attack_specs(attacks: Sequence[AttackChoice], native_per_unit: float | None 
         if not name:
             continue
         cls = get_attack(name)
-        specs.append((cls.name, cls.parse_params(params, native_per_unit, units)))
+        parsed = cls.parse_params(params, native_per_unit, units)
+        cls.check_params({**parsed, **({"norm": norm} if norm is not None else {})})
+        specs.append((cls.name, parsed))
     if not specs:
         raise AttackConfigError("choose at least one attack, e.g. fgsm,pgd", parameter="attacks")
     return specs
+
+
+def check_request(request: EvaluationRequest) -> None:
+    """The request's numbers and output paths, before anything is loaded (MedAdvError otherwise)."""
+    from medadv_desktop.engine.attacks.spec import NORMS
+    from medadv_desktop.engine.workflows.study_attack import check_batch_size
+
+    check_batch_size(request.batch_size)
+    if isinstance(request.n_examples, bool) or not isinstance(request.n_examples, int) or request.n_examples < 0:
+        raise AttackConfigError(f"{request.n_examples!r} is not a whole number of at least 0", parameter="n_examples")
+    if request.max_samples is not None and (isinstance(request.max_samples, bool)
+                                            or not isinstance(request.max_samples, int) or request.max_samples < 1):
+        raise AttackConfigError(f"{request.max_samples!r} is not a whole number of at least 1",
+                                parameter="max_samples")
+    if request.norm not in NORMS:
+        raise AttackConfigError(f"'{request.norm}' is not one of {', '.join(NORMS)}", parameter="norm")
+    seen: dict[Path, Path] = {}
+    for path in request.outputs():
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise ReportError(f"Two outputs would be written to the same file '{path.name}'.",
+                              hint="Give each output its own file name.")
+        seen[key] = path
+        if os.path.lexists(path):
+            raise OutputExistsError(path)
+
+
+def _input_paths(card: ModelCard | None, data: Any) -> list[Path]:
+    paths: list[Path] = []
+    if isinstance(data, (str, Path)):
+        paths.append(Path(data))
+    if card is not None and card.path is not None:
+        paths.append(card.path)
+        try:
+            paths.append(card.weights_path)
+        except MedAdvError:
+            pass
+    return paths
 
 
 def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: str | None = None,
                         cancel: CancelToken | None = None,
                         on_attack_progress: Callable[[Progress], None] | None = None) -> Job[EvaluationOutcome]:
     """Run the evaluation of ``request`` (see the module doc) with ``classifier`` (a loaded classifier,
-    or a model card / its path, then loaded on ``device`` after the cheap checks).
+    or a model card / its path, then loaded on ``device`` after the cheap checks and the data).
 
     Events: stage ``"evaluate"``; the one after reading the data set has
     ``data["kind"] == "dataset"`` with its size and ``n_failures``.
@@ -124,10 +174,9 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
     from medadv_desktop.engine.attacks import parse_budget_list
     from medadv_desktop.engine.evaluation.evaluate import evaluate_job
     from medadv_desktop.engine.reports.traceability import ReportMeta
+    from medadv_desktop.engine.safe_write import refuse_output_over_input
 
-    for path in request.outputs():
-        if path.exists():
-            raise OutputExistsError(path)
+    check_request(request)
     attack_specs(request.attacks)                       # unknown names fail before any work
     if request.modality:
         from medadv_desktop.engine.io import normalize_modality
@@ -139,24 +188,17 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
         from medadv_desktop.engine.plans import load_plan
 
         plan = load_plan(plan)
-    if isinstance(classifier, (str, Path, ModelCard)):
-        from medadv_desktop.engine.attacks import parse_budget_list
-        from medadv_desktop.engine.models import load_classifier
-
-        # every argument error before the weights load: budgets, attack parameters, the plan
-        card_only = classifier if isinstance(classifier, ModelCard) else ModelCard.load(classifier)
-        npu_only = card_only.intensity.native_per_unit()
-        parse_budget_list(request.eps, npu_only)
-        attack_specs(request.attacks, npu_only)
-        if plan is not None:
-            _check_plan_before_run(plan, card_only, request)
-        yield Progress("evaluate", 0, 0, "Loading the model")
-        classifier = load_classifier(card_only, device=device)
-    elif plan is not None:
-        _check_plan_before_run(plan, getattr(classifier, "card", None), request)
-    card = getattr(classifier, "card", None)
+    if isinstance(classifier, (str, Path)):
+        card: ModelCard | None = ModelCard.load(classifier)
+    elif isinstance(classifier, ModelCard):
+        card = classifier
+    else:
+        card = getattr(classifier, "card", None)
+    refuse_output_over_input(request.outputs(), _input_paths(card, request.data))
+    if plan is not None:                                # every argument error before the weights load
+        _check_plan_before_run(plan, card, request)
     npu = card.intensity.native_per_unit() if card is not None else None
-    attacks = attack_specs(request.attacks, npu)
+    attacks = attack_specs(request.attacks, npu, norm=request.norm)
     grid = parse_budget_list(request.eps, npu)
 
     dataset = request.data
@@ -166,6 +208,8 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
         yield Progress("evaluate", 0, 0, "Reading the data set")
         class_names = list(getattr(classifier, "class_names", None) or getattr(card, "class_names", []))
         dataset = LabelledDataset.from_folder(dataset, class_names, modality=request.modality)
+    if getattr(dataset, "studies", None):        # "6HU" on PNGs, "6mm" on CT: refused before the model loads
+        check_units(request.eps, request.attacks, dataset.units)
     failures = list(getattr(dataset, "failures", []))
     yield Progress("evaluate", 0, 0, f"Data set: {len(dataset)} samples"
                    + (f", {len(failures)} file(s) not read" if failures else ""),
@@ -174,6 +218,11 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
 
     warnings = yield from guard_job(card, getattr(dataset, "studies", []) or [], "evaluate",
                                     strict=request.strict_modality)
+    if isinstance(classifier, (str, Path, ModelCard)):
+        from medadv_desktop.engine.models import load_classifier
+
+        yield Progress("evaluate", 0, 0, "Loading the model")
+        classifier = load_classifier(card if card is not None else classifier, device=device)
     result = yield from evaluate_job(
         classifier, dataset, attacks, grid, norm=request.norm, batch_size=request.batch_size, seed=request.seed,
         cascade=request.cascade, full_rows=request.full_rows, n_examples=request.n_examples,
@@ -186,21 +235,55 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
 
         verdict = evaluate_plan(plan, result)
     meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict)
-    outcome = EvaluationOutcome(result, failures, verdict=verdict, report_id=meta.report_id)
-    if request.json:
-        from medadv_desktop.engine.reports.tables import write_result_json
-
-        outcome.written.append(write_result_json(result, request.json, meta=meta))
-    if request.csv:
-        from medadv_desktop.engine.reports import write_csv
-
-        outcome.written.append(write_csv(result, request.csv))
-    if request.summary_csv:
-        from medadv_desktop.engine.reports import write_summary_csv
-
-        outcome.written.append(write_summary_csv(result, request.summary_csv, meta=meta))
-    if request.pdf:
-        from medadv_desktop.engine.reports import write_pdf
-
-        outcome.written.append(write_pdf(result, request.pdf, meta=meta))
+    outcome = EvaluationOutcome(result, failures, verdict=verdict, report_id=meta.report_id, meta=meta)
+    try:
+        export_outcome(outcome, json=request.json, csv=request.csv, summary_csv=request.summary_csv,
+                       pdf=request.pdf)
+    except OutputWriteError as exc:          # the finished evaluation is still here: the caller saves it elsewhere
+        exc.unsaved = outcome
+        raise
     return outcome
+
+
+def check_units(eps: Any, attacks: Sequence[AttackChoice], units: str) -> None:
+    """Budgets typed in native units (the eps grid, each attack's text budgets such as ``alpha``) must be
+    in the images' ``units`` (see :func:`~medadv_desktop.engine.attacks.spec.check_budget_units`)."""
+    from medadv_desktop.engine.attacks import check_budget_units, get_attack
+
+    check_budget_units(eps if isinstance(eps, str) else [e for e in eps if isinstance(e, str)], units,
+                       what="data set")
+    for choice in attacks:
+        if isinstance(choice, str):
+            continue
+        name, params = str(choice[0]).strip().lower(), dict(choice[1] or {})
+        for spec in get_attack(name).schema():
+            if spec.is_budget and isinstance(params.get(spec.name), str):
+                check_budget_units(params[spec.name], units, parameter=spec.name, what="data set")
+
+
+def export_outcome(outcome: EvaluationOutcome, *, json: str | Path | None = None, csv: str | Path | None = None,
+                   summary_csv: str | Path | None = None, pdf: str | Path | None = None) -> list[Path]:
+    """Write the result as JSON, per-sample CSV, summary CSV and/or PDF (with ``outcome.meta``): all of
+    them or none, never over an existing file. Returns the written paths (also in ``outcome.written``)."""
+    from medadv_desktop.engine.safe_write import all_or_nothing
+
+    result, meta = outcome.result, outcome.meta
+    with all_or_nothing() as written:
+        if json:
+            from medadv_desktop.engine.reports.tables import write_result_json
+
+            written.append(write_result_json(result, json, meta=meta))
+        if csv:
+            from medadv_desktop.engine.reports import write_csv
+
+            written.append(write_csv(result, csv))
+        if summary_csv:
+            from medadv_desktop.engine.reports import write_summary_csv
+
+            written.append(write_summary_csv(result, summary_csv, meta=meta))
+        if pdf:
+            from medadv_desktop.engine.reports import write_pdf
+
+            written.append(write_pdf(result, pdf, meta=meta))
+    outcome.written.extend(written)
+    return list(written)

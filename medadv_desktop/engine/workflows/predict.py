@@ -11,6 +11,7 @@ are named by their pseudonym, never by header values or file names.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,24 +87,26 @@ def _predict_units(model, units: list[np.ndarray], batch_size: int) -> list[np.n
     return [out[i] for i in range(len(units))]
 
 
-def predict_path(card_path: str | Path, path: str | Path, *, device: str | None = "auto",
+def predict_path(card_path: Any, path: str | Path, *, device: str | None = "auto",
                  batch_size: int = 32, modality: str | None = None) -> PredictionRun:
-    """Load the model of ``card_path`` and classify every image or slice under ``path``
+    """Load the model of ``card_path`` (a card path or a :class:`ModelCard`) and classify every image or
+    slice under ``path``, which is read first: a path without images fails before the model is loaded
     (``modality``: set the studies' modality, as on open)."""
     from medadv_desktop.engine.datasets import slice_sample_id
     from medadv_desktop.engine.models import ModelCard, load_classifier, study_to_unit, study_to_unit_volume
+    from medadv_desktop.engine.workflows.study_attack import check_batch_size
 
-    card = ModelCard.load(card_path)
-    model = load_classifier(card, device)
-    names = list(model.class_names)
+    check_batch_size(batch_size)
+    card = card_path if isinstance(card_path, ModelCard) else ModelCard.load(card_path)
+    if not os.path.lexists(path):
+        raise MedAdvError(f"'{Path(path).name}' does not exist.",
+                          hint="Give an image file, a study folder or a data set folder.")
+    names = list(card.class_names)
     run = PredictionRun(model={"name": card.name, "format": card.format, "architecture": card.architecture,
                                "sha256": card.sha256, "input_size": list(card.input_size),
                                "intensity": card.intensity.describe(), "intended_use": card.intended_use},
-                        device=str(model.device), class_names=names)
+                        device=str(device or "auto"), class_names=names)
     path = Path(path)
-    if not path.exists():
-        raise MedAdvError(f"'{path.name}' does not exist.",
-                          hint="Give an image file, a study folder or a data set folder.")
     volume = card.spatial_dims == 3
 
     # (sample id, [0,1] array, label or None)
@@ -147,6 +150,8 @@ def predict_path(card_path: str | Path, path: str | Path, *, device: str | None 
     if not items:
         raise MedAdvError(f"No image could be read from '{path.name}' ({len(run.failures)} file(s) failed).",
                           hint="Check that the path holds DICOM, NIfTI or PNG/JPEG/TIFF images.")
+    model = load_classifier(card, device)
+    run.device = str(model.device)
     probs = _predict_units(model, [u for _, u, _ in items], max(1, batch_size))
     for (sample, _, label), p in zip(items, probs):
         run.predictions.append(Prediction(sample, [float(v) for v in p], names[int(np.argmax(p))],

@@ -19,9 +19,14 @@
    (the attacked slices replaced), the perturbation map and the JSON summary;
 5. with ``out_dir`` (or later, :func:`write_study_attack_outputs`), it is
    written there, never over an existing file:
-   ``<pseudonym>_<attack>_adv`` like the input (DICOM series, NIfTI, PNG), the
-   perturbation map (``_perturbation.png`` for one slice, ``.nii.gz`` for a
-   series) and ``_summary.json`` (no PHI).
+   ``<pseudonym>_<attack>_adv`` like the input (DICOM series, NIfTI, PNG;
+   de-identified unless ``keep_identity``), the perturbation map
+   (``_perturbation.png`` for one slice, ``.nii.gz`` for a series) and
+   ``_summary.json`` (no PHI). The files appear all together or not at all.
+   ``out_dir`` must not be an input (the study's files or folder, the model
+   card and its weights): refused before the attack. On a full or read-only
+   disk the :class:`~medadv_desktop.errors.OutputWriteError` carries the
+   finished outcome (``unsaved``); :func:`save_outputs` writes it elsewhere.
 
 ``medadv attack`` and the GUI's attack scopes (current slice, whole volume,
 all loaded studies) call this.
@@ -38,7 +43,7 @@ import numpy as np
 
 from medadv_desktop.engine.jobs import CancelToken, Job, Progress
 from medadv_desktop.engine.results.study_attack import StudyAttackResult, StudyAttackSummary
-from medadv_desktop.errors import ModelInputError, OutputExistsError
+from medadv_desktop.errors import AttackConfigError, MedAdvError, ModelInputError, OutputExistsError, OutputWriteError
 
 DEFAULT_BATCH = 16
 
@@ -55,6 +60,7 @@ class StudyAttackOutcome:
     summary: StudyAttackSummary | None = None      # what <stem>_summary.json holds
     written: list[Path] = field(default_factory=list)
     model_name: str = ""                           # the model card's name (for the summary)
+    keep_identity: bool = False                    # the adversarial DICOM keeps the source's identity
 
     def adversarial_pixels(self) -> np.ndarray:
         """The whole study's pixels (float32, native units) with the attacked slices replaced."""
@@ -75,46 +81,114 @@ class StudyAttackOutcome:
 
 def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapping[str, Any], *,
                           slices: Sequence[int] | None = None, batch_size: int = DEFAULT_BATCH,
-                          out_dir: str | Path | None = None, cancel: CancelToken | None = None,
+                          out_dir: str | Path | None = None, keep_identity: bool = False,
+                          inputs: Sequence[str | Path] = (), device: str | None = None,
+                          cancel: CancelToken | None = None,
                           on_attack_progress: Callable[[Progress], None] | None = None,
                           strict_modality: bool = False) -> Job[StudyAttackOutcome]:
-    """Attack ``slices`` of ``study`` with ``attack`` (see the module doc); yields stage ``"attack"`` events."""
-    from medadv_desktop.engine.attacks import get_attack
-    from medadv_desktop.engine.evaluation.study_attack import attack_study_job
+    """Attack ``slices`` of ``study`` with ``attack`` (see the module doc); yields stage ``"attack"`` events.
 
-    card = getattr(classifier, "card", None)
+    ``classifier``: a loaded classifier, or a model card / its path, then loaded on ``device`` only
+    after every check (parameters, units, output folder) has passed. ``keep_identity``: write the
+    adversarial DICOM/NIfTI with the source's identifying header (an explicit opt-in the caller
+    logs; recorded in the summary). ``inputs``: further paths the outputs must stay out of (the file
+    or folder the user opened).
+    """
+    from medadv_desktop.engine.attacks import check_budget_units, get_attack
+    from medadv_desktop.engine.evaluation.study_attack import attack_study_job
+    from medadv_desktop.engine.models.card import ModelCard
+
+    card = ModelCard.load(classifier) if isinstance(classifier, (str, Path)) else \
+        classifier if isinstance(classifier, ModelCard) else getattr(classifier, "card", None)
     if card is None:
         raise ModelInputError("Attacking a study needs a model loaded from a model card.")
+    check_batch_size(batch_size)
     attack_cls = get_attack(attack)
     name = attack_cls.name
+    for spec in attack_cls.schema():         # "6HU" on an image without units, "6mm" on a CT: refused
+        if spec.is_budget and isinstance(params.get(spec.name), str):
+            check_budget_units(params[spec.name], study.units, parameter=spec.name)
     parsed = attack_cls.parse_params(params, card.intensity.native_per_unit(), study.units)
+    attack_cls.check_params(parsed)
     stem = f"{study.pseudonym or 'STUDY'}_{name}"
-    targets = _output_paths(study, stem, Path(out_dir)) if out_dir is not None else []
-    for path in targets:            # refuse before the (possibly long) attack
-        if path.exists():
-            raise OutputExistsError(path)
-    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise OutputExistsError(Path(out_dir))
+    if out_dir is not None:                  # refuse before the (possibly long) attack
+        check_output_dir(out_dir, study, card, inputs)
+        for path in _output_paths(study, stem, Path(out_dir)):
+            if path.exists():
+                raise OutputExistsError(path)
     from medadv_desktop.engine.models.guard import guard_job
 
     warnings = yield from guard_job(card, [study], "attack", strict=strict_modality)
 
+    if isinstance(classifier, (str, Path, ModelCard)):
+        from medadv_desktop.engine.models import load_classifier
+
+        yield Progress("attack", 0, 0, "Loading the model", {"kind": "load"})
+        classifier = load_classifier(card, device=device)
     result = yield from attack_study_job(classifier, study, slices, name, parsed, batch_size=batch_size,
                                          cancel=cancel, on_attack_progress=on_attack_progress)
     result.warnings = list(warnings)
     outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
-                                 stem=stem, model_name=card.name)
+                                 stem=stem, model_name=card.name, keep_identity=keep_identity)
+    outcome.summary = _summary(outcome)
     if out_dir is not None:
         yield Progress("attack", 1, 1, "Writing the adversarial study", {"kind": "write"})
-        write_study_attack_outputs(outcome, Path(out_dir))
-    else:
-        outcome.summary = _make_summary(outcome)
+        try:
+            save_outputs(outcome, out_dir)
+        except OutputWriteError as exc:      # the finished attack is still here: the caller saves it elsewhere
+            exc.unsaved = outcome
+            raise
     return outcome
+
+
+def check_batch_size(batch_size: Any, parameter: str = "batch_size") -> int:
+    """A batch size is a whole number of at least 1 (AttackConfigError otherwise)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise AttackConfigError(f"{batch_size!r} is not a whole number of at least 1", parameter=parameter)
+    return batch_size
+
+
+def check_output_dir(out_dir: str | Path, study: Any, card: Any = None, inputs: Sequence[str | Path] = ()) -> None:
+    """``out_dir`` is a folder (or does not exist yet) and lies outside every input: the study's files
+    (and their folder when the study is a series of files), the model card and its weights, ``inputs``."""
+    from medadv_desktop.engine.safe_write import refuse_output_over_input
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(out)
+    sources = [Path(p) for p in getattr(study, "source_paths", [])]
+    taken: list[str | Path] = [*sources, *inputs]
+    if len(sources) > 1:
+        taken.extend({p.parent for p in sources})
+    if card is not None and getattr(card, "path", None) is not None:
+        taken.append(card.path)
+        try:
+            taken.append(card.weights_path)
+        except MedAdvError:
+            pass
+    refuse_output_over_input([out], taken)
+
+
+def save_outputs(outcome: StudyAttackOutcome, out_dir: str | Path) -> list[Path]:
+    """Write the adversarial study, the perturbation map and the summary into ``out_dir``: all of them
+    or none (never over an existing file). Returns the written paths (also in ``outcome.written``).
+    Raises OutputWriteError / OutputExistsError with nothing of this output left behind."""
+    from medadv_desktop.engine.safe_write import all_or_nothing
+
+    out_dir = Path(out_dir)
+    with all_or_nothing() as written:
+        _write_outputs(outcome, out_dir, written)
+        outcome.written = list(written)
+        summary = _summary(outcome)
+        written.append(summary.save(out_dir / f"{outcome.stem}_summary.json"))
+    outcome.summary = summary
+    outcome.written = list(written)
+    return outcome.written
 
 
 def write_study_attack_outputs(outcome: StudyAttackOutcome, out_dir: str | Path) -> list[Path]:
     """Write ``outcome`` into ``out_dir`` (the adversarial study like the input, the perturbation map,
-    ``<stem>_summary.json``); never over an existing file. Returns (and records in
+    ``<stem>_summary.json``); never over an existing file, all or nothing. Returns (and records in
     ``outcome.written``) the files written. The GUI's export calls this after the attack."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -122,15 +196,7 @@ def write_study_attack_outputs(outcome: StudyAttackOutcome, out_dir: str | Path)
     for path in _output_paths(outcome.study, outcome.stem, out_dir):
         if path.exists():
             raise OutputExistsError(path)
-    outcome.written = _write_outputs(outcome, out_dir)
-    outcome.summary = _make_summary(outcome)
-    outcome.written.append(outcome.summary.save(out_dir / f"{outcome.stem}_summary.json"))
-    return list(outcome.written)
-
-
-def _make_summary(outcome: StudyAttackOutcome) -> StudyAttackSummary:
-    return outcome.result.summary(model=outcome.model_name, outputs=[p.name for p in outcome.written],
-                                  synthetic=bool(getattr(outcome.study, "synthetic", False)))
+    return save_outputs(outcome, out_dir)
 
 
 def _output_paths(study: Any, stem: str, out_dir: Path) -> list[Path]:
@@ -139,14 +205,16 @@ def _output_paths(study: Any, stem: str, out_dir: Path) -> list[Path]:
     return [out_dir / f"{stem}_summary.json", out_dir / perturbation]
 
 
-def _write_outputs(outcome: StudyAttackOutcome, out_dir: Path) -> list[Path]:
+def _write_outputs(outcome: StudyAttackOutcome, out_dir: Path, written: list[Path]) -> None:
+    """The adversarial study and the perturbation map, each appended to ``written`` once on disk."""
     from medadv_desktop.engine.io.writers import write_float_map, write_study_like
     from medadv_desktop.engine.reports.formatting import budget_text
 
     study, stem = outcome.study, outcome.stem
     adversarial = outcome.adversarial_pixels()
     description = f"MedAdv adversarial ({outcome.attack}, eps {budget_text(outcome.result.eps)})"
-    written = write_study_like(study, adversarial, out_dir, stem=f"{stem}_adv", description=description)
+    written += write_study_like(study, adversarial, out_dir, stem=f"{stem}_adv", description=description,
+                                keep_identity=outcome.keep_identity)
     delta = outcome.perturbation_map(adversarial)
     if study.n_slices == 1:
         written += write_float_map(delta[0], out_dir / f"{stem}_perturbation.png", units=study.units,
@@ -154,5 +222,12 @@ def _write_outputs(outcome: StudyAttackOutcome, out_dir: Path) -> list[Path]:
     else:
         written += write_float_map(delta, out_dir / f"{stem}_perturbation.nii.gz", spacing=study.spacing,
                                    units=study.units, description="adversarial minus original")
-    return written
 
+
+
+def _summary(outcome: StudyAttackOutcome) -> StudyAttackSummary:
+    """The summary JSON (no PHI) of ``outcome``, listing the files written so far."""
+    summary = outcome.result.summary(model=outcome.model_name, outputs=[p.name for p in outcome.written],
+                                     synthetic=bool(getattr(outcome.study, "synthetic", False)))
+    summary.keep_identity = outcome.keep_identity
+    return summary

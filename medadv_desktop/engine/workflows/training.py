@@ -27,7 +27,7 @@ shown when the re-test is cancelled) and ``medadv train-adv`` as one:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from medadv_desktop.engine.jobs import CancelToken, Job, Progress, relay
 from medadv_desktop.engine.results.before_after import BeforeAfterResult
 from medadv_desktop.engine.results.training import TrainingResult
 from medadv_desktop.engine.training.config import TrainingConfig
-from medadv_desktop.errors import OutputExistsError
+from medadv_desktop.errors import AttackConfigError, DatasetError, OutputExistsError, OutputWriteError
 
 DEFAULT_EPS_GRID = "1/255,2/255,4/255"
 TABLE_FILE = "before_after.json"
@@ -71,6 +71,9 @@ class AdversarialTrainingRequest:
     # re-tested corruptions: "small" (SMALL_CORRUPTION_SET), "default", "all", names, or "none" / None (off)
     corruptions: str | Sequence[str | tuple[str, Mapping[str, Any]]] | None = SMALL_CORRUPTIONS
     corruption_severities: str | Sequence[int] = DEFAULT_CORRUPTION_SEVERITIES
+    #: the training budgets as the user typed them ({"eps": "6HU", "alpha": "1HU"}): a native-unit
+    #: budget must be in the training data's units (checked once the data are read)
+    typed_budgets: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +89,7 @@ class TrainingPhaseOutcome:
     result: TrainingResult
     retest: RetestSet
     train_set: Any                                   # the LabelledDataset trained on
+    original: Any = None                             # the original classifier (loaded here when given a card)
 
 
 @dataclass
@@ -177,27 +181,50 @@ def retest_corruptions(choice: Any, dataset: Any, seed: int = 0) -> tuple[list[t
     return chosen, (f"Not re-tested: {left}" if left else "")
 
 
+def _card_of(classifier: Any) -> Any:
+    from medadv_desktop.engine.models.card import ModelCard
+
+    if isinstance(classifier, (str, Path)):
+        return ModelCard.load(classifier)
+    return classifier if isinstance(classifier, ModelCard) else classifier.card
+
+
 def training_phase(classifier: Any, request: AdversarialTrainingRequest, *, cancel: CancelToken | None = None,
                    observe: Callable[[Progress], None] | None = None) -> Job[TrainingPhaseOutcome]:
-    """Read the data, train, choose the re-test set. Events (stage ``"train"``): ``data["kind"]``
-    ``"data"`` (training set read: name, n_samples, synthetic, n_failures), then the training job's
-    (``"baseline"``, ``"batch"``, ``"epoch"``, ``"resume"``, ``"save"``; each also passed to ``observe``)."""
+    """Read the data, train, choose the re-test set. ``classifier``: a loaded classifier, or a model
+    card / its path, then loaded (on ``request.device``) only after the data are read and checked.
+    Events (stage ``"train"``): ``data["kind"]`` ``"data"`` (training set read: name, n_samples,
+    synthetic, n_failures), then the training job's (``"baseline"``, ``"batch"``, ``"epoch"``,
+    ``"resume"``, ``"save"``; each also passed to ``observe``)."""
+    from medadv_desktop.engine.attacks import check_budget_units
     from medadv_desktop.engine.datasets import LabelledDataset
     from medadv_desktop.engine.training.job import adversarial_training_job, resolve_split_dirs
+    from medadv_desktop.engine.workflows.evaluation import check_units
 
+    card = _card_of(classifier)
+    check_request(request, card)
     yield Progress("train", 0, 0, "Reading the labelled data set", {"kind": "read"})
     train_dir, test_dir = resolve_split_dirs(request.data)
-    class_names = list(classifier.card.class_names)
+    class_names = list(card.class_names)
     train_set = LabelledDataset.from_folder(train_dir, class_names)
     if request.max_train_samples is not None and len(train_set) > request.max_train_samples:
         train_set = train_set.head(int(request.max_train_samples), seed=request.config.seed)
+    for parameter, text in request.typed_budgets.items():   # "6HU" on PNGs, "6mm" on CT: refused
+        check_budget_units(text, train_set.units, parameter=parameter, what="data set")
+    check_units(request.eps_grid, list(request.attacks), train_set.units)
     yield Progress("train", 0, 0, f"Training data: {len(train_set)} samples",
                    {"kind": "data", "name": train_set.name, "n_samples": len(train_set),
                     "synthetic": bool(train_set.synthetic), "n_failures": len(train_set.failures)})
+    if isinstance(classifier, (str, Path)) or classifier is card:
+        from medadv_desktop.engine.models import load_classifier
+
+        yield Progress("train", 0, 0, "Loading the model", {"kind": "load"})
+        classifier = load_classifier(card, device=request.device)
     job = adversarial_training_job(classifier, train_set, request.config, request.out_dir, resume=request.resume,
                                    cancel=cancel)
     result = yield from relay(job, observe=observe)
-    return TrainingPhaseOutcome(result, retest_set(train_set, test_dir, request.config, class_names), train_set)
+    return TrainingPhaseOutcome(result, retest_set(train_set, test_dir, request.config, class_names), train_set,
+                                original=classifier)
 
 
 def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: AdversarialTrainingRequest, *,
@@ -228,6 +255,9 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
         path: Path | None = table.save_table(Path(result.out_dir) / TABLE_FILE)
     except OutputExistsError:               # already there: never overwritten
         path = None
+    except OutputWriteError as exc:         # the finished table is still here: the caller saves it elsewhere
+        exc.unsaved = table
+        raise
     try:
         table.save(Path(result.out_dir) / RESULT_FILE)
     except OutputExistsError:
@@ -276,16 +306,38 @@ def adversarial_training_workflow(classifier: Any, request: AdversarialTrainingR
                                   cancel: CancelToken | None = None,
                                   observe: Callable[[Progress], None] | None = None
                                   ) -> Job[AdversarialTrainingOutcome]:
-    """Both phases, one after the other (``medadv train-adv``)."""
-    from medadv_desktop.engine.attacks import parse_budget_list
-    from medadv_desktop.engine.workflows.evaluation import attack_specs
-
-    npu = classifier.card.intensity.native_per_unit()
-    attack_specs(list(request.attacks) or ["fgsm"], npu)    # bad names or options fail before training
-    parse_budget_list(request.eps_grid, npu)
-    check_corruption_request(request)
+    """Both phases, one after the other (``medadv train-adv``); ``classifier`` as in :func:`training_phase`."""
+    check_request(request, _card_of(classifier))            # bad names or options fail before anything loads
     phase = yield from training_phase(classifier, request, cancel=cancel, observe=observe)
     yield Progress("train", 1, 1, "Hardened model written", {"kind": "trained",
                                                                "model_card_path": phase.result.model_card_path})
-    retest = yield from retest_phase(classifier, phase, request, cancel=cancel)
+    retest = yield from retest_phase(phase.original, phase, request, cancel=cancel)
     return AdversarialTrainingOutcome(phase, retest)
+
+
+def check_request(request: AdversarialTrainingRequest, card: Any) -> None:
+    """Cheap checks before anything is loaded or trained (MedAdvError otherwise): the re-test attacks and
+    eps grid against ``card`` (a ModelCard), the re-test numbers, the data set folder exists, and the output
+    folder, which must not be an input (the data set folder, the card, its weights) nor lie inside one."""
+    from medadv_desktop.engine.attacks import parse_budget_list
+    from medadv_desktop.engine.safe_write import refuse_output_over_input
+    from medadv_desktop.engine.workflows.evaluation import _input_paths, attack_specs
+    from medadv_desktop.engine.workflows.study_attack import check_batch_size
+
+    npu = card.intensity.native_per_unit()
+    attack_specs(list(request.attacks) or ["fgsm"], npu)
+    parse_budget_list(request.eps_grid, npu)
+    check_corruption_request(request)
+    check_batch_size(request.eval_batch_size, "eval_batch_size")
+    m = request.max_eval_samples
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+        raise AttackConfigError(f"{m!r} is not a whole number of at least 1", parameter="max_eval_samples")
+    if isinstance(request.data, (str, Path)) and not Path(request.data).is_dir():
+        raise DatasetError(f"The data set folder '{Path(request.data).name}' does not exist or is not a folder.",
+                           hint="Pick a folder with one sub-folder per class, or with a labels.csv file.")
+    refuse_output_over_input([request.out_dir], _input_paths(card, request.data))
+
+
+def save_table(table: BeforeAfterResult, folder: str | Path) -> Path:
+    """Write the before/after table as ``before_after.json`` into ``folder`` (never over a file)."""
+    return table.save_table(Path(folder) / TABLE_FILE)
