@@ -130,17 +130,18 @@ def add_card_options(p: argparse.ArgumentParser) -> None:
 
 
 def load_card(args: argparse.Namespace) -> Any:
-    """The model card of ``--model`` (JSON only, no weights loaded), with the confinement opt-in
-    logged on stderr when given."""
+    """The model card of ``--model`` (JSON only, no weights opened), its weights path confined to the
+    card's folder (ModelCardError otherwise), with the confinement opt-in logged on stderr when given."""
     import sys
 
     from medadv_desktop.engine.models import ModelCard
 
     allow = bool(getattr(args, "allow_outside_card_dir", False))
     card = ModelCard.load(args.model, allow_outside_card_dir=allow)
+    weights = card.weights_path     # the confinement check (no file opened): refused before any input is read
     if allow:
         print(f"medadv: note: --allow-outside-card-dir: the weights of '{card.name}' are read from "
-              f"'{card.weights_path}', wherever the card points", file=sys.stderr)
+              f"'{weights}', wherever the card points", file=sys.stderr)
     return card
 
 
