@@ -23,7 +23,6 @@ import torch
 from pydicom.data import get_testdata_file
 
 from medadv_desktop.cli.main import main
-from tests.conftest import make_tiny_card
 
 CT = Path(get_testdata_file("CT_small.dcm"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,7 +251,7 @@ class Noisy(torch.nn.Module):
     """Warns on every forward pass (as a library deep inside a model might)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        warnings.warn("noisy model: inspect me")
+        warnings.warn("noisy model: inspect me", stacklevel=2)
         return x.mean(dim=(2, 3)).repeat(1, 2)
 
 

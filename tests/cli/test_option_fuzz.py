@@ -193,7 +193,7 @@ def test_hostile_option_values_pass1_never_load_a_model(ctx, tmp_path, monkeypat
     baselines = _baselines(ctx, real=False)
     result_before = ctx["result"].read_bytes()
     seen_options: set[tuple[str, str]] = set()
-    for case in range(N_PASS1):
+    for _case in range(N_PASS1):
         command = rng.choice(sorted(baselines))
         p = parsers[command]
         argv = baselines[command]
@@ -245,7 +245,7 @@ def test_hostile_budgets_slices_and_attacks_pass2_on_real_inputs(ctx, tmp_path, 
             argv = _set(argv, option, rng.choice(table[option]), rng)
         if "--attacks" in " ".join(argv) and any(n in " ".join(argv) for n in ("square", "vertical", "smia")):
             argv = _set(argv, "--attacks", "fgsm,pgd", rng)          # keep pass 2 cheap: gradient attacks only
-        argv = [("adv%d" % case) if a == "adv" else ("eval%d.json" % case) if a == "eval.json" else a for a in argv]
+        argv = [f"adv{case}" if a == "adv" else f"eval{case}.json" if a == "eval.json" else a for a in argv]
         rc, err = _run(argv, capsys)
         _check(argv, rc, err)
         outcomes[rc] += 1
