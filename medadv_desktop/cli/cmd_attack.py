@@ -125,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
         raise OutputExistsError(out_dir)
     _parse_slices(args.slices, None)                      # the syntax, before anything is read
     params = {**params_for(args, args.attack, strict=True), "eps": args.eps}
+    if args.modality:
+        from medadv_desktop.engine.io import normalize_modality
+
+        normalize_modality(args.modality)                  # a bad code fails before the card is read
     card = load_card(args)
     attack_cls = get_attack(args.attack)                   # every option checked before the study is read
     attack_cls.check_params(attack_cls.parse_params(params, card.intensity.native_per_unit()))

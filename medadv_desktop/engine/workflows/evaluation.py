@@ -138,6 +138,10 @@ def check_request(request: EvaluationRequest) -> None:
                                 parameter="max_samples")
     if request.norm not in NORMS:
         raise AttackConfigError(f"'{request.norm}' is not one of {', '.join(NORMS)}", parameter="norm")
+    if request.modality:
+        from medadv_desktop.engine.io import normalize_modality
+
+        normalize_modality(request.modality)             # a bad code fails before the card is even read
     seen: dict[Path, Path] = {}
     for path in request.outputs():
         key = Path(os.path.abspath(path))
