@@ -46,9 +46,19 @@ SUBCOMMANDS = ("info", "predict", "demo_data", "attack", "evaluate", "train_adv"
 ESCAPE_ERRORS = "medadv-escape"
 
 
+#: a "word" of an error line longer than this (a 5000-character option value echoed back) is shortened;
+#: paths (a fallback folder the user must find) are far shorter in practice and stay whole
+LONG_WORD = 1000
+
+
+def _short(word: str) -> str:
+    return word if len(word) <= LONG_WORD else f"{word[:200]}...({len(word)} characters)...{word[-100:]}"
+
+
 def one_line(text: object) -> str:
-    """``text`` with every run of whitespace (newlines included) as one space."""
-    return " ".join(str(text).split())
+    """``text`` with every run of whitespace (newlines included) as one space, and any word longer than
+    LONG_WORD characters shortened (its start and end kept), so an error line stays readable."""
+    return " ".join(_short(word) for word in str(text).split())
 
 
 def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:
