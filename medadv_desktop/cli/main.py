@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from medadv_desktop import __version__
-from medadv_desktop.cli.options import MedAdvArgumentParser
+from medadv_desktop.cli.options import MedAdvArgumentParser, short_word
 from medadv_desktop.errors import MedAdvError
 
 SUBCOMMANDS = ("info", "predict", "demo_data", "attack", "evaluate", "train_adv", "report",
@@ -46,19 +46,10 @@ SUBCOMMANDS = ("info", "predict", "demo_data", "attack", "evaluate", "train_adv"
 ESCAPE_ERRORS = "medadv-escape"
 
 
-#: a "word" of an error line longer than this (a 5000-character option value echoed back) is shortened;
-#: paths (a fallback folder the user must find) are far shorter in practice and stay whole
-LONG_WORD = 1000
-
-
-def _short(word: str) -> str:
-    return word if len(word) <= LONG_WORD else f"{word[:200]}...({len(word)} characters)...{word[-100:]}"
-
-
 def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) as one space, and any word longer than
     LONG_WORD characters shortened (its start and end kept), so an error line stays readable."""
-    return " ".join(_short(word) for word in str(text).split())
+    return " ".join(short_word(word) for word in str(text).split())
 
 
 def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:

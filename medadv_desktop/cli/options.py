@@ -29,12 +29,22 @@ _WHOLE = re.compile(r"[+-]?[0-9]{1,30}")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(?::[0-9]{1,3})?", re.IGNORECASE)
 
 
+#: a "word" of an error line longer than this (a 5000-character option value echoed back) is shortened;
+#: paths (a fallback folder the user must find) are far shorter in practice and stay whole
+LONG_WORD = 1000
+
+
+def short_word(word: str) -> str:
+    """``word``, or its start and end around the number of characters when it is over LONG_WORD."""
+    return word if len(word) <= LONG_WORD else f"{word[:200]}...({len(word)} characters)...{word[-100:]}"
+
+
 class MedAdvArgumentParser(argparse.ArgumentParser):
     """argparse with the CLI's error rule: a usage error is ONE line on stderr and exit status 2
     (``medadv: error: attack: argument --batch-size: ...; see 'medadv attack --help'``)."""
 
     def error(self, message: str):  # type: ignore[override]
-        text = " ".join(str(message).split())
+        text = " ".join(short_word(word) for word in str(message).split())
         command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
         self.exit(2, f"medadv: error: {command}{text}; see '{self.prog} --help'\n")
 
