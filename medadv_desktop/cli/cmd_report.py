@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     outputs = {kind: Path(p) for kind, p in (("JSON", args.json), ("summary CSV", args.summary_csv),
                                              ("per-sample CSV", args.csv), ("PDF report", args.pdf)) if p}
     if not outputs:
-        raise ReportError("No output was requested.",
-                          hint="Add at least one of --pdf OUT.pdf, --csv OUT.csv, --summary-csv OUT.csv, --json OUT.json.")
+        raise ReportError("No output was requested; add at least one of --pdf OUT.pdf, --csv OUT.csv, "
+                          "--summary-csv OUT.csv, --json OUT.json.")
     inputs = [Path(args.result)] + ([Path(args.before_after)] if args.before_after else [])
     refuse_output_over_input(outputs.values(), inputs)     # even with --overwrite
     fresh = {kind for kind, p in outputs.items() if not os.path.lexists(p)}   # ours to remove on failure
