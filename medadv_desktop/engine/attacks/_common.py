@@ -7,12 +7,19 @@ Conventions used by every attack:
   card's intensity mapping), shape (N, C, H, W) or (N, C, D, H, W);
 * ``delta = adv - x``; L-inf distance ``max |delta|``, L2 distance
   ``sqrt(sum delta**2)`` over all of a sample's pixels and channels;
-* randomness comes from a local :class:`torch.Generator` seeded with the
-  attack's ``seed``; the global RNG is never touched.
+* randomness is drawn per sample (:class:`SampleRNG`): every sample has its
+  own random stream, seeded from the attack's ``seed``, the attack's name and
+  the sample's own pixels (a hash of its bytes). A sample's random start and
+  search therefore do not depend on which other samples share its batch, nor
+  on their order, so the evaluation cascade (a later attack runs only on the
+  samples still robust) gives each sample exactly the result of that attack
+  run alone. The numbers are drawn on the CPU (the same on every device); the
+  global RNG is never touched.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,37 +91,81 @@ def project_delta(delta: torch.Tensor, eps: float, norm: str, norm_scale: float 
     return delta * bview(factor, delta)
 
 
-def random_in_ball(shape: tuple[int, ...], eps: float, norm: str, gen: torch.Generator,
-                   device: torch.device, dtype: torch.dtype = torch.float32, norm_scale: float = 1.0) -> torch.Tensor:
-    """Uniform sample in the eps-ball. L-inf: U(-eps, eps) per element. L2:
-    direction ~ normalised Gaussian, radius ``eps * u**(1/d)`` with u ~ U(0, 1),
-    d the number of free elements (uniform in the ball)."""
+def random_in_ball(shape: tuple[int, ...], eps: float, norm: str, rng: SampleRNG,
+                   dtype: torch.dtype = torch.float32, norm_scale: float = 1.0) -> torch.Tensor:
+    """Uniform sample in the eps-ball, one per sample of ``rng`` (``shape[0] == len(rng)``).
+    L-inf: U(-eps, eps) per element. L2: direction ~ normalised Gaussian,
+    radius ``eps * u**(1/d)`` with u ~ U(0, 1), d the number of free elements
+    (uniform in the ball)."""
+    per = tuple(shape[1:])
     if norm == "linf":
-        return (torch.rand(shape, generator=gen, device=device, dtype=dtype) * 2 - 1) * eps
-    z = torch.randn(shape, generator=gen, device=device, dtype=dtype)
-    d = int(math.prod(shape[1:]))
-    u = torch.rand((shape[0],), generator=gen, device=device, dtype=dtype)
+        return (rng.rand(per, dtype) * 2 - 1) * eps
+    z = rng.randn(per, dtype)
+    d = int(math.prod(per))
+    u = rng.rand((), dtype)
     radius = eps * u.pow(1.0 / max(d, 1)) / norm_scale
     return z / (bview(l2_norm(z), z) + 1e-12) * bview(radius, z)
 
 
-def make_generator(seed: int, device: torch.device) -> torch.Generator:
-    """A local generator on ``device`` (the global RNG is never reseeded)."""
-    gen = torch.Generator(device=device) if device.type == "cuda" else torch.Generator()
-    gen.manual_seed(int(seed))
-    return gen
+class SampleRNG:
+    """Random numbers with one independent stream per sample.
+
+    Sample i's stream is a CPU :class:`torch.Generator` seeded with the first
+    63 bits of ``blake2b(stream name, seed, the sample's float32 bytes)``.
+    Every draw returns one row per sample (stacked, moved to ``device``), and
+    a sample's rows depend only on its own stream: what a sample draws does
+    not change with the batch it is attacked in, its position there, or how
+    many other samples are still being attacked. ``select(idx)`` is a view on
+    some of the samples that shares (and advances) their streams. Two samples
+    with identical pixels get identical streams (they are the same sample).
+    """
+
+    def __init__(self, gens: list[torch.Generator], device: torch.device) -> None:
+        self.gens = gens
+        self.device = device
+
+    @classmethod
+    def for_samples(cls, x: torch.Tensor, seed: int, stream: str) -> SampleRNG:
+        flat = x.detach().to("cpu", torch.float32).contiguous().flatten(1).numpy()
+        gens = []
+        for row in flat:
+            h = hashlib.blake2b(digest_size=8)
+            h.update(f"medadv:{stream}:{int(seed)}:".encode())
+            h.update(row.tobytes())
+            g = torch.Generator()
+            g.manual_seed(int.from_bytes(h.digest(), "little") & ((1 << 63) - 1))
+            gens.append(g)
+        return cls(gens, x.device)
+
+    def __len__(self) -> int:
+        return len(self.gens)
+
+    def select(self, idx: torch.Tensor | list[int]) -> SampleRNG:
+        """The streams of the samples ``idx`` (positions in this RNG), shared, not copied."""
+        items = idx.tolist() if isinstance(idx, torch.Tensor) else list(idx)
+        return SampleRNG([self.gens[int(i)] for i in items], self.device)
+
+    def _stack(self, rows: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        if not rows:
+            return torch.empty((0, *shape), dtype=dtype, device=self.device)
+        return torch.stack(rows).to(device=self.device, dtype=dtype)
+
+    def rand(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(len, *shape) uniform in [0, 1)."""
+        return self._stack([torch.rand(shape, generator=g) for g in self.gens], shape, dtype)
+
+    def randn(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(len, *shape) standard normal."""
+        return self._stack([torch.randn(shape, generator=g) for g in self.gens], shape, dtype)
+
+    def signs(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(len, *shape) independent +-1 with probability 1/2 each."""
+        return torch.where(self.rand(shape) < 0.5, -1.0, 1.0).to(dtype)
 
 
-def random_signs(shape: tuple[int, ...], gen: torch.Generator, device: torch.device,
-                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Independent +-1 with probability 1/2 each."""
-    return torch.randint(0, 2, shape, generator=gen, device=device).to(dtype) * 2 - 1
-
-
-def randint_vec(high: torch.Tensor | int, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    """n integers, uniform in [0, high) (``high`` >= 1)."""
-    u = torch.rand((n,), generator=gen, device=device)
-    return (u * high).long().clamp_(max=int(high) - 1)
+def uniform_to_int(u: torch.Tensor, high: int) -> torch.Tensor:
+    """Map uniforms in [0, 1) to integers uniform in [0, high) (``high`` >= 1)."""
+    return (u * high).long().clamp_(min=0, max=int(high) - 1)
 
 
 # -- losses -------------------------------------------------------------------
@@ -139,6 +190,28 @@ def search_loss(logits: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | N
     if targets is None:
         return margin(logits, y)
     return F.cross_entropy(logits, targets, reduction="none")
+
+
+def dlr_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Difference-of-logits-ratio loss (Croce & Hein 2020), ascended by APGD-DLR::
+
+        DLR(z, y) = -(z_y - max_{k != y} z_k) / (z_pi1 - z_pi3 + 1e-12)
+
+    with z_pi1 >= z_pi2 >= ... the sorted logits. Invariant to shifting and
+    positive scaling of the logits. Needs at least 3 classes."""
+    srt = logits.sort(dim=1, descending=True).values
+    return -margin(logits, labels) / (srt[:, 0] - srt[:, 2] + 1e-12)
+
+
+def dlr_targeted_loss(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Targeted DLR loss (Croce & Hein 2020), ascended by APGD-T::
+
+        DLR_t(z, y, t) = -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12)
+
+    Needs at least 4 classes."""
+    srt = logits.sort(dim=1, descending=True).values
+    num = logits.gather(1, labels[:, None]).squeeze(1) - logits.gather(1, targets[:, None]).squeeze(1)
+    return -num / (srt[:, 0] - 0.5 * srt[:, 2] - 0.5 * srt[:, 3] + 1e-12)
 
 
 def p_selection(p_init: float, it: int, n_iters: int) -> float:
@@ -176,12 +249,14 @@ def auto_alpha(alpha: float, eps: float, steps: int) -> float:
 class GradientSpace:
     """How an iterative gradient attack parametrises the adversarial image.
 
-    ``init(x, gen) -> state``, ``adv(x, state) -> x'`` (differentiable in
-    state), ``update(x, state, grad) -> new state`` (includes projection and
+    ``init(x, random_start, rng) -> state`` (``rng``: the :class:`SampleRNG`
+    of exactly the samples of ``x``, None without random start),
+    ``adv(x, state) -> x'`` (differentiable in state),
+    ``update(x, state, grad) -> new state`` (includes projection and
     clipping). State has the batch as its first dimension.
     """
 
-    init: Callable[[torch.Tensor, bool, torch.Generator], torch.Tensor]
+    init: Callable[[torch.Tensor, bool, "SampleRNG | None"], torch.Tensor]
     adv: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     update: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -195,10 +270,10 @@ def image_space(eps: float, norm: str, alpha: float) -> GradientSpace:
         x' <- clip_[0,1](x + Proj_eps(x' - x))
     """
 
-    def init(x, random_start, gen):
-        if not random_start:
+    def init(x, random_start, rng):
+        if not random_start or rng is None:
             return x.clone()
-        return (x + random_in_ball(tuple(x.shape), eps, norm, gen, x.device, x.dtype)).clamp(0, 1)
+        return (x + random_in_ball(tuple(x.shape), eps, norm, rng, x.dtype)).clamp(0, 1)
 
     def adv(x, state):
         return state
@@ -224,7 +299,9 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
     iterate that fools the model (and dropped from later batches). One final
     forward (no gradient) scores the last iterate. Restarts (only with a
     random start) rerun the remaining unfooled samples and keep per sample a
-    fooling result, else the one with the highest objective.
+    fooling result, else the one with the highest objective. Random starts
+    come from per-sample streams (:class:`SampleRNG`), so each sample's
+    result is the same whatever batch it is attacked in.
 
     ``objective(x_adv, y, targets) -> (logits, per-sample objective)``;
     default: logits of the model and :func:`gradient_objective`.
@@ -235,7 +312,8 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
             return logits, gradient_objective(logits, yy, tt)
 
     n = x.shape[0]
-    gen = make_generator(attack.seed + getattr(attack, "_seed_offset", 0), x.device)
+    # per-sample streams: a sample's random starts do not depend on its batch (see SampleRNG)
+    rng = SampleRNG.for_samples(x, attack.seed, attack.name) if random_start else None
     runs = max(1, int(restarts)) if random_start else 1
     total = steps * runs
     best_adv = x.clone()
@@ -253,7 +331,7 @@ def run_gradient_attack(attack: Attack, x: torch.Tensor, y: torch.Tensor, target
         xs = x if full else x[todo]
         ys = y if full else y[todo]
         ts = None if t_all is None else (t_all if full else t_all[todo])
-        state = space.init(xs, random_start, gen)
+        state = space.init(xs, random_start, None if rng is None else (rng if full else rng.select(todo)))
         m = xs.shape[0]
         # samples of this run: still moving, their frozen adv/logits when fooled
         moving = torch.ones(m, dtype=torch.bool, device=x.device)

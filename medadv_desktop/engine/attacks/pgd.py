@@ -19,7 +19,9 @@ class PGD(Attack):
 
     Start: x'_0 = x, or with ``random_start`` x'_0 = clip_[0,1](x + u), u
     uniform in the eps-ball (L-inf: U(-eps, eps) per pixel; L2: uniform in
-    the L2 ball). Update, for ``steps`` iterations (g = gradient of the loss
+    the L2 ball), drawn from the sample's own random stream (seeded from
+    ``seed`` and the sample's pixels): a sample gets the same start, and so
+    the same result, whatever batch it is attacked in. Update, for ``steps`` iterations (g = gradient of the loss
     at x'_k)::
 
         L-inf:  x'_{k+1} = clip_[0,1](x + clamp(x'_k + alpha * sign(g) - x, -eps, eps))

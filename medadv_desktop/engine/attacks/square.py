@@ -7,8 +7,8 @@ from functools import lru_cache
 
 import torch
 
-from medadv_desktop.engine.attacks._common import (as_planes, bview, check_input, l2_norm, make_generator,
-                                                   p_selection, randint_vec, random_signs, report, search_loss)
+from medadv_desktop.engine.attacks._common import (SampleRNG, as_planes, bview, check_input, l2_norm, p_selection,
+                                                   report, search_loss, uniform_to_int)
 from medadv_desktop.engine.attacks.base import Attack, AttackOutput, ParamSpec, register
 from medadv_desktop.engine.jobs import ProgressCallback
 
@@ -34,7 +34,9 @@ class Square(Attack):
     L-inf (as in the reference max-andr/square-attack):
       init  x'_0 = clip(x + eps * v), v = vertical stripes, +-1 per (channel, column);
       step  one random s x s window per sample gets a new value +-eps per
-            channel (redrawn, up to 10 times, while it would not change x').
+            channel (redrawn, up to 10 times, while it would not change x':
+            the reference does this, torchattacks does not and wastes such
+            queries, which makes it weaker on 1-channel images).
     L2:
       init  a grid of pseudo-Gaussian blocks with random signs, rescaled to ||delta||_2 = eps;
       step  the mass of a random window W2 is moved into a random window W1
@@ -43,9 +45,12 @@ class Square(Attack):
             x' = clip(x + eps * delta / ||delta||_2).
 
     Window positions, signs and pattern orientations are drawn per sample
-    (vectorised, no Python loop over samples). Queries are counted per sample;
-    the initial evaluation counts as one, so a sample uses at most
-    ``n_queries`` forward passes.
+    from the sample's own random stream (seeded from ``seed`` and the
+    sample's pixels), so a sample's search does not depend on the batch it is
+    in (torchattacks draws one window for the whole batch). Queries are
+    counted per sample; the initial evaluation counts as one, so a sample
+    uses at most ``n_queries`` forward passes (torchattacks' ``n_queries=q - 1``
+    spends the same).
 
     Volumes (N, C, D, H, W) are treated as N images with C*D channels: every
     slice gets its own stripes, and a square covers the same (row, column)
@@ -70,7 +75,7 @@ class Square(Attack):
         xv = as_planes(x)
         n, c, h, w = xv.shape
         dev = x.device
-        gen = make_generator(self.seed + self._seed_offset, dev)
+        rng = SampleRNG.for_samples(x, self.seed, self.name)     # per-sample streams (see SampleRNG)
         budget = int(self.config["n_queries"])
         p_init = float(self.config["p_init"])
         eps = self.eps
@@ -80,9 +85,9 @@ class Square(Attack):
 
         with torch.no_grad():
             if self.norm == "linf":
-                x_best = (xv + eps * random_signs((n, c, 1, w), gen, dev, x.dtype)).clamp(0, 1)
+                x_best = (xv + eps * rng.signs((c, 1, w), x.dtype)).clamp(0, 1)
             else:
-                x_best = (xv + _l2_init(xv, eps, gen)).clamp(0, 1)
+                x_best = (xv + _l2_init(xv, eps, rng)).clamp(0, 1)
             logits = f(x_best)
             loss_min = search_loss(logits, y, targets)
             success = self._is_success(logits, y, targets)
@@ -97,10 +102,11 @@ class Square(Attack):
                 ya = y[active]
                 ta = None if targets is None else targets[active]
                 p = p_selection(p_init, it, budget)
+                ra = rng.select(active)
                 if self.norm == "linf":
-                    x_new = _linf_candidate(xa, xb, eps, p, gen)
+                    x_new = _linf_candidate(xa, xb, eps, p, ra)
                 else:
-                    x_new = _l2_candidate(xa, xb, eps, p, gen)
+                    x_new = _l2_candidate(xa, xb, eps, p, ra)
                 logits_new = f(x_new)
                 loss = search_loss(logits_new, ya, ta)
                 fooled = self._is_success(logits_new, ya, ta)
@@ -124,21 +130,25 @@ def _window_mask(vh: torch.Tensor, vw: torch.Tensor, s: int, h: int, w: int) -> 
     return (mh[:, :, None] & mw[:, None, :])[:, None]
 
 
-def _linf_candidate(xa: torch.Tensor, xb: torch.Tensor, eps: float, p: float, gen: torch.Generator) -> torch.Tensor:
+#: sign draws per L-inf step: the first that changes the image is used (the reference redraws until one does)
+SIGN_DRAWS = 10
+
+
+def _linf_candidate(xa: torch.Tensor, xb: torch.Tensor, eps: float, p: float, rng: SampleRNG) -> torch.Tensor:
     m, c, h, w = xa.shape
     s = max(int(round(math.sqrt(p * h * w))), 1)
     s = min(s, h, w)
-    vh = randint_vec(h - s + 1, m, gen, xa.device)
-    vw = randint_vec(w - s + 1, m, gen, xa.device)
-    mask = _window_mask(vh, vw, s, h, w)
+    u = rng.rand((2 + SIGN_DRAWS * c,))          # a fixed count per sample and step: batch-independent streams
+    mask = _window_mask(uniform_to_int(u[:, 0], h - s + 1), uniform_to_int(u[:, 1], w - s + 1), s, h, w)
+    signs = torch.where(u[:, 2:] < 0.5, -eps, eps).to(xa.dtype).view(m, SIGN_DRAWS, c, 1, 1)
     delta = xb - xa
-    cand = (xa + torch.where(mask, eps * random_signs((m, c, 1, 1), gen, xa.device, xa.dtype), delta)).clamp(0, 1)
-    for _ in range(10):  # redraw windows that would not change the image (e.g. same signs)
+    cand = (xa + torch.where(mask, signs[:, 0], delta)).clamp(0, 1)
+    for r in range(1, SIGN_DRAWS):  # redraw windows that would not change the image (e.g. same signs)
         same = (((cand - xb).abs() < 1e-7) | ~mask).flatten(1).all(dim=1)
         if not bool(same.any()):
             break
-        redraw = (xa + torch.where(mask, eps * random_signs((m, c, 1, 1), gen, xa.device, xa.dtype), delta)).clamp(0, 1)
-        cand = torch.where(bview(same, cand), redraw, cand)
+        idx = same.nonzero().flatten()
+        cand[idx] = (xa[idx] + torch.where(mask[idx], signs[idx, r], delta[idx])).clamp(0, 1)
     return cand
 
 
@@ -167,23 +177,22 @@ def _eta(s: int, like: torch.Tensor) -> torch.Tensor:
     return _eta_cpu(s).to(device=like.device, dtype=like.dtype)
 
 
-def _l2_init(xv: torch.Tensor, eps: float, gen: torch.Generator) -> torch.Tensor:
+def _l2_init(xv: torch.Tensor, eps: float, rng: SampleRNG) -> torch.Tensor:
     n, c, h, w = xv.shape
     s = max(min(h, w) // 5, 1)
     start = (min(h, w) - 5 * s) // 2
     delta = torch.zeros_like(xv)
     block = _eta(s, xv).view(1, 1, s, s)
-    vh = start
-    while vh + s <= h:
-        vw = start
-        while vw + s <= w:
-            delta[:, :, vh:vh + s, vw:vw + s] += block * random_signs((n, c, 1, 1), gen, xv.device, xv.dtype)
-            vw += s
-        vh += s
+    rows = range(start, h - s + 1, s)
+    cols = range(start, w - s + 1, s)
+    signs = rng.signs((len(rows), len(cols), c), xv.dtype)        # one sign per block and channel
+    for i, vh in enumerate(rows):
+        for j, vw in enumerate(cols):
+            delta[:, :, vh:vh + s, vw:vw + s] += block * signs[:, i, j, :, None, None]
     return delta / (bview(l2_norm(delta), delta) + 1e-12) * eps
 
 
-def _l2_candidate(xa: torch.Tensor, xb: torch.Tensor, eps: float, p: float, gen: torch.Generator) -> torch.Tensor:
+def _l2_candidate(xa: torch.Tensor, xb: torch.Tensor, eps: float, p: float, rng: SampleRNG) -> torch.Tensor:
     m, c, h, w = xa.shape
     dev = xa.device
     s = max(int(round(math.sqrt(p * h * w))), 3)
@@ -191,17 +200,18 @@ def _l2_candidate(xa: torch.Tensor, xb: torch.Tensor, eps: float, p: float, gen:
         s += 1
     s = min(s, h, w)
     delta = xb - xa
-    vh, vw = randint_vec(h - s + 1, m, gen, dev), randint_vec(w - s + 1, m, gen, dev)
-    vh2, vw2 = randint_vec(h - s + 1, m, gen, dev), randint_vec(w - s + 1, m, gen, dev)
+    u = rng.rand((5 + c,))          # window 1, window 2, pattern orientation, signs per channel
+    vh, vw = uniform_to_int(u[:, 0], h - s + 1), uniform_to_int(u[:, 1], w - s + 1)
+    vh2, vw2 = uniform_to_int(u[:, 2], h - s + 1), uniform_to_int(u[:, 3], w - s + 1)
     mask1 = _window_mask(vh, vw, s, h, w).to(xa.dtype)
     mask2 = _window_mask(vh2, vw2, s, h, w).to(xa.dtype)
     norms_window_1 = (delta * mask1).pow(2).sum(dim=(2, 3), keepdim=True).sqrt()           # (m, c, 1, 1)
     norms_image = bview(l2_norm(delta), delta)                                              # (m, 1, 1, 1)
     norms_windows = (delta * torch.maximum(mask1, mask2)).pow(2).sum(dim=(2, 3), keepdim=True).sqrt()
     eta = _eta(s, xa)
-    flip = torch.rand((m, 1, 1, 1), generator=gen, device=dev) > 0.5
+    flip = (u[:, 4] > 0.5).view(m, 1, 1, 1)
     pattern = torch.where(flip, eta.t()[None, None], eta[None, None])                       # (m, 1, s, s)
-    new = pattern * random_signs((m, c, 1, 1), gen, dev, xa.dtype)
+    new = pattern * torch.where(u[:, 5:] < 0.5, -1.0, 1.0).to(xa.dtype).view(m, c, 1, 1)
     rows = vh[:, None] + torch.arange(s, device=dev)                                        # (m, s)
     cols = vw[:, None] + torch.arange(s, device=dev)
     ar = torch.arange(m, device=dev)[:, None, None]

@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from medadv_desktop.engine.attacks._common import (ALPHA_PARAM, AMP_PARAM, STEPS_PARAM, GradientSpace, as_planes,
-                                                   auto_alpha, bview, check_input, make_generator, p_selection,
-                                                   project_delta, randint_vec, random_in_ball, random_signs,
-                                                   report, run_gradient_attack, search_loss, step_direction)
+from medadv_desktop.engine.attacks._common import (ALPHA_PARAM, AMP_PARAM, STEPS_PARAM, GradientSpace, SampleRNG,
+                                                   as_planes, auto_alpha, bview, check_input, p_selection,
+                                                   project_delta, random_in_ball, report, run_gradient_attack,
+                                                   search_loss, step_direction, uniform_to_int)
 from medadv_desktop.engine.attacks.base import Attack, AttackOutput, ParamSpec, register
 from medadv_desktop.engine.jobs import ProgressCallback
 
@@ -104,12 +104,12 @@ class VerticalPerturbation(Attack):
         rows = self._orient(x).shape[2]
         scale = math.sqrt(rows)
 
-        def init(xs, random_start, gen):
+        def init(xs, random_start, rng):
             v = self._orient(xs)
             cols = (v.shape[0], v.shape[1], 1, v.shape[3])
-            if not random_start:
+            if not random_start or rng is None:
                 return torch.zeros(cols, device=xs.device, dtype=xs.dtype)
-            return random_in_ball(cols, eps, norm, gen, xs.device, xs.dtype, norm_scale=scale)
+            return random_in_ball(cols, eps, norm, rng, xs.dtype, norm_scale=scale)
 
         def adv(xs, delta):
             return self._unorient((self._orient(xs) + delta).clamp(0, 1), shape)
@@ -127,7 +127,7 @@ class VerticalPerturbation(Attack):
         xo = self._orient(x)
         n, c, h, w = xo.shape
         dev = x.device
-        gen = make_generator(self.seed + self._seed_offset, dev)
+        rng = SampleRNG.for_samples(x, self.seed, self.name)     # per-sample streams (see SampleRNG)
         budget = int(self.config["n_queries"])
         p_init = float(self.config["p_init"])
         a = self.eps if self.norm == "linf" else self.eps / math.sqrt(c * h * w)
@@ -136,7 +136,7 @@ class VerticalPerturbation(Attack):
             return self._logits(self._unorient(v, shape))
 
         with torch.no_grad():
-            signs = random_signs((n, c, 1, w), gen, dev, x.dtype)
+            signs = rng.signs((c, 1, w), x.dtype)
             x_best = (xo + a * signs).clamp(0, 1)
             logits = f(x_best)
             loss_min = search_loss(logits, y, targets)
@@ -144,20 +144,20 @@ class VerticalPerturbation(Attack):
             best_logits = logits.clone()
             queries = torch.ones(n, dtype=torch.long, device=dev)
             cols = torch.arange(w, device=dev)
+            chans = torch.arange(c, device=dev)
             for it in range(budget - 1):
                 report(progress, self.label, it + 1, budget, ~success, n)
                 active = (~success).nonzero().flatten()
                 if active.numel() == 0:
                     break
-                m = active.numel()
                 b = min(w, max(1, int(round(p_selection(p_init, it, budget) * w))))
-                start = randint_vec(w - b + 1, m, gen, dev)
+                u = rng.select(active).rand((2 + c,))        # block start, channel pick, channel subset
+                start = uniform_to_int(u[:, 0], w - b + 1)
                 col_mask = ((cols[None] >= start[:, None]) & (cols[None] < start[:, None] + b))[:, None, None, :]
-                chan = torch.rand((m, c, 1, 1), generator=gen, device=dev) < 0.5
+                chan = (u[:, 2:] < 0.5)[:, :, None, None]
                 none = ~chan.flatten(1).any(dim=1)
-                pick = randint_vec(c, m, gen, dev)
-                chan = chan | (none[:, None, None, None]
-                               & (torch.arange(c, device=dev)[None, :, None, None] == pick[:, None, None, None]))
+                pick = uniform_to_int(u[:, 1], c)
+                chan = chan | (none[:, None, None, None] & (chans[None, :, None, None] == pick[:, None, None, None]))
                 s_old = signs[active]
                 s_new = torch.where(col_mask & chan, -s_old, s_old)
                 x_new = (xo[active] + a * s_new).clamp(0, 1)
