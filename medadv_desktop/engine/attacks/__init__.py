@@ -26,7 +26,7 @@ from medadv_desktop.engine.attacks.spec import (COMMON_PARAMS, NORMS, TARGET_MOD
 
 #: the built-in attack modules, imported (and so registered) in this order: the registry's order, which is
 #: the GUI's list order and the run order of the default attack lists (``medadv evaluate`` without --attacks)
-BUILTIN = ("fgsm", "pgd", "square", "vertical", "smia")
+BUILTIN = ("fgsm", "pgd", "apgd", "apgd_dlr", "apgd_targeted", "square", "vertical", "smia")
 
 
 def _register_builtin() -> None:
