@@ -256,7 +256,7 @@ class GradientSpace:
     clipping). State has the batch as its first dimension.
     """
 
-    init: Callable[[torch.Tensor, bool, "SampleRNG | None"], torch.Tensor]
+    init: Callable[[torch.Tensor, bool, SampleRNG | None], torch.Tensor]
     adv: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     update: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 

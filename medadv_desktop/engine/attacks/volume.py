@@ -16,9 +16,9 @@ def attack_volume(attack: Attack, volume_unit: torch.Tensor, labels: torch.Tenso
     """Attack a volume (S, C, H, W) in [0, 1] units slice by slice for a 2-D model.
 
     Slices are attacked in batches of ``batch_size`` (each slice is one
-    sample with its own label in ``labels`` (S,)); batch b uses seed
-    ``attack.seed + b`` so batches draw different random numbers while the
-    whole run stays reproducible. Returns one :class:`AttackOutput` for all S
+    sample with its own label in ``labels`` (S,)). Random starts and searches
+    are drawn per slice from its own stream (seeded from ``attack.seed`` and
+    the slice's pixels), so the result does not depend on ``batch_size``. Returns one :class:`AttackOutput` for all S
     slices (adv (S, C, H, W), logits, success, queries per slice). Emits a
     Progress("attack_volume", slices done, S) event after each batch and
     checks for cancellation between batches (the attack checks every step).
@@ -40,16 +40,11 @@ def attack_volume(attack: Attack, volume_unit: torch.Tensor, labels: torch.Tenso
     progress = progress or ProgressCallback()
     start = time.perf_counter()
     outs: list[AttackOutput] = []
-    saved = attack._seed_offset
-    try:
-        for b, lo in enumerate(range(0, s, batch_size)):
-            progress.check()
-            attack._seed_offset = saved + b
-            outs.append(attack.perturb(volume_unit[lo:lo + batch_size], labels[lo:lo + batch_size], progress))
-            done = min(s, lo + batch_size)
-            progress.report(Progress("attack_volume", done, s, f"{attack.label or attack.name}: {done}/{s} slices"))
-    finally:
-        attack._seed_offset = saved
+    for lo in range(0, s, batch_size):
+        progress.check()
+        outs.append(attack.perturb(volume_unit[lo:lo + batch_size], labels[lo:lo + batch_size], progress))
+        done = min(s, lo + batch_size)
+        progress.report(Progress("attack_volume", done, s, f"{attack.label or attack.name}: {done}/{s} slices"))
     parts = [o.targets for o in outs if o.targets is not None]
     targets = torch.cat(parts) if len(parts) == len(outs) else None
     return AttackOutput(adv=torch.cat([o.adv for o in outs]), adv_logits=torch.cat([o.adv_logits for o in outs]),

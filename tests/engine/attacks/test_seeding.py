@@ -16,9 +16,9 @@ from medadv_desktop.engine.jobs import run_job
 from .conftest import TinyCNN, correct_labels
 
 RANDOM = [("pgd", {"steps": 6}), ("pgd", {"steps": 3, "restarts": 3}), ("pgd", {"steps": 4, "norm": "l2", "eps": 0.15}),
-          ("square", {"n_queries": 60}), ("square", {"n_queries": 60, "norm": "l2", "eps": 0.2}),
+          ("square", {"n_queries": 40}), ("square", {"n_queries": 40, "norm": "l2", "eps": 0.2}),
           ("apgd-ce", {"steps": 10}), ("apgd-dlr", {"steps": 8, "restarts": 2}), ("apgd-t", {"steps": 6}),
-          ("vertical", {"random_start": True, "steps": 4}), ("vertical", {"variant": "black_box", "n_queries": 40})]
+          ("vertical", {"random_start": True, "steps": 4}), ("vertical", {"variant": "black_box", "n_queries": 30})]
 
 
 @pytest.mark.parametrize("name,params", RANDOM, ids=[f"{n}-{i}" for i, (n, _) in enumerate(RANDOM)])

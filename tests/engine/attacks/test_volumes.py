@@ -30,10 +30,9 @@ def test_attack_volume_slice_by_slice(gray_model):
     assert done == [4, 8, 11]
     with torch.no_grad():
         assert torch.equal(out.success, gray_model(out.adv).argmax(1) != labels)
-    # deterministic, and batch b used seed + b
-    again = attack_volume(attack, vol, labels, batch_size=4)
-    assert torch.equal(again.adv, out.adv)
-    assert attack._seed_offset == 0
+    # deterministic, and per-slice random streams: the batch size does not change the result
+    again = attack_volume(attack, vol, labels, batch_size=3)
+    torch.testing.assert_close(again.adv, out.adv, atol=1e-6, rtol=0)
     with pytest.raises(ModelInputError):
         attack_volume(attack, vol[None], labels)
 
