@@ -114,6 +114,11 @@ def format_table(result: Any) -> str:
     lines.append(f"Model: {result.model.name or '?'}   data: {d.name or '?'}, n = {result.n_samples}"
                  + (" (SYNTHETIC demo data)" if d.synthetic else ""))
     lines.append(f"Clean accuracy {pct(result.clean_accuracy)}   balanced accuracy {pct(result.balanced_accuracy)}")
+    suite = result.provenance.suite
+    if suite:
+        lines.append(f"Attack suite: {suite['label']}" + (" - robust accuracy is an UPPER BOUND; run the standard "
+                                                          "suite for a reliable worst case"
+                                                          if suite.get("upper_bound") else ""))
     for f in result.flags:
         lines.append(f"WARNING [{f.code}] {f.title}")
     for w in getattr(result, "warnings", []) or []:
@@ -157,15 +162,20 @@ def run(args: argparse.Namespace) -> int:
         from medadv_desktop.engine.plans import load_plan
 
         plan = load_plan(args.plan)                # a bad plan is an error before anything runs
-    names = attack_names(args.attacks)
-    attacks = [(n, params_for(args, n, strict=False, with_norm_and_seed=False)) for n in names]
-    check_options_used(args, names)
+    from medadv_desktop.engine.attacks import suite_attacks
+    from medadv_desktop.engine.attacks.spec import split_suite
+
+    suite, _ = split_suite(attack_names(args.attacks))
+    chosen = suite_attacks(suite.name) if suite else [(n, {}) for n in attack_names(args.attacks)]
+    attacks = [(n, {**own, **params_for(args, n, strict=False, with_norm_and_seed=False)}) for n, own in chosen]
+    check_options_used(args, [n for n, _ in chosen])
     request = EvaluationRequest(
         data=args.data, attacks=attacks, eps=args.eps, norm=args.norm, batch_size=args.batch_size, seed=args.seed,
         cascade=args.cascade, full_rows=args.full_rows, n_examples=args.n_examples, max_samples=args.max_samples,
         json=args.json, csv=args.csv, pdf=args.report, modality=args.modality,
         strict_modality=args.strict_modality, examples_with_burned_in=args.examples_with_burned_in,
-        summary_csv=args.summary_csv, plan=plan, requester=args.requester, approver=args.approver)
+        summary_csv=args.summary_csv, plan=plan, requester=args.requester, approver=args.approver,
+        suite=suite.name if suite else None)
     check_request(request)                              # numbers and outputs before the card is even read
     card = load_card(args)
     try:

@@ -46,6 +46,7 @@ from medadv_desktop.cli.options import (
 from medadv_desktop.cli.progress import ProgressPrinter
 from medadv_desktop.cli.saving import raise_saved_elsewhere
 from medadv_desktop.errors import MedAdvError, OutputWriteError
+from medadv_desktop.engine.attacks.spec import SUITE_QUICK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -102,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 autocast on a CUDA GPU (ignored on CPU)")
     p.add_argument("--device", default="auto", type=device_arg,
                    help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-    add_attack_list_option(p, what="attacks of the before/after evaluation")
+    add_attack_list_option(p, what="attacks of the before/after evaluation", suite=SUITE_QUICK)
     p.add_argument("--eps-grid", default=DEFAULT_EPS_GRID, metavar="E1,E2",
                    help=f"budgets of the before/after evaluation, the training eps is always added "
                         f"(default {DEFAULT_EPS_GRID})")

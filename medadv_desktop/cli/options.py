@@ -189,16 +189,19 @@ def add_attack_name_option(p: argparse.ArgumentParser) -> None:
     _on_first_parse(p, hook)
 
 
-def add_attack_list_option(p: argparse.ArgumentParser, *, what: str = "attacks in run order") -> None:
-    """``--attacks A,B``; the default is the registry's default evaluation list."""
-    p.add_argument("--attacks", default=None, metavar="A,B", help=what)
+def add_attack_list_option(p: argparse.ArgumentParser, *, what: str = "attacks in run order",
+                           suite: str | None = None) -> None:
+    """``--attacks A,B`` or one suite name; the default is a suite (``spec.DEFAULT_SUITE`` unless given)."""
+    p.add_argument("--attacks", default=None, metavar="A,B|SUITE", help=what)
 
     def hook(parser: argparse.ArgumentParser) -> None:
-        from medadv_desktop.engine.attacks import available, default_attacks
+        from medadv_desktop.engine.attacks import available
+        from medadv_desktop.engine.attacks.spec import DEFAULT_SUITE, suite_help
 
         action = _action(parser, "attacks")
-        action.default = ",".join(default_attacks())
-        action.help = f"{what}, from {', '.join(available())} (default {action.default})"
+        action.default = suite or DEFAULT_SUITE
+        action.help = (f"{what}, from {', '.join(available())}; or one suite ({suite_help()}) "
+                       f"(default {action.default})")
     _on_first_parse(p, hook)
 
 

@@ -1,8 +1,9 @@
 """Attacks: one module per attack, registered by name on import.
 
 ``create_attack("pgd", model, eps=2/255, steps=10)`` builds one;
-``available()`` lists the names and ``default_attacks()`` the default
-evaluation list; each class's ``schema()`` lists its parameters for the GUI
+``available()`` lists the names, ``suite_attacks("standard")`` a named suite's
+attacks with their settings (the suites live in ``spec.py``) and
+``default_attacks()`` the default suite's names; each class's ``schema()`` lists its parameters for the GUI
 forms and CLI options. ``attack_volume`` attacks a volume slice by slice for a
 2-D model.
 
@@ -25,7 +26,7 @@ from medadv_desktop.engine.attacks.spec import (COMMON_PARAMS, NORMS, TARGET_MOD
 
 
 #: the built-in attack modules, imported (and so registered) in this order: the registry's order, which is
-#: the GUI's list order and the run order of the default attack lists (``medadv evaluate`` without --attacks)
+#: the GUI's list order and the order in which the "full" suite appends the attacks it does not name
 BUILTIN = ("fgsm", "pgd", "apgd", "apgd_dlr", "apgd_targeted", "square", "vertical", "smia")
 
 
@@ -37,6 +38,7 @@ def _register_builtin() -> None:
 
 _LAZY = {"ATTACKS": "base", "Attack": "base", "AttackOutput": "base", "available": "base",
          "create_attack": "base", "default_attacks": "base", "get_attack": "base", "register": "base",
+         "suite_attacks": "base",
          "attack_volume": "volume"}
 
 __all__ = ["COMMON_PARAMS", "NORMS", "TARGET_MODES", "ParamSpec", "check_budget_units", "parse_budget",

@@ -268,8 +268,6 @@ class APGDCE(Attack):
     description = ("Auto-PGD with the cross-entropy loss: step size halved on stalling, momentum, best-point "
                    "restarts (Croce & Hein 2020; AutoAttack's first attack; white box).")
     params = (APGD_STEPS_PARAM, RESTARTS_PARAM, RHO_PARAM, AMP_PARAM)
-    #: not in a default attack list yet: the AutoAttack-grade default suite is wired into the CLI and GUI later
-    default_suites = ()
     fast_settings = ({"steps": 5}, {"steps": 3, "restarts": 2})
 
     #: the loss as recorded in ``AttackOutput.extra["loss"]``

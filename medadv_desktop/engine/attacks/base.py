@@ -7,11 +7,10 @@ differentiable classifier wrapper. Every adversarial image is clipped to
 [0, 1] and lies inside the eps-ball of the chosen norm.
 
 A subclass sets ``name``, ``label``, ``black_box``, ``norms``, ``params``
-(and, when they differ from the defaults, ``default_suites`` and
-``fast_settings``) and implements ``_run``; ``@register`` plus its module name
+(and, when it differs from the default, ``fast_settings``) and implements ``_run``; ``@register`` plus its module name
 in ``attacks/__init__.py``'s ``BUILTIN`` make it appear in the GUI form, the CLI
-options and help, the default attack lists, evaluations, reports and the attack
-tests. The model is called in exactly one place: ``_logits``, which runs the
+options and help, the "full" suite, evaluations, reports and the attack
+tests. The named suites (``standard``, ``quick``, ``full``) live in ``spec.py``. The model is called in exactly one place: ``_logits``, which runs the
 BatchNorm-folded eval-mode view of the model (see
 :mod:`medadv_desktop.engine.models.folding`) unless ``fold_bn`` is off.
 """
@@ -28,11 +27,14 @@ from torch import nn
 
 from medadv_desktop.engine.attacks.spec import (  # re-exported: the attack modules import them from here
     COMMON_PARAMS,
+    DEFAULT_SUITE,
     NORMS,
     SUITE_EVALUATE,
     SUITE_QUICK,
+    SUITES,
     TARGET_MODES,
     ParamSpec,
+    get_suite,
     parse_budget,
     parse_budget_list,
 )
@@ -41,7 +43,7 @@ from medadv_desktop.errors import AttackConfigError, ModelInputError
 
 __all__ = ["ATTACKS", "COMMON_PARAMS", "NORMS", "SUITE_EVALUATE", "SUITE_QUICK", "TARGET_MODES", "Attack",
            "AttackOutput", "ParamSpec", "available", "create_attack", "default_attacks", "get_attack", "parse_budget",
-           "parse_budget_list", "register"]
+           "parse_budget_list", "register", "suite_attacks"]
 
 
 @dataclass
@@ -66,9 +68,8 @@ class Attack:
     norms: ClassVar[tuple[str, ...]] = NORMS
     description: ClassVar[str] = ""
     params: ClassVar[tuple[ParamSpec, ...]] = ()
-    #: the default attack lists this attack is in: "evaluate" (``medadv evaluate`` / ``train-adv``
-    #: re-test without --attacks) and "quick" (the GUI's pre-ticked re-test after adversarial training)
-    default_suites: ClassVar[tuple[str, ...]] = (SUITE_EVALUATE,)
+    #: the suites (``spec.SUITES``) this attack runs in; set by :func:`register` from the suite table
+    default_suites: ClassVar[tuple[str, ...]] = ()
     #: parameter sets that keep one run cheap (a few steps or queries), one per variant worth checking;
     #: the attack invariant tests (tests/engine/attacks/test_invariants.py) run every one of them
     fast_settings: ClassVar[tuple[dict[str, Any], ...]] = ({},)
@@ -88,8 +89,6 @@ class Attack:
         self._net: nn.Module = model
         #: conv + BatchNorm pairs folded for the last perturb (0: the model ran as loaded)
         self.folded_pairs = 0
-        #: added to ``seed`` for the local generator; attack_volume sets it per batch
-        self._seed_offset = 0
 
     @classmethod
     def schema(cls) -> tuple[ParamSpec, ...]:
@@ -210,6 +209,7 @@ ATTACKS: dict[str, type[Attack]] = {}
 
 def register(cls: type[Attack]) -> type[Attack]:
     ATTACKS[cls.name] = cls
+    cls.default_suites = tuple(s.name for s in SUITES.values() if s.with_registered or cls.name in s.names)
     return cls
 
 
@@ -219,9 +219,25 @@ def available() -> list[str]:
     return list(ATTACKS)
 
 
-def default_attacks(suite: str = SUITE_EVALUATE) -> list[str]:
-    """The registered attacks in a default suite (``SUITE_EVALUATE`` or ``SUITE_QUICK``), in registry order."""
-    return [name for name in available() if suite in ATTACKS[name].default_suites]
+def suite_attacks(suite: str = DEFAULT_SUITE) -> list[tuple[str, dict[str, Any]]]:
+    """``[(attack name, params)]`` of a named suite (``spec.SUITES``) in run order.
+
+    The "full" suite appends every other registered attack (registry order,
+    its defaults) to its fixed part.
+    """
+    s = get_suite(suite)
+    specs = s.specs()
+    if s.with_registered:
+        listed = set(s.names)
+        specs += [(name, {}) for name in available() if name not in listed]
+    for name, _ in specs:
+        get_attack(name)                  # a suite naming an attack that is not registered fails here
+    return specs
+
+
+def default_attacks(suite: str = DEFAULT_SUITE) -> list[str]:
+    """The attack names of a suite (default: the standard suite), in run order; see :func:`suite_attacks`."""
+    return [name for name, _ in suite_attacks(suite)]
 
 
 def get_attack(name: str) -> type[Attack]:

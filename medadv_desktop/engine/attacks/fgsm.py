@@ -6,7 +6,7 @@ import torch
 
 from medadv_desktop.engine.attacks._common import (AMP_PARAM, bview, check_input, gradient_objective, l2_norm,
                                                    report)
-from medadv_desktop.engine.attacks.base import SUITE_EVALUATE, SUITE_QUICK, Attack, AttackOutput, register
+from medadv_desktop.engine.attacks.base import Attack, AttackOutput, register
 from medadv_desktop.engine.jobs import ProgressCallback
 
 
@@ -33,7 +33,6 @@ class FGSM(Attack):
     label = "FGSM"
     description = "Fast gradient sign method: one full-size step along the sign of the gradient (white box)."
     params = (AMP_PARAM,)
-    default_suites = (SUITE_EVALUATE, SUITE_QUICK)
 
     def _run(self, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None,
              progress: ProgressCallback) -> AttackOutput:

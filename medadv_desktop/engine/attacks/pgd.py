@@ -6,7 +6,7 @@ import torch
 
 from medadv_desktop.engine.attacks._common import (ALPHA_PARAM, AMP_PARAM, STEPS_PARAM, auto_alpha, check_input,
                                                    image_space, run_gradient_attack)
-from medadv_desktop.engine.attacks.base import (SUITE_EVALUATE, SUITE_QUICK, Attack, AttackOutput, ParamSpec,
+from medadv_desktop.engine.attacks.base import (Attack, AttackOutput, ParamSpec,
                                                 register)
 from medadv_desktop.engine.jobs import ProgressCallback
 
@@ -51,7 +51,6 @@ class PGD(Attack):
         ParamSpec("restarts", "int", 1, 1, 100, "runs", "Random restarts; the best result per sample is kept (needs random start)."),
         AMP_PARAM,
     )
-    default_suites = (SUITE_EVALUATE, SUITE_QUICK)
     fast_settings = ({"steps": 4}, {"steps": 3, "restarts": 2})
 
     def _run(self, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,10 +27,14 @@ from medadv_desktop.errors import AttackConfigError
 TARGET_MODES: tuple[str, ...] = ("none", "class", "least_likely")
 NORMS: tuple[str, ...] = ("linf", "l2")
 
-#: the default attack lists an attack can be in (``Attack.default_suites``): the evaluation default
-#: (``medadv evaluate``/``train-adv`` without --attacks) and the quick one (the GUI's pre-ticked re-test)
-SUITE_EVALUATE = "evaluate"
+#: the named attack suites (see :data:`SUITES`): "standard" is the evaluation default
+SUITE_STANDARD = "standard"
 SUITE_QUICK = "quick"
+SUITE_FULL = "full"
+#: the suite ``medadv evaluate`` (and the GUI's evaluation) runs when no attack list is given
+DEFAULT_SUITE = SUITE_STANDARD
+#: former name of the default suite (kept for imports)
+SUITE_EVALUATE = SUITE_STANDARD
 
 ParamKind = Literal["float", "int", "choice", "bool", "budget"]
 #: the largest random seed (the same bound as adversarial training's; fits a 32-bit spin box)
@@ -244,3 +248,89 @@ def check_budget_units(texts: str | Sequence[str | float] | None, units: str | N
         if unit.upper() != known.upper():
             raise AttackConfigError(f"unit '{unit}' does not match the {what}'s units '{known}'; write e.g. "
                                     f"6{known} or 2/255", parameter=parameter)
+# -- suites -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Suite:
+    """A named attack list with its settings, run as a cascade (a later attack only on the samples still robust).
+
+    ``attacks`` holds ``(attack name, ((param, value), ...))`` in run order;
+    ``with_registered``: every other registered attack is appended (with its
+    defaults, in registry order) by :func:`medadv_desktop.engine.attacks.suite_attacks`.
+    ``upper_bound``: the suite is cheap and its robust accuracy is an upper
+    bound on the truth, to be labelled so wherever it is shown.
+    """
+
+    name: str
+    label: str
+    description: str
+    attacks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+    upper_bound: bool = False
+    with_registered: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.attacks]
+
+    def specs(self) -> list[tuple[str, dict[str, Any]]]:
+        """``[(attack name, params)]`` of the fixed part, in run order (fresh dicts)."""
+        return [(name, dict(params)) for name, params in self.attacks]
+
+    def describe(self) -> dict[str, Any]:
+        """What a result records about the suite that ran (JSON-ready)."""
+        return {"name": self.name, "label": self.label, "upper_bound": self.upper_bound,
+                "attacks": [[name, dict(params)] for name, params in self.attacks]}
+
+
+SUITES: dict[str, Suite] = {s.name: s for s in (
+    Suite(SUITE_STANDARD, "Standard (AutoAttack-grade)",
+          "APGD-CE (100 iterations) -> APGD-T (DLR loss, up to 9 target classes, 100 iterations each) -> "
+          "Square (5000 queries, p_init 0.8): AutoAttack's standard cascade without FAB-T (Croce & Hein 2020), "
+          "the reliable worst case. White-box and black-box attacks, so gradient masking does not hide "
+          "adversarial examples.",
+          (("apgd-ce", ()), ("apgd-t", ()), ("square", (("n_queries", 5000),)))),
+    Suite(SUITE_QUICK, "Quick (upper bound on robustness)",
+          "FGSM -> APGD-CE (20 iterations) -> Square (1000 queries): minutes instead of hours for interactive "
+          "use. Its robust accuracy is an UPPER BOUND: the standard suite may find more adversarial examples.",
+          (("fgsm", ()), ("apgd-ce", (("steps", 20),)), ("square", (("n_queries", 1000),))),
+          upper_bound=True),
+    Suite(SUITE_FULL, "Full (standard + every other attack)",
+          "The standard suite, then every other registered attack with its defaults (FGSM, PGD, APGD-DLR, "
+          "vertical, SMIA, ...): the slowest, for a complete per-attack picture.",
+          (("apgd-ce", ()), ("apgd-t", ()), ("square", (("n_queries", 5000),))), with_registered=True),
+)}
+
+
+def get_suite(name: str) -> Suite:
+    """The suite called ``name`` (case-insensitive); an unknown name is an :class:`AttackConfigError`."""
+    try:
+        return SUITES[name.strip().lower()]
+    except KeyError:
+        raise AttackConfigError(f"no attack suite named '{name}'; suites: {', '.join(SUITES)}",
+                                parameter="suite") from None
+
+
+def is_suite(name: str) -> bool:
+    return isinstance(name, str) and name.strip().lower() in SUITES
+
+
+def suite_help() -> str:
+    """One line per suite, for CLI help and GUI tooltips."""
+    return "; ".join(f"{s.name}: {s.label}" for s in SUITES.values())
+
+
+def split_suite(choices: Sequence[str | tuple[str, Mapping[str, Any]]]
+                ) -> tuple[Suite | None, list[str | tuple[str, Mapping[str, Any]]]]:
+    """``(suite, [])`` when ``choices`` is one suite name (e.g. ``["standard"]``), else ``(None, choices)``.
+
+    A suite cannot be mixed with attack names: ``standard,fgsm`` is refused
+    (name the suite's attacks instead) so that a result never claims a suite
+    it did not run exactly.
+    """
+    items = [c for c in choices if not (isinstance(c, str) and not c.strip())]
+    suites = [c for c in items if isinstance(c, str) and is_suite(c)]
+    if not suites:
+        return None, list(items)
+    if len(items) > 1:
+        raise AttackConfigError(f"the suite '{suites[0]}' cannot be combined with other attacks or suites; give "
+                                "either one suite or a list of attacks", parameter="attacks")
+    return get_suite(suites[0]), []

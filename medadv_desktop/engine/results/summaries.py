@@ -158,3 +158,4 @@ class Provenance:
     model_name: str = ""
     model_sha256: str | None = None
     threat_model: str = ""
+    suite: dict[str, Any] | None = None   # the named attack suite that ran (attacks.spec.Suite.describe())

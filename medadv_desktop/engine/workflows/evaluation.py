@@ -7,9 +7,11 @@
 1. the request's numbers and every output path are checked before any work
    (nothing is overwritten; no output may be an input: the data set folder,
    the model card, its weights; two outputs may not share a file);
-2. attack names and parameters are checked, the eps grid and text parameters
-   are parsed against the model card (``6HU`` through its window), all
-   before the model is loaded when ``classifier`` is a card;
+2. attack names and parameters are checked (a suite name such as
+   ``"standard"`` becomes its attacks with their settings, and the result's
+   provenance records the suite), the eps grid and text parameters are parsed
+   against the model card (``6HU`` through its window), all before the model
+   is loaded when ``classifier`` is a card;
 3. the data set folder is read (unreadable files are skipped and counted;
    ``modality`` sets every study's modality) and native-unit budgets are
    checked against its units;
@@ -51,7 +53,7 @@ class EvaluationRequest:
     """What to evaluate. Budgets and attack parameters may be text (parsed against the card)."""
 
     data: Any                                        # a data set folder (str/Path) or a LabelledDataset
-    attacks: Sequence[AttackChoice]                  # names or (name, params), in run order
+    attacks: Sequence[AttackChoice]                  # names or (name, params), in run order; or one suite name
     eps: str | Sequence[str | float]                 # the eps grid: "1/255,2/255,6HU" or a list
     norm: str = "linf"
     batch_size: int = 32
@@ -70,6 +72,7 @@ class EvaluationRequest:
     plan: Any = None                                 # a TestPlan or the path of one (acceptance criteria)
     requester: str = ""                              # names printed in the reports' sign-off block
     approver: str = ""
+    suite: str | None = None                         # the suite ``attacks`` was expanded from (recorded)
 
     def outputs(self) -> list[Path]:
         return [Path(p) for p in (self.json, self.csv, self.pdf, self.summary_csv) if p]
@@ -106,9 +109,15 @@ def _check_plan_before_run(plan: Any, card: ModelCard | None, request: Evaluatio
 def attack_specs(attacks: Sequence[AttackChoice], native_per_unit: float | None = None,
                  units: str = "", *, norm: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """``[(name, params)]`` with names checked (unknown names fail before any work), text
-    parameters parsed and every value validated (with ``norm`` when given); at least one attack."""
-    from medadv_desktop.engine.attacks import get_attack
+    parameters parsed and every value validated (with ``norm`` when given); at least one attack.
+    One suite name (``["standard"]``) stands for the suite's attacks with their settings
+    (``attacks.suite_attacks``)."""
+    from medadv_desktop.engine.attacks import get_attack, suite_attacks
+    from medadv_desktop.engine.attacks.spec import split_suite
 
+    suite, _ = split_suite(attacks)
+    if suite is not None:
+        attacks = suite_attacks(suite.name)
     specs: list[tuple[str, dict[str, Any]]] = []
     for choice in attacks:
         name, params = (choice, {}) if isinstance(choice, str) else (str(choice[0]), dict(choice[1] or {}))
@@ -164,6 +173,14 @@ def _input_paths(card: ModelCard | None, data: Any) -> list[Path]:
         except MedAdvError:
             pass
     return paths
+
+
+def suite_of(request: EvaluationRequest) -> dict[str, Any] | None:
+    """What the result records about the suite that ran (``provenance.suite``), or None."""
+    from medadv_desktop.engine.attacks.spec import get_suite, split_suite
+
+    suite = get_suite(request.suite) if request.suite else split_suite(request.attacks)[0]
+    return None if suite is None else suite.describe()
 
 
 def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: str | None = None,
@@ -233,6 +250,9 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
         max_samples=request.max_samples, cancel=cancel, on_attack_progress=on_attack_progress,
         examples_with_burned_in=request.examples_with_burned_in)
     result.warnings = list(warnings)
+    suite = suite_of(request)
+    if suite is not None:
+        result.provenance.suite = suite
     verdict = None
     if plan is not None:
         from medadv_desktop.engine.plans import evaluate_plan

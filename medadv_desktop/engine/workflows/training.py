@@ -61,7 +61,7 @@ class AdversarialTrainingRequest:
     data: str | Path                                 # labelled folder; with train/ + test/ sub-folders
     out_dir: str | Path                              # new or empty folder (or this run's, to resume)
     config: TrainingConfig
-    attacks: Sequence[str | tuple[str, Mapping[str, Any]]] = ()   # re-test attacks; () = default_attacks()
+    attacks: Sequence[str | tuple[str, Mapping[str, Any]]] = ()   # re-test attacks or a suite; () = "quick"
     eps_grid: str | Sequence[str | float] = DEFAULT_EPS_GRID        # the training eps is always added
     max_eval_samples: int | None = None              # re-test a seeded, class-balanced subset
     max_train_samples: int | None = None             # train on a seeded, class-balanced subset
@@ -232,13 +232,14 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
     """The before/after table of ``original`` and the hardened model on the re-test set, saved in
     ``out_dir``. Events: stage ``"evaluate"`` (0..2, one unit per model), after a first one with
     ``data["kind"] == "retest"`` (source, n_samples, attacks)."""
-    from medadv_desktop.engine.attacks import default_attacks, parse_budget_list
+    from medadv_desktop.engine.attacks import parse_budget_list
+    from medadv_desktop.engine.attacks.spec import SUITE_QUICK
     from medadv_desktop.engine.training.before_after import before_after_job
     from medadv_desktop.engine.workflows.evaluation import attack_specs
 
     card = original.card
     npu = card.intensity.native_per_unit()
-    attacks = attack_specs(list(request.attacks) or default_attacks(), npu)
+    attacks = attack_specs(list(request.attacks) or [SUITE_QUICK], npu)   # the quick suite: an upper bound
     grid = parse_budget_list(request.eps_grid, npu)
     eval_set = phase.retest.dataset
     n = min(len(eval_set), request.max_eval_samples or len(eval_set))

@@ -1,6 +1,6 @@
 """Adding an attack is one class: a throwaway attack registered here appears everywhere the registry reaches.
 
-The CLI's help and default attack lists, the GUI's attack infos, the attack
+The CLI's help and the "full" suite, the GUI's attack infos, the attack
 invariant checks, and an evaluation's rows, without touching any other file.
 """
 
@@ -66,7 +66,9 @@ def throwaway():
 def test_registered_attack_is_in_the_lists_and_keeps_the_invariants(throwaway, gray_model):
     from medadv_desktop.ui.attack_info import gather_attack_infos
 
-    assert NAME in available() and NAME in default_attacks() and NAME not in default_attacks("quick")
+    assert NAME in available() and NAME in default_attacks("full")
+    assert NAME not in default_attacks() and NAME not in default_attacks("quick")   # fixed suites
+    assert Throwaway.default_suites == ("full",)
     info = next(i for i in gather_attack_infos() if i.name == NAME)
     assert info.label == "Throwaway noise" and info.black_box and "tries" in {s.name for s in info.schema}
     check_invariants(gray_model, NAME, dict(Throwaway.fast_settings[0]), "linf")
@@ -82,7 +84,7 @@ def test_registered_attack_is_in_the_cli_help(throwaway, command, capsys):
     assert NAME in text
     if command == "evaluate":
         assert "--tries" in text and "(attacks: throwaway; default 2)" in text
-        assert f"default {','.join(default_attacks())})" in text
+        assert "(default standard)" in text and "Standard (AutoAttack-grade)" in text
 
 
 def test_registered_attack_runs_in_an_evaluation(throwaway, tmp_path):
