@@ -62,7 +62,11 @@ Fields:
   finite, ``|C| <= 1e7``, ``1e-6 <= W <= 1e7``);
   ``{"mode": "minmax"}`` maps each image's min..max to 0..1;
   ``{"mode": "percentile", "low": 0.5, "high": 99.5}`` maps each image's
-  percentiles to 0..1 (clipped).
+  percentiles to 0..1 (clipped);
+  ``{"mode": "uint8"}`` maps 8-bit pixel values 0..255 to 0..1 exactly
+  (``value / 255``, the usual ``ToTensor`` of a PNG/JPEG; one [0, 1] unit =
+  255 grey levels, so ``--eps 2`` in native units is 2 grey levels). Use it for
+  8-bit images: ``minmax`` stretches each image's own range instead.
 - ``mean`` / ``std`` (default ``[0.5]`` / ``[0.5]``): lists of 1 or
   ``in_chans`` finite numbers, ``|mean| <= 1000``, ``1e-6 <= std <= 1000``.
 - ``sha256`` (optional): 64 hexadecimal characters; when present, loading
@@ -114,7 +118,9 @@ MAX_JSON_DEPTH = 64
 MAX_INT_DIGITS = 100
 MAX_TEXT = 20000                # characters of free text (name, intended_use)
 OUTPUTS = ("logits", "sigmoid")
-INTENSITY_MODES = ("window", "minmax", "percentile")
+INTENSITY_MODES = ("window", "minmax", "percentile", "uint8")
+#: the fixed native range of the "uint8" mode (8-bit grey levels)
+UINT8_RANGE = (0.0, 255.0)
 
 
 class _HugeInt:
@@ -203,6 +209,7 @@ class IntensityMapping:
     the same for every image, so an eps in [0, 1] is ``eps * width`` native units.
     ``minmax`` / ``percentile``: per image; the native size of one [0, 1] unit
     is that image's (high - low), reported per study.
+    ``uint8``: fixed 0..255 -> 0..1 (``value / 255``, exact for 8-bit images).
     """
 
     mode: str = "minmax"
@@ -223,6 +230,8 @@ class IntensityMapping:
         if self.mode == "window":
             center, width = self._window()
             return center - width / 2, center + width / 2
+        if self.mode == "uint8":
+            return UINT8_RANGE
         finite = native[np.isfinite(native)]
         if finite.size == 0:
             return 0.0, 1.0
@@ -256,6 +265,8 @@ class IntensityMapping:
         """Native units per [0, 1] unit (e.g. 400 HU for a 400-wide window)."""
         if self.mode == "window":
             return self._window()[1]
+        if self.mode == "uint8":
+            return UINT8_RANGE[1] - UINT8_RANGE[0]
         if native is None:
             return None
         lo, hi = self.bounds(native)
@@ -266,6 +277,8 @@ class IntensityMapping:
             return f"window C {self.center:g} / W {self.width:g}"
         if self.mode == "percentile":
             return f"percentiles {self.low:g}-{self.high:g} per image"
+        if self.mode == "uint8":
+            return "8-bit 0-255 (value / 255)"
         return "min-max per image"
 
     @classmethod
@@ -295,6 +308,8 @@ class IntensityMapping:
             if not 0 <= low < high <= 100:
                 raise ModelCardError("percentiles need 0 <= low < high <= 100", path=path, field="intensity")
             return cls(mode, low=low, high=high)
+        if mode == "uint8":
+            return cls("uint8")
         return cls("minmax")
 
     def to_dict(self) -> dict[str, Any]:
@@ -302,6 +317,8 @@ class IntensityMapping:
             return {"mode": "window", "center": self.center, "width": self.width}
         if self.mode == "percentile":
             return {"mode": "percentile", "low": self.low, "high": self.high}
+        if self.mode == "uint8":
+            return {"mode": "uint8"}
         return {"mode": "minmax"}
 
 
