@@ -202,6 +202,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     # ---- sanity checks on a small batch
     m = min(SANITY_BATCH, n)
     flags = model_sanity_flags(classifier, x[:m].to(dev), y[:m].to(dev))
+    flags += [SanityFlag("double_normalisation", "The model may normalise its input twice", text)
+              for text in getattr(classifier, "load_warnings", [])]
     cancel.raise_if_cancelled()
 
     total = float(n + len(grid) * len(attacks) * len(correct_idx))

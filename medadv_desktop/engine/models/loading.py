@@ -382,7 +382,9 @@ def load_classifier(card: ModelCard | str | Path, device: str | torch.device | N
     card's folder (refused by default, see :meth:`ModelCard.resolve_weights`).
 
     After loading, one dummy forward at the card's input size checks that the
-    network accepts it and returns ``num_classes`` outputs.
+    network accepts it and returns ``num_classes`` outputs; a TorchScript model
+    that normalises its input itself while the card normalises too gets a
+    warning in ``classifier.load_warnings`` (:mod:`~medadv_desktop.engine.models.selfnorm`).
     """
 
     from medadv_desktop.engine.models.wrapper import Classifier
@@ -414,7 +416,12 @@ def load_classifier(card: ModelCard | str | Path, device: str | torch.device | N
         network = network.float()
         network.eval()
         _check_network(network, card, path)
+        from medadv_desktop.engine.models.selfnorm import self_normalisation_warning
+        selfnorm = self_normalisation_warning(network, card)
     model = Classifier(network, card)
+    #: one-line warnings found while loading (e.g. a TorchScript model normalising its input twice); the
+    #: evaluation records them as sanity flags
+    model.load_warnings = [selfnorm] if selfnorm else []
     model.to(target)
     model.eval()
     return model
