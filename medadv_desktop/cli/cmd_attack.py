@@ -175,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
     fooled = sum(r.fooled for r in summary.slices)
     print(f"Changed predictions: {fooled}/{len(summary.slices)}; "
           f"success rate {pct(result.row.attack_success_rate or 0.0)}")
+    if outcome.rounding_undid:
+        print(f"Rounding to the written file's stored values undid the attack on slice(s) "
+              f"{', '.join(map(str, outcome.rounding_undid))}; every result above is that of the written file")
     print(f"Wrote {len(outcome.written)} file(s) to {out_dir}"
           + (" (identity kept: --keep-identity)" if args.keep_identity else " (de-identified)"))
     return 0

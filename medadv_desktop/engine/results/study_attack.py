@@ -48,6 +48,10 @@ class StudyAttackSummary:
     attack_info: AttackInfo | None = None
     warnings: list[ModalityWarning] = field(default_factory=list)   # the modality guard's, before the attack
     keep_identity: bool = False       # the adversarial DICOM/NIfTI kept the source's identity (an opt-in)
+    #: the predictions and measures are those of the written file read back from disk (not the float image)
+    rescored_from_written_file: bool = False
+    #: slices where rounding to the written file's stored values undid the attack
+    rounding_undid_slices: list[int] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:

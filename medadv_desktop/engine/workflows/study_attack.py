@@ -27,6 +27,11 @@
    card and its weights): refused before the attack. On a full or read-only
    disk the :class:`~medadv_desktop.errors.OutputWriteError` carries the
    finished outcome (``unsaved``); :func:`save_outputs` writes it elsewhere.
+6. what is written is what is reported: the adversarial file is read back and
+   re-scored (:mod:`~medadv_desktop.engine.evaluation.rescore`), the result, the
+   perturbation map and the summary come from the written pixels, and
+   ``outcome.rounding_undid`` lists the slices where rounding to the file's
+   stored type undid the attack.
 
 ``medadv attack`` and the GUI's attack scopes (current slice, whole volume,
 all loaded studies) call this.
@@ -61,6 +66,13 @@ class StudyAttackOutcome:
     written: list[Path] = field(default_factory=list)
     model_name: str = ""                           # the model card's name (for the summary)
     keep_identity: bool = False                    # the adversarial DICOM keeps the source's identity
+    #: slices whose float adversarial image fooled the model but whose written file does not (rounding undid it)
+    rounding_undid: list[int] = field(default_factory=list)
+    #: the result was re-scored on the pixels read back from the written file
+    rescored: bool = False
+    #: the model that was attacked, kept to re-score the written file when it is exported later
+    classifier: Any = field(default=None, repr=False, compare=False)
+    batch_size: int = DEFAULT_BATCH
 
     def adversarial_pixels(self) -> np.ndarray:
         """The whole study's pixels (float32, native units) with the attacked slices replaced."""
@@ -129,7 +141,8 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
                                          cancel=cancel, on_attack_progress=on_attack_progress)
     result.warnings = list(warnings)
     outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
-                                 stem=stem, model_name=card.name, keep_identity=keep_identity)
+                                 stem=stem, model_name=card.name, keep_identity=keep_identity,
+                                 classifier=classifier, batch_size=batch_size)
     outcome.summary = _summary(outcome)
     if out_dir is not None:
         yield Progress("attack", 1, 1, "Writing the adversarial study", {"kind": "write"})
@@ -138,6 +151,11 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
         except OutputWriteError as exc:      # the finished attack is still here: the caller saves it elsewhere
             exc.unsaved = outcome
             raise
+        if outcome.rounding_undid:
+            n = len(outcome.rounding_undid)
+            yield Progress("attack", 1, 1, f"Rounding to the written file's stored values undid the attack on {n} "
+                           f"slice(s): {', '.join(map(str, outcome.rounding_undid))}; the results are those of "
+                           "the written file", {"kind": "rounding", "slices": list(outcome.rounding_undid)})
     return outcome
 
 
@@ -189,7 +207,8 @@ def save_outputs(outcome: StudyAttackOutcome, out_dir: str | Path) -> list[Path]
 def write_study_attack_outputs(outcome: StudyAttackOutcome, out_dir: str | Path) -> list[Path]:
     """Write ``outcome`` into ``out_dir`` (the adversarial study like the input, the perturbation map,
     ``<stem>_summary.json``); never over an existing file, all or nothing. Returns (and records in
-    ``outcome.written``) the files written. The GUI's export calls this after the attack."""
+    ``outcome.written``) the files written. The GUI's export calls this after the attack; the written
+    file is re-scored with the attacked model as in the workflow."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputExistsError(out_dir)
@@ -206,23 +225,44 @@ def _output_paths(study: Any, stem: str, out_dir: Path) -> list[Path]:
 
 
 def _write_outputs(outcome: StudyAttackOutcome, out_dir: Path, written: list[Path]) -> None:
-    """The adversarial study and the perturbation map, each appended to ``written`` once on disk."""
-    from medadv_desktop.engine.io.writers import write_float_map, write_study_like
+    """The adversarial study, then (when the attacked model is known) the re-score from the written
+    file, then the perturbation map of the written pixels; each file appended to ``written`` once on disk."""
+    written += _write_adversarial(outcome, out_dir)
+    if outcome.classifier is not None:
+        _rescore_written(outcome, list(written))
+    written += _write_perturbation(outcome, out_dir)
+
+
+def _write_adversarial(outcome: StudyAttackOutcome, out_dir: Path) -> list[Path]:
+    from medadv_desktop.engine.io.writers import write_study_like
     from medadv_desktop.engine.reports.formatting import budget_text
 
-    study, stem = outcome.study, outcome.stem
-    adversarial = outcome.adversarial_pixels()
     description = f"MedAdv adversarial ({outcome.attack}, eps {budget_text(outcome.result.eps)})"
-    written += write_study_like(study, adversarial, out_dir, stem=f"{stem}_adv", description=description,
-                                keep_identity=outcome.keep_identity)
-    delta = outcome.perturbation_map(adversarial)
-    if study.n_slices == 1:
-        written += write_float_map(delta[0], out_dir / f"{stem}_perturbation.png", units=study.units,
-                                   description="adversarial minus original")
-    else:
-        written += write_float_map(delta, out_dir / f"{stem}_perturbation.nii.gz", spacing=study.spacing,
-                                   units=study.units, description="adversarial minus original")
+    return write_study_like(outcome.study, outcome.adversarial_pixels(), out_dir, stem=f"{outcome.stem}_adv",
+                            description=description, keep_identity=outcome.keep_identity)
 
+
+def _rescore_written(outcome: StudyAttackOutcome, files: list[Path]) -> None:
+    """Re-score the result on the written file's pixels (see the module doc, step 6)."""
+    from medadv_desktop.engine.evaluation.rescore import read_back, rescore_study_attack
+
+    pixels = read_back(files, outcome.study.pixels.shape)
+    outcome.result, outcome.rounding_undid = rescore_study_attack(outcome.classifier, outcome.study, outcome.result,
+                                                                  pixels, batch_size=outcome.batch_size)
+    outcome.rescored = True
+
+
+def _write_perturbation(outcome: StudyAttackOutcome, out_dir: Path) -> list[Path]:
+    """The perturbation map of the written file (written adversarial pixels minus the original)."""
+    from medadv_desktop.engine.io.writers import write_float_map
+
+    study, stem = outcome.study, outcome.stem
+    delta = outcome.perturbation_map()
+    if study.n_slices == 1:
+        return write_float_map(delta[0], out_dir / f"{stem}_perturbation.png", units=study.units,
+                               description="adversarial minus original")
+    return write_float_map(delta, out_dir / f"{stem}_perturbation.nii.gz", spacing=study.spacing,
+                           units=study.units, description="adversarial minus original")
 
 
 def _summary(outcome: StudyAttackOutcome) -> StudyAttackSummary:
@@ -230,4 +270,6 @@ def _summary(outcome: StudyAttackOutcome) -> StudyAttackSummary:
     summary = outcome.result.summary(model=outcome.model_name, outputs=[p.name for p in outcome.written],
                                      synthetic=bool(getattr(outcome.study, "synthetic", False)))
     summary.keep_identity = outcome.keep_identity
+    summary.rescored_from_written_file = outcome.rescored
+    summary.rounding_undid_slices = list(outcome.rounding_undid)
     return summary
