@@ -72,8 +72,9 @@ def check_zero_gradients(model, x: torch.Tensor, y: torch.Tensor) -> SanityFlag 
             f"{x.shape[0]} images (the input gradient is exactly zero). Gradient-based attacks (FGSM, PGD, "
             "SMIA, white-box vertical) cannot move these images, so their robust accuracy is an artefact "
             "(gradient masking), not real robustness. Typical causes: rounding, argmax or thresholding inside "
-            "the model, or saturated activations. Trust the black-box attacks (Square, black-box vertical) "
-            "for this model, and remove non-differentiable steps from the exported model if you can."))
+            "the model, or saturated activations. Trust the black-box attacks for this model: Square with at least "
+            "5000 queries and p_init 0.8 (as in the standard suite, `--attacks standard`), or black-box "
+            "vertical; and remove non-differentiable steps from the exported model if you can."))
 
 
 def check_probabilities(outputs: torch.Tensor) -> SanityFlag | None:
@@ -173,7 +174,8 @@ def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mappin
                 explanation=(
                     f"At eps {eps:.4g}, {seen} With trustworthy gradients this should not happen: it is the "
                     "classic sign of gradient masking (or of too few white-box steps). Treat the white-box "
-                    "numbers as optimistic; report the worst case, and try more PGD steps or restarts.")))
+                    f"numbers as optimistic; report the worst case, which includes '{b.attack}', and for a reliable "
+                    "one run the standard suite (APGD-CE, APGD-T, Square with 5000 queries and p_init 0.8).")))
     return flags
 
 
