@@ -88,6 +88,12 @@ def demo_inputs(model, batch: int):
     return torch.from_numpy(np.stack(imgs)), torch.tensor(labels)
 
 
+def _param_default(attack: str, param: str):
+    from medadv_desktop.engine.attacks import get_attack
+
+    return next(p.default for p in get_attack(attack).schema() if p.name == param)
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -178,13 +184,29 @@ def main(argv: list[str] | None = None) -> int:
 
     steps = 10
     alpha = 2.5 * eps / steps
+    with torch.no_grad():
+        k_classes = int(model(x[:1]).shape[1])
+    ours_p = _param_default("square", "p_init")
+    ours_apgd = _param_default("apgd-ce", "steps")
     plans = [
         # label, our attack + params, peer factory, gradient steps (None: query attack), forward multiplier
         ("FGSM", ("fgsm", {}), (lambda: torchattacks.FGSM(model, eps=eps)), 1, 1),
         ("PGD-10", ("pgd", {"steps": steps, "alpha": alpha, "random_start": True}),
          (lambda: torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)), steps, 1),
-        (f"Square-{queries}", ("square", {"n_queries": queries, "p_init": 0.05}),
+        # Square: each as shipped (ours: our default p_init; torchattacks: its default 0.8), then matched at the
+        # paper's p_init 0.05. Equal queries: ours counts the first evaluation, torchattacks does not.
+        (f"Square-{queries}, as shipped (p {ours_p:g} / 0.8)", ("square", {"n_queries": queries}),
+         (lambda: torchattacks.Square(model, eps=eps, n_queries=queries - 1, seed=0)), None, 1),
+        (f"Square-{queries}, both p_init 0.05", ("square", {"n_queries": queries, "p_init": 0.05}),
          (lambda: torchattacks.Square(model, eps=eps, n_queries=queries - 1, p_init=0.05, seed=0)), None, 1),
+        # APGD: as shipped (ours: AutoAttack's 100 iterations; torchattacks: its default 10 steps), then matched
+        (f"APGD-CE, as shipped ({ours_apgd} / 10 steps)", ("apgd-ce", {}),
+         (lambda: torchattacks.APGD(model, eps=eps, seed=0)), ours_apgd + 1, 1),
+        (f"APGD-CE-{steps}, matched", ("apgd-ce", {"steps": steps}),
+         (lambda: torchattacks.APGD(model, eps=eps, steps=steps, seed=0)), steps + 1, 1),
+        (f"APGD-T-{steps}, matched", ("apgd-t", {"steps": steps}),
+         (lambda: torchattacks.APGDT(model, eps=eps, steps=steps, n_classes=k_classes, seed=0)),
+         (steps + 1) * min(9, k_classes - 1), 1),
         ("Vertical (white box)", ("vertical", {"steps": steps}), None, steps, 1),
         (f"Vertical (black box, {queries})", ("vertical", {"variant": "black_box", "n_queries": queries}), None, None, 1),
         ("SMIA-10", ("smia", {"steps": steps}), None, steps, 2),
@@ -198,9 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         unfolded = create_attack(name, model, eps=eps, early_stop=False, fold_bn=False, **params)
         fns = {"off": lambda off=off: off.perturb(x, y), "on": lambda on=on: on.perturb(x, y),
                "unfolded": lambda unfolded=unfolded: unfolded.perturb(x, y), **raw}
+        peer_error = None
         if peer is not None and torchattacks is not None:
             atk = peer()
-            fns["peer"] = lambda atk=atk: (lambda a: (a, score(a)))(atk(x, y))
+            try:                                   # the peer's own limits (e.g. DLR on 2 classes) are a result
+                atk(x[:2], y[:2])
+                fns["peer"] = lambda atk=atk: (lambda a: (a, score(a)))(atk(x, y))
+            except Exception as exc:  # noqa: BLE001
+                peer_error = f"{type(exc).__name__}"
+                print(f"NOTICE: {label}: torchattacks raised {type(exc).__name__}: {exc}")
         best, outs = interleaved(fns, device, args.repeat)
         t_f, t_fb = best["fwd"], best["fwd_bwd"]
         if "peer" in best:
@@ -218,25 +246,29 @@ def main(argv: list[str] | None = None) -> int:
         folded_pairs = max(folded_pairs, off.folded_pairs)
         rows.append((label, ours, n / best["on"], peer_rate, ours / peer_rate if peer_rate else None, unf,
                      unf / peer_rate if peer_rate else None, limit, ours / limit,
-                     float(out_off.success.float().mean()), peer_fooled))
+                     float(out_off.success.float().mean()), peer_fooled, peer_error))
 
     def fmt(v, spec=".1f", na="no peer"):
         return na if v is None else format(v, spec)
 
     head = ("attack", "ours/s", "ours+ES/s", "peer/s", "ratio", "unfold/s", "ratio", "limit/s", "share", "fooled",
-            "peer fooled")
-    widths = (30, 8, 9, 8, 6, 8, 6, 8, 6, 6, 11)
+            "peer fooled", "fooled ratio")
+    widths = (40, 8, 9, 8, 6, 8, 6, 8, 6, 6, 11, 12)
     print()
     print(" ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
     print("-" * (sum(widths) + len(widths) - 1))
-    for label, ours, ours_es, peer, ratio, unf, ratio_unf, limit, share, fooled, pfooled in rows:
-        cells = (label, fmt(ours), fmt(ours_es), fmt(peer), fmt(ratio, ".2f", "n/a"), fmt(unf),
-                 fmt(ratio_unf, ".2f", "n/a"), fmt(limit), f"{share:.0%}", f"{fooled:.0%}", fmt(pfooled, ".0%", "n/a"))
+    for label, ours, ours_es, peer, ratio, unf, ratio_unf, limit, share, fooled, pfooled, perr in rows:
+        na = f"peer: {perr}" if perr else "no peer"
+        fooled_ratio = None if not pfooled else fooled / pfooled
+        cells = (label, fmt(ours), fmt(ours_es), fmt(peer, na=na), fmt(ratio, ".2f", "n/a"), fmt(unf),
+                 fmt(ratio_unf, ".2f", "n/a"), fmt(limit), f"{share:.0%}", f"{fooled:.0%}", fmt(pfooled, ".0%", "n/a"),
+                 fmt(fooled_ratio, ".2f", "n/a"))
         print(" ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
     print(f"ours/s: early stop off (the same passes as the peer), BatchNorm folding on (default; {folded_pairs} conv + "
           "BatchNorm pairs folded); unfold/s: folding off (the model as loaded, the peer's arithmetic); "
           "peer/s includes one forward to score its output; ratio = ours / peer; share = ours/s / limit/s "
-          "(limit of the model as loaded).")
+          "(limit of the model as loaded); fooled ratio = our fooled share / the peer's (goal: >= 1.00). "
+          "'as shipped': each library's defaults (ours vs torchattacks'), 'matched': the same settings.")
 
     if not args.skip_eval:
         evaluation_speedup(model, x, y, eps, queries, device)
