@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 
@@ -183,6 +184,13 @@ def run_apgd(attack: Attack, x: torch.Tensor, objective: SampleFn, fooled: Sampl
     return APGDResult(adv=out_adv, logits=out_logits, success=success, loss=loss_best, queries=queries)
 
 
+def _on_subset(fn: SampleFn, todo: torch.Tensor) -> SampleFn:
+    """``fn`` for a run on the samples ``todo``: positions in the run map to positions in the batch."""
+    def on_subset(logits: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return fn(logits, todo[pos])
+    return on_subset
+
+
 def run_apgd_restarts(attack: Attack, x: torch.Tensor, objective: SampleFn, fooled: SampleFn, rng: SampleRNG,
                       progress: ProgressCallback, *, steps: int, rho: float, restarts: int,
                       done: int = 0, total: int | None = None,
@@ -200,8 +208,8 @@ def run_apgd_restarts(attack: Attack, x: torch.Tensor, objective: SampleFn, fool
             break
         full = todo.numel() == n
         res = run_apgd(attack, x if full else x[todo],
-                       objective if full else (lambda lg, pos, t=todo: objective(lg, t[pos])),
-                       fooled if full else (lambda lg, pos, t=todo: fooled(lg, t[pos])),
+                       objective if full else _on_subset(objective, todo),
+                       fooled if full else _on_subset(fooled, todo),
                        rng if full else rng.select(todo), progress, steps=steps, rho=rho,
                        done=done + r * steps, total=total, start=start, label=label)
         if best is None:
@@ -267,8 +275,8 @@ class APGDCE(Attack):
     label = "APGD-CE"
     description = ("Auto-PGD with the cross-entropy loss: step size halved on stalling, momentum, best-point "
                    "restarts (Croce & Hein 2020; AutoAttack's first attack; white box).")
-    params = (APGD_STEPS_PARAM, RESTARTS_PARAM, RHO_PARAM, AMP_PARAM)
-    fast_settings = ({"steps": 5}, {"steps": 3, "restarts": 2})
+    params: ClassVar[tuple[ParamSpec, ...]] = (APGD_STEPS_PARAM, RESTARTS_PARAM, RHO_PARAM, AMP_PARAM)
+    fast_settings: ClassVar[tuple[dict[str, Any], ...]] = ({"steps": 5}, {"steps": 3, "restarts": 2})
 
     #: the loss as recorded in ``AttackOutput.extra["loss"]``
     loss_name = "ce"

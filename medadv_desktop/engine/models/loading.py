@@ -419,9 +419,7 @@ def load_classifier(card: ModelCard | str | Path, device: str | torch.device | N
         from medadv_desktop.engine.models.selfnorm import self_normalisation_warning
         selfnorm = self_normalisation_warning(network, card)
     model = Classifier(network, card)
-    #: one-line warnings found while loading (e.g. a TorchScript model normalising its input twice); the
-    #: evaluation records them as sanity flags
-    model.load_warnings = [selfnorm] if selfnorm else []
+    model.load_warnings = [selfnorm] if selfnorm else []     # the evaluation records them as sanity flags
     model.to(target)
     model.eval()
     return model

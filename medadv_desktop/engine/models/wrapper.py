@@ -55,6 +55,8 @@ class Classifier(nn.Module):
         self.n_classes: int = card.n_outputs
         self.class_names: list[str] = list(card.class_names)
         self.spatial_dims: int = card.spatial_dims
+        #: one-line warnings found when the model was loaded (``load_classifier``), e.g. double normalisation
+        self.load_warnings: list[str] = []
         self.input_size: tuple[int, ...] = tuple(int(v) for v in card.input_size)
         shape = (1, -1) + (1,) * self.spatial_dims
         self.register_buffer("mean", torch.tensor(card.mean, dtype=torch.float32).reshape(shape), persistent=False)
