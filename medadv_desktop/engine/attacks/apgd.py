@@ -75,6 +75,18 @@ def random_start(x: torch.Tensor, eps: float, norm: str, rng: SampleRNG) -> torc
     return (x + eps * t / (_sq_norm(t) + 1e-12)).clamp(0.0, 1.0)
 
 
+def _frozen(grad: torch.Tensor, grad_best: torch.Tensor, x_adv: torch.Tensor, x_old: torch.Tensor,
+            x_best: torch.Tensor) -> torch.Tensor:
+    """Samples whose later L-inf iterates cannot change: an exactly zero input gradient here and at the best
+    point, no momentum (the iterate did not move) and the iterate is the best point. Their next step would return
+    the same point with the same loss and gradient, and a checkpoint restart would return to it too, so
+    stopping them changes no result, only saves passes (a gradient-masked model: a quantiser, an argmax)."""
+    flat = grad.flatten(1).abs().amax(dim=1) == 0
+    flat &= grad_best.flatten(1).abs().amax(dim=1) == 0
+    still = (x_adv == x_old).flatten(1).all(dim=1) & (x_adv == x_best).flatten(1).all(dim=1)
+    return flat & still
+
+
 def run_apgd(attack: Attack, x: torch.Tensor, objective: SampleFn, fooled: SampleFn, rng: SampleRNG,
              progress: ProgressCallback, *, steps: int, rho: float, done: int, total: int,
              start: Callable[[torch.Tensor, SampleRNG], torch.Tensor] | None = None,
@@ -117,6 +129,9 @@ def run_apgd(attack: Attack, x: torch.Tensor, objective: SampleFn, fooled: Sampl
     n_up = torch.zeros(m, dtype=torch.long, device=dev)
     reduced_last = torch.ones(m, dtype=torch.bool, device=dev)
     loss_best_last = loss_best.clone()
+    freeze = norm == "linf"          # L2's normalised step and projection move a point by float rounding
+    if freeze:
+        moving &= ~_frozen(grad, grad_best, x_adv, x_old, x_best)
     window = max(int(0.22 * steps), 1)
     w_min, w_dec = max(int(0.06 * steps), 1), max(int(0.03 * steps), 1)
     since = 0
@@ -163,6 +178,8 @@ def run_apgd(attack: Attack, x: torch.Tensor, objective: SampleFn, fooled: Sampl
             success[h] = True
             if attack.early_stop:
                 moving[h] = False
+        if freeze:
+            moving[pos] &= ~_frozen(gr, grad_best[pos], z, xa, x_best[pos])
         since += 1
         if since == window:
             # condition 1: at most rho of the window's steps raised the loss;
@@ -267,7 +284,9 @@ class APGDCE(Attack):
     Defaults (AutoAttack's): 100 iterations, 1 run, rho 0.75, momentum 0.75.
     ``restarts`` > 1 reruns the still-robust samples from new random starts.
     Cost: one forward + backward per iteration and sample still attacked,
-    plus one for the start. With matched settings (``fold_bn`` off) the
+    plus one for the start; with L-inf a sample whose iterate cannot change
+    any more (exactly zero gradient, no momentum, at its best point: a
+    gradient-masked model, dead ReLUs) stops there, with the same result. With matched settings (``fold_bn`` off) the
     result equals ``torchattacks.APGD`` from the same starting point.
     """
 
