@@ -192,7 +192,7 @@ def add_attack_name_option(p: argparse.ArgumentParser) -> None:
 def add_attack_list_option(p: argparse.ArgumentParser, *, what: str = "attacks in run order",
                            suite: str | None = None) -> None:
     """``--attacks A,B`` or one suite name; the default is a suite (``spec.DEFAULT_SUITE`` unless given)."""
-    p.add_argument("--attacks", default=None, metavar="A,B|SUITE", help=what)
+    p.add_argument("--attacks", default=None, metavar="A,B", help=what)
 
     def hook(parser: argparse.ArgumentParser) -> None:
         from medadv_desktop.engine.attacks import available
