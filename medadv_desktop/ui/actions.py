@@ -35,6 +35,7 @@ class ActionId:
     PREV_SLICE = "view.prev_slice"
     RESET_LAYOUT = "view.reset_layout"
     ABOUT = "help.about"
+    SHORTCUTS = "help.shortcuts"
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,20 @@ ACTION_SPECS: dict[str, ActionSpec] = {
     ActionId.QUIT: ActionSpec("&Quit", QKeySequence.Quit, "Quit MedAdv Desktop"),
     ActionId.RUN_ATTACK: ActionSpec("&Run Attack", "Ctrl+R", "Run the configured attack"),
     ActionId.CANCEL_JOB: ActionSpec("&Cancel Job", "Ctrl+.", "Cancel the running job"),
-    ActionId.VIEW_ORIGINAL: ActionSpec("&Original", "1", "Show the original image", True),
-    ActionId.VIEW_ADVERSARIAL: ActionSpec("&Adversarial", "2", "Show the adversarial image", True),
-    ActionId.VIEW_DIFFERENCE: ActionSpec("&Difference", "3", "Show adversarial − original", True),
-    ActionId.VIEW_SIDE_BY_SIDE: ActionSpec("&Side by Side", "4", "Original, adversarial and difference side by side",
+    ActionId.VIEW_ORIGINAL: ActionSpec("&Original", "Ctrl+1", "Show the original image", True),
+    ActionId.VIEW_ADVERSARIAL: ActionSpec("&Adversarial", "Ctrl+2", "Show the adversarial image", True),
+    ActionId.VIEW_DIFFERENCE: ActionSpec("&Difference", "Ctrl+3", "Show adversarial − original", True),
+    ActionId.VIEW_SIDE_BY_SIDE: ActionSpec("&Side by Side", "Ctrl+4", "Original, adversarial and difference side by side",
                                            True),
-    ActionId.TOGGLE_HEATMAP: ActionSpec("Perturbation &Heatmap", "H", "Overlay |perturbation| in native units", True),
+    ActionId.TOGGLE_HEATMAP: ActionSpec("Perturbation &Overlay", "H",
+                                            "Opt-in overlay of |perturbation| in native units (none for a "
+                                            "uniform L∞ perturbation: see the signed difference)", True),
     ActionId.RESET_VIEW: ActionSpec("&Fit to Window", "F", "Reset zoom and pan"),
     ActionId.NEXT_SLICE: ActionSpec("Next Slice", "PgDown", "Next slice"),
     ActionId.PREV_SLICE: ActionSpec("Previous Slice", "PgUp", "Previous slice"),
     ActionId.RESET_LAYOUT: ActionSpec("Reset &Layout", None, "Restore the default panel layout"),
     ActionId.ABOUT: ActionSpec("&About MedAdv Desktop", None, "Version and intended use"),
+    ActionId.SHORTCUTS: ActionSpec("&Keyboard Shortcuts", "F1", "The viewer's keys and every shortcut"),
 }
 
 

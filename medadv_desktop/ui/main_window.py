@@ -23,6 +23,7 @@ from medadv_desktop.ui.controllers.results import ResultsController
 from medadv_desktop.ui.controllers.studies import StudiesController
 from medadv_desktop.ui.controllers.training import TrainingController
 from medadv_desktop.ui.controllers.viewer import ViewerController
+from medadv_desktop.ui.dialogs.shortcuts import ShortcutsDialog
 from medadv_desktop.ui.session import APP_TITLE, DEMO_TITLE, Session
 from medadv_desktop.ui.settings import KEY_GEOMETRY, KEY_OPACITY, KEY_STATE, STATE_VERSION, SettingsStore, make_settings
 from medadv_desktop.ui.widgets.attack_panel import AttackPanel
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
             (ActionId.PREV_SLICE, lambda: self.session.set_slice(self.session.current_slice - 1)),
             (ActionId.RESET_LAYOUT, self.reset_layout),
             (ActionId.ABOUT, self.show_about),
+            (ActionId.SHORTCUTS, self.show_shortcuts),
         ):
             self.actions[action_id] = create_action(self, action_id, slot)
         for mode, action_id in VIEW_ACTIONS.items():
@@ -164,6 +166,7 @@ class MainWindow(QMainWindow):
         for dock in (*self.docks.values(), self.training_dock):
             panels.addAction(dock.toggleViewAction())
         view.addAction(a[ActionId.RESET_LAYOUT])
+        menus["&Help"].addAction(a[ActionId.SHORTCUTS])
         menus["&Help"].addAction(a[ActionId.ABOUT])
         self.studies.refresh_recent_menu()
 
@@ -274,6 +277,10 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.show()
         self.error_box = box
+
+    def show_shortcuts(self) -> None:
+        self.shortcuts_dialog = ShortcutsDialog(list(self.actions.values()), self)
+        self.shortcuts_dialog.show()
 
     def show_about(self) -> None:
         infos = self.session.attack_infos

@@ -78,7 +78,7 @@ def test_2_difference_view_always_has_its_colour_map(demo_window, qtbot, ct_smal
     run_and_wait(qtbot, win)
     assert viewer.mode == SIDE_BY_SIDE
     assert_difference_coloured(win)
-    assert viewer.panels[1].colorbar_visible                              # the |Δ| heatmap's bar
+    assert not viewer.panels[1].colorbar_visible         # issue 13: no |Δ| overlay (nor its bar) by default
     open_file(qtbot, win, ct_small, monkeypatch)
     assert_difference_coloured(win)                                       # CT_small: no results, a zero map
     click_study(qtbot, win, 0)
@@ -86,7 +86,7 @@ def test_2_difference_view_always_has_its_colour_map(demo_window, qtbot, ct_smal
     run_and_wait(qtbot, win)
     assert viewer.mode == SIDE_BY_SIDE and len(difference_panels(win)) == 1
     assert_difference_coloured(win)
-    assert viewer.panels[1].colorbar_visible
+    assert not viewer.panels[1].colorbar_visible
     diff = difference_panels(win)[0]
     assert np.abs(diff.data).max() > 0
     click(qtbot, viewer.mode_buttons[DIFFERENCE])

@@ -88,8 +88,8 @@ def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
     assert changed.any()
     assert np.all(heat[changed] > 0) and np.all(heat[~changed] == 0)
     assert heat.max() <= 8 / 255 * 400 + 1e-3
-    assert window.viewer.panels[1].overlay.isVisible()              # on the adversarial panel
-    np.testing.assert_allclose(window.viewer.panels[1].overlay.image, heat)
+    # issue 13: the overlay is opt-in, and an L-inf |delta| (eps almost everywhere) is never drawn as a wash
+    assert not any(p.overlay.isVisible() for p in window.viewer.panels)
     # summary table row with its robust accuracy
     table = window.results_panel.table
     assert table.proxy.rowCount() == 1

@@ -38,11 +38,11 @@ def test_shows_native_units_with_window_presets(viewer, ct_study):
     assert panel.image.levels[0] == pytest.approx(-160) and panel.image.levels[1] == pytest.approx(240)
     low, high = viewer.histogram.getLevels()
     assert (low, high) == pytest.approx((-160, 240))
-    # right-drag: horizontal widens the window, vertical moves the level
+    # right-drag (OHIF direction): right widens the window, down raises the level
     viewer._on_window_drag(50, 0)
     assert viewer.width > 400
     centre = viewer.center
-    viewer._on_window_drag(0, -20)
+    viewer._on_window_drag(0, 20)
     assert viewer.center > centre
 
 
@@ -63,7 +63,9 @@ def test_adversarial_views_heatmap_and_linked_panels(viewer, ct_study):
     adv = clean.copy()
     adv[10:20, 30:40] += 7.5
     viewer.set_adversarial({0: adv})
-    assert viewer.mode == SIDE_BY_SIDE and viewer.heatmap_check.isChecked()
+    assert viewer.mode == SIDE_BY_SIDE and not viewer.heatmap_check.isChecked()   # issue 13: overlay opt-in
+    assert not any(p.overlay.isVisible() for p in viewer.panels)
+    viewer.heatmap_check.setChecked(True)
     heat = viewer.heatmap_array()
     assert heat[15, 35] == pytest.approx(7.5) and heat[0, 0] == 0
     assert viewer.panels[1].overlay.isVisible() and not viewer.panels[0].overlay.isVisible()

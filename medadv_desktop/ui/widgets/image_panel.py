@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from medadv_desktop.ui import theme
+from medadv_desktop.ui.widgets.corner_overlay import CornerOverlay
 
 ORIGINAL, ADVERSARIAL, DIFFERENCE, SIDE_BY_SIDE = "original", "adversarial", "difference", "side_by_side"
 VIEW_MODES = (ORIGINAL, ADVERSARIAL, DIFFERENCE, SIDE_BY_SIDE)
@@ -98,6 +99,7 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         self.colorbar: pg.ColorBarItem | None = None
         self.colorbar_map: pg.ColorMap | None = None
         self.data: np.ndarray | None = None        # native values of what is displayed
+        self.corners = CornerOverlay(self)         # de-identified corner text (the viewer fills it)
 
     def set_title(self, text: str) -> None:
         self.title.setText(text)

@@ -2,16 +2,24 @@
 
 Interaction (radiology conventions):
 
-- mouse wheel / PgUp / PgDown / slider: change slice; Ctrl+wheel: zoom;
-- left drag: pan; right drag: window/level (horizontal = width, vertical = level);
-- presets combo: the study's window presets (native units, e.g. HU for CT);
-- the histogram on the right also sets the window.
+- mouse wheel / arrows / PgUp / PgDown / Home / End / slider: change slice;
+  Ctrl+wheel: zoom; digits 1-9: window presets (the image must have focus);
+- left drag: pan; right drag: window/level in the OHIF / Cornerstone
+  direction (right = wider, down = higher level);
+- "W/L" combo: the study's presets as width / level in native units (e.g. HU
+  for CT), "Custom" after a manual change; the histogram also sets the window;
+- corner overlays: de-identified study fields (``Study.display_info()``),
+  slice position / thickness, W/L and zoom (:mod:`.corner_overlay`).
 
 Views: original, adversarial, difference (adversarial − original, in native
-units, diverging colour map centred at 0 with its colour bar, always), and
-side by side (all three with linked pan, zoom and slice). The perturbation
-heatmap overlay shows |adversarial − original| in native units with a colour
-bar and an opacity slider.
+units, diverging colour map centred at 0 over a symmetric robust range with
+its colour bar, always), and side by side (all three with linked pan, zoom,
+slice and window). After an attack the viewer shows side by side at the
+clinical window with no overlay (the point: it looks the same, yet the
+prediction flipped); the overlay is opt-in and shows what
+:func:`medadv_desktop.engine.perturbation.overlay_map` chooses (|Δ| only
+when it varies; for an L-inf perturbation nothing, with the reason in the
+title, never a uniform wash). Flicker alternates original and adversarial.
 
 How a panel shows its kind of image lives in one place,
 :meth:`ViewerWidget._render_panel`: every refresh sets each visible panel's
@@ -31,15 +39,19 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
+    QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
     QWidget,
 )
 
+from medadv_desktop.engine.perturbation import OverlayMap, overlay_map, signed_delta, symmetric_range
 from medadv_desktop.ui import theme
+from medadv_desktop.ui.widgets.corner_overlay import CornerTexts, slice_line, study_lines
+from medadv_desktop.ui.widgets.flicker_button import FlickerButton
 from medadv_desktop.ui.widgets.image_panel import (
     ADVERSARIAL, DIFFERENCE, MODE_TITLES, ORIGINAL, SIDE_BY_SIDE, VIEW_MODES, ImagePanel, difference_colormap,
     heatmap_colormap, perturbation_magnitude,
 )
+from medadv_desktop.ui.widgets.window_presets import WindowPresetCombo, window_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from medadv_desktop.engine.io.study import Study
@@ -74,6 +86,10 @@ class ViewerWidget(QWidget):
         self._scale = (1.0, 1.0)            # (row, col) mm per pixel
         self._updating_levels = False
         self._heat_max = 0.0
+        self.overlay_info: OverlayMap | None = None   # what the opt-in overlay shows (or why nothing)
+        self._flicker: bool | None = None             # None: not flickering; else True = adversarial showing
+        self._study_corners = ("", "")
+        self.setFocusPolicy(Qt.StrongFocus)
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -89,6 +105,8 @@ class ViewerWidget(QWidget):
             panel.view.sig_window_drag.connect(self._on_window_drag)
             panel.view.sig_wheel_slice.connect(lambda step: self.set_slice(self.current + step))
             panel.scene().sigMouseMoved.connect(lambda pos, p=panel: self._on_mouse_moved(p, pos))
+            panel.setFocusProxy(self)        # a click on the image gives the viewer the keys
+            panel.view.sigRangeChanged.connect(lambda *_a, p=panel: self._update_corners(p))
         for panel in self.panels[1:]:
             panel.view.setXLink(self.panels[0].view)
             panel.view.setYLink(self.panels[0].view)
@@ -112,6 +130,7 @@ class ViewerWidget(QWidget):
         outer.addLayout(self._build_slice_bar())
         self._apply_mode()
         self.set_heatmap_opacity(self.opacity_slider.value() / 100)
+        self.opacity_slider.setVisible(False)
         self._show_placeholder()
 
     # -- construction -------------------------------------------------------
@@ -132,16 +151,19 @@ class ViewerWidget(QWidget):
         self.mode_buttons[ORIGINAL].setChecked(True)
         row.addSpacing(12)
         row.addWidget(QLabel("W/L"))
-        self.preset_combo = QComboBox()
-        self.preset_combo.setObjectName("preset_combo")
-        self.preset_combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
-        self.preset_combo.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
-        self.preset_combo.activated.connect(self._on_preset)
+        self.preset_combo = WindowPresetCombo()
+        self.preset_combo.sig_window.connect(self.set_window)
         row.addWidget(self.preset_combo)
         row.addStretch(1)
-        self.heatmap_check = QCheckBox("Heatmap")
+        self.flicker_button = FlickerButton()
+        self.flicker_button.sig_phase.connect(self._on_flicker_phase)
+        self.flicker_button.sig_stopped.connect(self._on_flicker_stopped)
+        row.addWidget(self.flicker_button)
+        self.heatmap_check = QCheckBox("Overlay")
         self.heatmap_check.setObjectName("heatmap_check")
-        self.heatmap_check.setToolTip("Overlay |adversarial − original| in native units")
+        self.heatmap_check.setToolTip("Opt-in overlay of where the image was changed: |adversarial − original| in "
+                                      "native units when it varies; an L∞ perturbation (|Δ| = eps almost "
+                                      "everywhere) gets no map, the signed difference shows it")
         self.heatmap_check.toggled.connect(self.set_heatmap_visible)
         row.addWidget(self.heatmap_check)
         self.opacity_slider = QSlider(Qt.Horizontal)
@@ -185,9 +207,11 @@ class ViewerWidget(QWidget):
 
     # -- study --------------------------------------------------------------
     def set_study(self, study: Study | None) -> None:
+        self.flicker_button.setChecked(False)
         self.study = study
         self.adversarial = {}
         self.preset_combo.clear()
+        self._study_corners = study_lines(study) if study is not None else ("", "")
         if study is None:
             for panel in self.panels:
                 panel.image.clear()
@@ -200,13 +224,14 @@ class ViewerWidget(QWidget):
         row_mm, col_mm = float(study.spacing[1] or 1.0), float(study.spacing[2] or 1.0)
         self._scale = (row_mm, col_mm)
         presets = list(study.presets) or [study.default_preset()]
-        for p in presets:
-            self.preset_combo.addItem(f"{p.name} ({p.center:g}/{p.width:g})", (p.center, p.width))
+        self.preset_combo.set_presets(presets)
         for panel in self.panels:
             panel.set_orientation(study.orientation)
         self.slice_slider.blockSignals(True)
         self.slice_slider.setRange(0, study.n_slices - 1)
-        self.current = study.n_slices // 2
+        default = getattr(study, "default_slice", None)      # a labelled finding, else the middle
+        self.current = int(default) if default is not None and 0 <= int(default) < study.n_slices \
+            else study.n_slices // 2
         self.slice_slider.setValue(self.current)
         self.slice_slider.blockSignals(False)
         self.set_window(presets[0].center, presets[0].width)
@@ -215,16 +240,19 @@ class ViewerWidget(QWidget):
         self.sig_slice_changed.emit(self.current)
 
     def set_adversarial(self, slices: dict[int, np.ndarray], *, show: bool = True) -> None:
-        """Native adversarial slices by index; switches to side-by-side with the heatmap on."""
+        """Native adversarial slices by index; with ``show``, side by side at the clinical window, overlay off."""
         self.adversarial = {int(k): np.asarray(v, dtype=np.float32) for k, v in slices.items()}
+        self.flicker_button.setEnabled(bool(self.adversarial))
         if self.adversarial and self.current not in self.adversarial:
             self.set_slice(min(self.adversarial))
         self._refresh()
         if show and self.adversarial:
+            self.heatmap_check.setChecked(False)
             self.set_mode(SIDE_BY_SIDE)
-            self.heatmap_check.setChecked(True)
 
     def clear_adversarial(self) -> None:
+        self.flicker_button.setChecked(False)
+        self.flicker_button.setEnabled(False)
         self.adversarial = {}
         self.heatmap_check.setChecked(False)
         self.set_mode(ORIGINAL)
@@ -277,13 +305,19 @@ class ViewerWidget(QWidget):
         finally:
             self._updating_levels = False
         unit = f" {self.study.units}" if self.study is not None and self.study.units else ""
-        self.window_label.setText(f"C {center:.0f} / W {width:.0f}{unit}")
+        self.window_label.setText(f"{window_text(round(width), round(center))}{unit}")
+        self.preset_combo.sync(self.center, self.width)
+        for panel in self.panels:
+            self._update_corners(panel)
         self.sig_window_changed.emit(self.center, self.width)
 
-    def _on_preset(self, index: int) -> None:
-        data = self.preset_combo.itemData(index)
-        if data:
-            self.set_window(*data)
+    def apply_preset(self, number: int) -> bool:
+        """Window preset ``number`` (from 1, the combo's order); False when there is none."""
+        preset = self.preset_combo.preset(number)
+        if preset is None:
+            return False
+        self.set_window(*preset)
+        return True
 
     def _on_histogram_levels(self, *_args) -> None:
         if self._updating_levels:
@@ -293,13 +327,15 @@ class ViewerWidget(QWidget):
             self.set_window((low + high) / 2, high - low)
 
     def _on_window_drag(self, dx: float, dy: float) -> None:
+        # OHIF / Cornerstone: right = wider, down = higher level (darker image)
         step = max(self.width, 1.0) / 250.0
-        self.set_window(self.center - dy * step, max(1.0, self.width + dx * step))
+        self.set_window(self.center + dy * step, max(1.0, self.width + dx * step))
 
     # -- view modes ---------------------------------------------------------
     def set_mode(self, mode: str) -> None:
         if mode not in VIEW_MODES:
             raise ValueError(f"unknown view mode {mode!r}")
+        self.flicker_button.setChecked(False)
         self.mode = mode
         self.mode_buttons[mode].setChecked(True)
         self._apply_mode()
@@ -311,7 +347,9 @@ class ViewerWidget(QWidget):
         self.sig_mode_changed.emit(mode)
 
     def _apply_mode(self) -> None:
-        if self.mode == SIDE_BY_SIDE:
+        if self._flicker is not None:
+            kinds: tuple[str, ...] = (ADVERSARIAL if self._flicker else ORIGINAL,)
+        elif self.mode == SIDE_BY_SIDE:
             kinds = (ORIGINAL, ADVERSARIAL, DIFFERENCE)
         else:
             kinds = (self.mode,)
@@ -324,6 +362,7 @@ class ViewerWidget(QWidget):
         if self.heatmap_check.isChecked() != bool(visible):
             self.heatmap_check.setChecked(bool(visible))
             return
+        self.opacity_slider.setVisible(bool(visible))      # its opacity matters only while the overlay is on
         self._refresh()
 
     def set_heatmap_opacity(self, opacity: float) -> None:
@@ -336,6 +375,52 @@ class ViewerWidget(QWidget):
     def reset_view(self) -> None:
         self.panels[0].view.autoRange(padding=0.01)
 
+    # -- flicker ------------------------------------------------------------
+    def _on_flicker_phase(self, adversarial: bool) -> None:
+        """One panel alternates original / adversarial at the same window, pan and zoom."""
+        first = self._flicker is None
+        self._flicker = bool(adversarial)
+        self._apply_mode()
+        self._refresh()
+        if first:
+            QTimer.singleShot(0, self.reset_view)
+
+    def _on_flicker_stopped(self) -> None:
+        if self._flicker is None:
+            return
+        self._flicker = None
+        self._apply_mode()
+        self._refresh()
+        QTimer.singleShot(0, self.reset_view)
+
+    @property
+    def flickering(self) -> bool:
+        return self._flicker is not None
+
+    # -- keys ---------------------------------------------------------------
+    _SLICE_KEYS = {Qt.Key_Up: -1, Qt.Key_Down: 1, Qt.Key_PageUp: -1, Qt.Key_PageDown: 1}
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """Slices (arrows, PgUp/PgDn, Home/End), presets (1-9), flicker (Space): the list in
+        :data:`medadv_desktop.ui.widgets.shortcut_list.VIEWER_SHORTCUTS`."""
+        key = event.key()
+        if self.study is not None and not event.modifiers() & (Qt.ControlModifier | Qt.AltModifier):
+            if key in self._SLICE_KEYS:
+                self.set_slice(self.current + self._SLICE_KEYS[key])
+                return
+            if key == Qt.Key_Home:
+                self.set_slice(0)
+                return
+            if key == Qt.Key_End:
+                self.set_slice(self.study.n_slices - 1)
+                return
+            if Qt.Key_1 <= key <= Qt.Key_9 and self.apply_preset(int(key) - int(Qt.Key_0)):
+                return
+            if key == Qt.Key_Space and self.flicker_button.isEnabled():
+                self.flicker_button.toggle()
+                return
+        super().keyPressEvent(event)
+
     # -- rendering ----------------------------------------------------------
     def _refresh(self) -> None:
         if self.study is None:
@@ -343,14 +428,21 @@ class ViewerWidget(QWidget):
         clean = self.original_slice()
         adv = self.adversarial_slice()
         rect = QRectF(0, 0, clean.shape[1] * self._scale[1], clean.shape[0] * self._scale[0])
-        self.slice_label.setText(f"Slice {self.current + 1} / {self.study.n_slices}")
+        text = f"Slice {self.current + 1} / {self.study.n_slices}"
+        position = getattr(self.study, "slice_position", None)
+        pos = position(self.current) if position is not None else None
+        self.slice_label.setText(text + (f"  ({pos:.1f} mm)" if pos is not None else ""))
         self._hist_source.setImage(clean if clean.ndim == 2 else clean.mean(axis=-1), autoLevels=False)
-        heat = perturbation_magnitude(clean, adv) if adv is not None else None
-        if heat is not None:
-            self._heat_max = float(heat.max()) if heat.size else 0.0
+        heat = None
+        self.overlay_info = None
+        if adv is not None:
+            self.overlay_info = overlay_map(clean, adv, units=self.study.units or "a.u.")
+            heat = self.overlay_info.array
+            self._heat_max = self.overlay_info.levels[1] if heat is not None else 0.0
         for panel in self.panels:
             if not panel.isHidden():
                 self._render_panel(panel, clean, adv, heat, rect)
+                self._update_corners(panel)
 
     def _render_panel(self, panel: ImagePanel, clean: np.ndarray, adv: np.ndarray | None,
                       heat: np.ndarray | None, rect: QRectF) -> None:
@@ -359,10 +451,8 @@ class ViewerWidget(QWidget):
         low, high = self.center - self.width / 2, self.center + self.width / 2
         kind = panel.kind
         if kind == DIFFERENCE:
-            signed = (adv - clean) if adv is not None else np.zeros_like(clean)
-            data = signed if signed.ndim == 2 else signed.mean(axis=-1)
-            vmax = max(float(np.abs(data).max()) if data.size else 0.0, self._heat_max if adv is not None else 0.0)
-            vmax = vmax if vmax > 0 else 1.0
+            data = signed_delta(clean, adv if adv is not None else clean)
+            vmax = symmetric_range(data)       # robust, symmetric about 0
             panel.image.setImage(data, autoLevels=False)
             panel.image.setLookupTable(self._diff_lut)
             panel.image.setLevels((-vmax, vmax))
@@ -379,6 +469,11 @@ class ViewerWidget(QWidget):
                 title = "Original"
             else:
                 title = "Adversarial" if adv is not None else "Adversarial — run an attack first (showing original)"
+            if self._flicker is not None:
+                title = f"Flicker: {title.split(' —')[0].lower()}"
+            if (adv is not None and kind == ADVERSARIAL and self.heatmap_check.isChecked()
+                    and self.overlay_info is not None):
+                title += f" — no overlay: {self.overlay_info.label.split(' — ')[0]}" if heat is None else ""
             # side by side keeps the original clean for comparison; single views overlay what they show
             show_overlay = (heat is not None and self.heatmap_check.isChecked()
                             and (kind == ADVERSARIAL or self.mode != SIDE_BY_SIDE))
@@ -392,10 +487,47 @@ class ViewerWidget(QWidget):
             panel.overlay.setLookupTable(self._heat_lut)
             panel.overlay.setLevels((0.0, vmax))
             panel.overlay.setRect(rect)
-            self.heat_bar = panel.show_colorbar(self.heat_cmap, (0.0, vmax), f"|Δ| {units}")
+            label = self.overlay_info.label if self.overlay_info is not None else f"|Δ| {units}"
+            self.heat_bar = panel.show_colorbar(self.heat_cmap, (0.0, vmax), label.split(" (")[0])
         elif kind != DIFFERENCE:
             panel.hide_colorbar()
         panel.overlay.setVisible(show_overlay)
+
+    def _update_corners(self, panel: ImagePanel) -> None:
+        """The panel's corner text: study fields and slice on the first visible panel, W/L and zoom on each."""
+        if self.study is None or panel.data is None:
+            panel.corners.set_texts(CornerTexts())
+            return
+        first = next((p for p in self.panels if not p.isHidden()), None) is panel
+        zoom = ""
+        try:
+            units_per_px = panel.view.viewPixelSize()[0]
+            if units_per_px > 0:
+                zoom = f"\nZoom {self._scale[1] / units_per_px * 100:.0f} %"
+        except Exception:  # noqa: BLE001 - a view without a size yet has no zoom to show
+            zoom = ""
+        units = f" {self.study.units}" if self.study.units else ""
+        bottom_right = f"{window_text(round(self.width), round(self.center))}{units}{zoom}"
+        if first:
+            top_left, top_right = self._study_corners
+            panel.corners.set_texts(CornerTexts(top_left, top_right, slice_line(self.study, self.current),
+                                                bottom_right))
+        else:
+            panel.corners.set_texts(CornerTexts(bottom_right=bottom_right))
+
+    def position_text(self, row: int, col: int) -> str:
+        """Where pixel (row, col) of the current slice is: patient coordinates in mm when the file places it,
+        else mm from the image corner when the spacing is known, else nothing."""
+        if self.study is None:
+            return ""
+        place = getattr(self.study, "patient_position", None)
+        point = place(self.current, row, col) if place is not None else None
+        if point is not None:
+            frame = getattr(self.study, "coordinate_frame", "") or ""
+            return f"{frame} ({point[0]:.1f}, {point[1]:.1f}, {point[2]:.1f}) mm"
+        if getattr(self.study, "spacing_known", False):
+            return f"({col * self._scale[1]:.1f}, {row * self._scale[0]:.1f}) mm"
+        return ""
 
     @property
     def diff_bar(self) -> pg.ColorBarItem | None:
@@ -415,7 +547,7 @@ class ViewerWidget(QWidget):
         else:
             text_value = f"{float(value):.1f}"
         label = {ORIGINAL: "orig", ADVERSARIAL: "adv", DIFFERENCE: "Δ"}[panel.kind]
-        text = f"x {col}  y {row}   {label} {text_value} {units}".rstrip()
+        text = f"x {col}  y {row}  {self.position_text(row, col)}   {label} {text_value} {units}".rstrip()
         heat = self.heatmap_array()
         if heat is not None and panel.kind != DIFFERENCE:
             text += f"   |Δ| {heat[row, col]:.2f} {units}".rstrip()

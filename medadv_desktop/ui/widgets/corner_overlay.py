@@ -1,0 +1,121 @@
+"""De-identified corner text over an image panel (modality, series, pseudonym, slice position, W/L, zoom).
+
+The text comes from the study's de-identified display fields
+(``Study.display_info()``: year-only dates, cleaned descriptions, the
+pseudonym, never a name or ID) plus what the viewer knows (slice, position,
+thickness, window, zoom). The overlay never takes mouse events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+from medadv_desktop.ui import theme
+
+
+@dataclass(frozen=True)
+class CornerTexts:
+    top_left: str = ""
+    top_right: str = ""
+    bottom_left: str = ""
+    bottom_right: str = ""
+
+
+def study_lines(study: Any) -> tuple[str, str]:
+    """(top left, top right) of a study: modality/series/body part, and pseudonym/year/labels.
+
+    Uses ``study.display_info()`` (de-identified by default) when the engine has
+    it, else only modality and pseudonym.
+    """
+    info_fn = getattr(study, "display_info", None)
+    if info_fn is None:
+        return (str(getattr(study, "modality", "") or ""), str(getattr(study, "pseudonym", "") or ""))
+    info = info_fn()
+    modality = info.modality + (f" ({info.modality_note})" if info.modality_note else "")
+    left = "\n".join(p for p in (modality, info.series_description, info.body_part) if p)
+    right_parts = [info.pseudonym, info.study_date]
+    if info.synthetic:
+        right_parts.append("SYNTHETIC DEMO DATA")
+    if info.burned_in_annotation:
+        right_parts.append("⚠ burned-in text")
+    return left, "\n".join(p for p in right_parts if p)
+
+
+def slice_line(study: Any, index: int) -> str:
+    """``"Slice 8/14  z 12.5 mm  th 5 mm"`` (position along the slice normal and thickness when the file states
+    them; the volume of a 4-D study)."""
+    text = f"Slice {index + 1}/{study.n_slices}"
+    position = getattr(study, "slice_position", None)
+    pos = position(index) if position is not None else None
+    if pos is not None:
+        text += f"  pos {pos:.1f} mm"
+    thickness = getattr(study, "slice_thickness", None)
+    if isinstance(thickness, (int, float)) and thickness:
+        text += f"  th {thickness:g} mm"
+    n_volumes = int(getattr(study, "n_volumes", 1) or 1)
+    if n_volumes > 1:
+        text += f"\nVolume {int(getattr(study, 'volume_index', 0)) + 1}/{n_volumes}"
+    return text
+
+
+class CornerOverlay(QWidget):
+    """Four labels in the corners of ``host`` (kept over it as it resizes)."""
+
+    MARGIN = 6
+
+    def __init__(self, host: QWidget) -> None:
+        super().__init__(host)
+        self.setObjectName("corner_overlay")
+        self.setAttribute(Qt.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WA_NoSystemBackground)
+        self.labels: dict[str, QLabel] = {}
+        for corner, align in (("top_left", Qt.AlignLeft | Qt.AlignTop), ("top_right", Qt.AlignRight | Qt.AlignTop),
+                              ("bottom_left", Qt.AlignLeft | Qt.AlignBottom),
+                              ("bottom_right", Qt.AlignRight | Qt.AlignBottom)):
+            label = QLabel(self)
+            label.setObjectName(f"corner_{corner}")
+            label.setAlignment(align)
+            label.setStyleSheet(f"color: {theme.TEXT}; background: transparent; font-size: 9pt;")
+            label.setAttribute(Qt.WA_TransparentForMouseEvents)
+            self.labels[corner] = label
+        host.installEventFilter(self)
+        self._fit()
+
+    def set_texts(self, texts: CornerTexts) -> None:
+        for corner, label in self.labels.items():
+            text = getattr(texts, corner)
+            if label.text() != text:
+                label.setText(text)
+                label.adjustSize()
+        self._place()
+
+    def text(self, corner: str) -> str:
+        return self.labels[corner].text()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+        if watched is self.parent() and event.type() == QEvent.Resize:
+            self._fit()
+        return False
+
+    def _fit(self) -> None:
+        host = self.parentWidget()
+        if host is not None:
+            self.setGeometry(0, 0, host.width(), host.height())
+        self._place()
+        self.raise_()
+
+    def _place(self) -> None:
+        m, w, h = self.MARGIN, self.width(), self.height()
+        # the top rows of the panel hold its title and orientation label
+        top = 40
+        bottom = h - 22
+        for corner, label in self.labels.items():
+            label.adjustSize()
+            size = label.sizeHint()
+            x = m if corner.endswith("left") else w - size.width() - m - 14
+            y = top if corner.startswith("top") else bottom - size.height()
+            label.setGeometry(x, max(0, y), size.width(), size.height())
