@@ -266,7 +266,8 @@ class Session(QObject):
         if not 0 <= index < len(self.studies):
             return
         study = self.studies[index]
-        wanted = study.n_slices // 2 if slice_index is None else slice_index
+        default = getattr(study, "default_slice", None)          # a labelled finding, else the middle
+        wanted = (study.n_slices // 2 if default is None else default) if slice_index is None else slice_index
         wanted = max(0, min(int(wanted), study.n_slices - 1))
         if index == self.current_index:
             self.set_slice(wanted if slice_index is not None else self.current_slice)

@@ -134,7 +134,7 @@ def test_slices_wheel_and_slider(qtbot, ct_study):
     """A 3-slice volume built from the real CT slice: wheel and slider move through it."""
     from dataclasses import replace
 
-    vol = replace(ct_study, pixels=np.stack([ct_study.pixels[0] + k for k in range(3)]))
+    vol = replace(ct_study, pixels=np.stack([ct_study.pixels[0] + k for k in range(3)]), default_slice=None)
     v = ViewerWidget()
     qtbot.addWidget(v)
     v.set_study(vol)

@@ -89,7 +89,7 @@ def test_wl_combo_says_width_then_level_and_custom_after_a_drag(viewer, qtbot, c
 
 
 def test_digits_pick_presets_and_keys_move_slices(qtbot, ct_study):
-    vol = replace(ct_study, pixels=np.stack([ct_study.pixels[0] + k for k in range(5)]))
+    vol = replace(ct_study, pixels=np.stack([ct_study.pixels[0] + k for k in range(5)]), default_slice=None)
     v = ViewerWidget()
     qtbot.addWidget(v)
     v.resize(800, 500)
@@ -211,3 +211,13 @@ def test_fgsm_in_the_window_default_view_and_help(window, qtbot, ct_small, tiny_
     keys = {dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())}
     assert {"Home / End", "1 – 9", "Ctrl+1", "F1"} <= keys
     dialog.close()
+
+
+def test_demo_opens_on_a_slice_with_a_finding(window, qtbot):
+    load(qtbot, window, demo=True)
+    study = window.session.study
+    assert study.default_slice is not None and "lesion" in study.default_slice_reason
+    assert window.session.current_slice == study.default_slice == window.viewer.current
+    assert window.viewer.slice_label.text().startswith(f"Slice {study.default_slice + 1} /")
+    corners = window.viewer.panels[0].corners
+    assert "SYNTHETIC" in corners.text("top_right")
