@@ -144,6 +144,7 @@ def test_linf_default_view_and_flicker(viewer, qtbot, ct_study):
     viewer.heatmap_check.setChecked(True)
     assert not any(p.overlay.isVisible() for p in viewer.panels)
     assert viewer.overlay_info.kind == "none" and "L∞" in adversarial.title.text
+    assert "uniform wash" in adversarial.toolTip()
     # flicker: one panel alternates original / adversarial at the same window
     assert viewer.flicker_button.isEnabled()
     click_image(qtbot, viewer)

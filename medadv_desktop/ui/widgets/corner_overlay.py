@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from medadv_desktop.ui import theme
@@ -46,16 +46,17 @@ def study_lines(study: Any) -> tuple[str, str]:
 
 
 def slice_line(study: Any, index: int) -> str:
-    """``"Slice 8/14  z 12.5 mm  th 5 mm"`` (position along the slice normal and thickness when the file states
-    them; the volume of a 4-D study)."""
+    """``"Slice 8/14"`` with ``"pos 12.5 mm  th 5 mm"`` below it (position along the slice normal and
+    thickness when the file states them) and the volume of a 4-D study."""
     text = f"Slice {index + 1}/{study.n_slices}"
     position = getattr(study, "slice_position", None)
     pos = position(index) if position is not None else None
-    if pos is not None:
-        text += f"  pos {pos:.1f} mm"
+    where = f"pos {pos:.1f} mm" if pos is not None else ""
     thickness = getattr(study, "slice_thickness", None)
     if isinstance(thickness, (int, float)) and thickness:
-        text += f"  th {thickness:g} mm"
+        where += f"{'  ' if where else ''}th {thickness:g} mm"
+    if where:
+        text += f"\n{where}"
     n_volumes = int(getattr(study, "n_volumes", 1) or 1)
     if n_volumes > 1:
         text += f"\nVolume {int(getattr(study, 'volume_index', 0)) + 1}/{n_volumes}"
@@ -73,6 +74,8 @@ class CornerOverlay(QWidget):
         self.setAttribute(Qt.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WA_NoSystemBackground)
         self.labels: dict[str, QLabel] = {}
+        self._texts = CornerTexts()
+        self._area: QRect | None = None      # the image area inside the host (None: all of it)
         for corner, align in (("top_left", Qt.AlignLeft | Qt.AlignTop), ("top_right", Qt.AlignRight | Qt.AlignTop),
                               ("bottom_left", Qt.AlignLeft | Qt.AlignBottom),
                               ("bottom_right", Qt.AlignRight | Qt.AlignBottom)):
@@ -85,16 +88,14 @@ class CornerOverlay(QWidget):
         host.installEventFilter(self)
         self._fit()
 
-    def set_texts(self, texts: CornerTexts) -> None:
-        for corner, label in self.labels.items():
-            text = getattr(texts, corner)
-            if label.text() != text:
-                label.setText(text)
-                label.adjustSize()
+    def set_texts(self, texts: CornerTexts, area: QRect | None = None) -> None:
+        """The four texts, kept inside ``area`` (the image's view box in host coordinates)."""
+        self._texts, self._area = texts, area
         self._place()
 
     def text(self, corner: str) -> str:
-        return self.labels[corner].text()
+        """The full text of a corner (what is drawn may be elided to fit)."""
+        return str(getattr(self._texts, corner))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
         if watched is self.parent() and event.type() == QEvent.Resize:
@@ -109,13 +110,18 @@ class CornerOverlay(QWidget):
         self.raise_()
 
     def _place(self) -> None:
-        m, w, h = self.MARGIN, self.width(), self.height()
-        # the top rows of the panel hold its title and orientation label
-        top = 40
-        bottom = h - 22
+        area = self._area if self._area is not None and self._area.isValid() else self.rect()
+        m = self.MARGIN
+        half = max(40, area.width() // 2 - 2 * m)
         for corner, label in self.labels.items():
+            metrics = label.fontMetrics()
+            lines = [metrics.elidedText(line, Qt.ElideRight, half) for line in getattr(self._texts, corner).split("\n")]
+            shown = "\n".join(lines) if any(lines) else ""
+            if label.text() != shown:
+                label.setText(shown)
+            label.setToolTip(getattr(self._texts, corner))
             label.adjustSize()
             size = label.sizeHint()
-            x = m if corner.endswith("left") else w - size.width() - m - 14
-            y = top if corner.startswith("top") else bottom - size.height()
-            label.setGeometry(x, max(0, y), size.width(), size.height())
+            x = area.left() + m if corner.endswith("left") else area.right() - size.width() - m
+            y = area.top() + m if corner.startswith("top") else area.bottom() - size.height() - m
+            label.setGeometry(x, y, size.width(), size.height())

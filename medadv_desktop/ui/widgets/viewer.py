@@ -471,9 +471,12 @@ class ViewerWidget(QWidget):
                 title = "Adversarial" if adv is not None else "Adversarial — run an attack first (showing original)"
             if self._flicker is not None:
                 title = f"Flicker: {title.split(' —')[0].lower()}"
-            if (adv is not None and kind == ADVERSARIAL and self.heatmap_check.isChecked()
-                    and self.overlay_info is not None):
-                title += f" — no overlay: {self.overlay_info.label.split(' — ')[0]}" if heat is None else ""
+            explain = (adv is not None and kind == ADVERSARIAL and self.heatmap_check.isChecked()
+                       and self.overlay_info is not None)
+            if explain and self.overlay_info is not None and self.overlay_info.array is None:
+                # short in the title (a long one would squeeze the image); the whole reason in the tooltip
+                title += " · no overlay (uniform L∞ |Δ|)" if "L∞" in self.overlay_info.label else " · no overlay"
+            panel.setToolTip(self.overlay_info.label if explain and self.overlay_info is not None else "")
             # side by side keeps the original clean for comparison; single views overlay what they show
             show_overlay = (heat is not None and self.heatmap_check.isChecked()
                             and (kind == ADVERSARIAL or self.mode != SIDE_BY_SIDE))
@@ -508,12 +511,13 @@ class ViewerWidget(QWidget):
             zoom = ""
         units = f" {self.study.units}" if self.study.units else ""
         bottom_right = f"{window_text(round(self.width), round(self.center))}{units}{zoom}"
+        area = panel.mapFromScene(panel.view.sceneBoundingRect()).boundingRect()
         if first:
             top_left, top_right = self._study_corners
             panel.corners.set_texts(CornerTexts(top_left, top_right, slice_line(self.study, self.current),
-                                                bottom_right))
+                                                bottom_right), area)
         else:
-            panel.corners.set_texts(CornerTexts(bottom_right=bottom_right))
+            panel.corners.set_texts(CornerTexts(bottom_right=bottom_right), area)
 
     def position_text(self, row: int, col: int) -> str:
         """Where pixel (row, col) of the current slice is: patient coordinates in mm when the file places it,
