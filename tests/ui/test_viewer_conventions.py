@@ -222,3 +222,36 @@ def test_demo_opens_on_a_slice_with_a_finding(window, qtbot):
     assert window.viewer.slice_label.text().startswith(f"Slice {study.default_slice + 1} /")
     corners = window.viewer.panels[0].corners
     assert "SYNTHETIC" in corners.text("top_right")
+
+
+def test_ellipse_roi_and_ruler_against_numpy_and_the_pixel_spacing(viewer, qtbot, ct_study):
+    from medadv_desktop.engine.measurements import roi_mask
+
+    dr, dc = ct_study.pixel_spacing
+    qtbot.mouseClick(viewer.measure_buttons["ellipse"], Qt.LeftButton)
+    qtbot.mouseClick(viewer.measure_buttons["ruler"], Qt.LeftButton)
+    measure = viewer.measure
+    assert measure.ellipse is not None and measure.ruler is not None
+    # move the ellipse to 10.3-40.3 columns x 20.2-36.2 rows (view units are mm)
+    measure.ellipse.setPos((10.3 * dc, 20.2 * dr))
+    measure.ellipse.setSize((30 * dc, 16 * dr))
+    stats = measure.results["ellipse"]
+    rows, cols = np.mgrid[0:ct_study.shape2d[0], 0:ct_study.shape2d[1]] + 0.5
+    inside = ((rows - 28.2) / 8) ** 2 + ((cols - 25.3) / 15) ** 2 <= 1
+    assert np.array_equal(roi_mask(ct_study.shape2d, measure.ellipse_roi()), inside)
+    values = ct_study.pixels[0][inside].astype(np.float64)
+    assert stats.pixel_count == inside.sum()
+    assert stats.mean == pytest.approx(values.mean()) and stats.sd == pytest.approx(values.std())
+    assert stats.min == values.min() and stats.max == values.max() and stats.units == "HU"
+    assert stats.area_mm2 == pytest.approx(np.pi * 15 * 8 * dr * dc)
+    assert f"mean {values.mean():.1f} HU" in measure.labels["ellipse"].toPlainText()
+    # ruler: 30 columns and 40 rows apart -> hypot(30 dc, 40 dr) mm
+    measure.ruler.movePoint(0, (5 * dc, 5 * dr))
+    measure.ruler.movePoint(1, (35 * dc, 45 * dr))
+    length = measure.results["ruler"]
+    assert length.units == "mm" and length.length_px == pytest.approx(50)
+    assert length.length == pytest.approx(np.hypot(30 * dc, 40 * dr))
+    assert measure.labels["ruler"].toPlainText() == f"{length.length:.1f} mm"
+    # off again
+    qtbot.mouseClick(viewer.measure_buttons["ruler"], Qt.LeftButton)
+    assert measure.ruler is None and "ruler" not in measure.labels

@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from medadv_desktop.ui import theme
+from medadv_desktop.ui.widgets.window_presets import window_text
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,39 @@ class CornerOverlay(QWidget):
             x = area.left() + m if corner.endswith("left") else area.right() - size.width() - m
             y = area.top() + m if corner.startswith("top") else area.bottom() - size.height() - m
             label.setGeometry(x, y, size.width(), size.height())
+
+
+def position_text(study: Any, index: int, row: int, col: int, scale: tuple[float, float]) -> str:
+    """Where pixel (row, col) of slice ``index`` is: patient coordinates in mm when the file places it
+    (``"LPS (x, y, z) mm"``), else mm from the image corner when the spacing is known, else nothing."""
+    place = getattr(study, "patient_position", None)
+    point = place(index, row, col) if place is not None else None
+    if point is not None:
+        frame = getattr(study, "coordinate_frame", "") or ""
+        return f"{frame} ({point[0]:.1f}, {point[1]:.1f}, {point[2]:.1f}) mm"
+    if getattr(study, "spacing_known", False):
+        return f"({col * scale[1]:.1f}, {row * scale[0]:.1f}) mm"
+    return ""
+
+
+def fill_corners(panel: Any, study: Any, index: int, scale: tuple[float, float],
+                 study_corners: tuple[str, str] | None, window: tuple[float, float]) -> None:
+    """Set ``panel.corners``: W/L and zoom bottom right; with ``study_corners`` (the first panel) also the
+    study fields (top) and the slice (bottom left). Nothing without a study."""
+    if study is None:
+        panel.corners.set_texts(CornerTexts())
+        return
+    zoom = ""
+    try:
+        units_per_px = panel.view.viewPixelSize()[0]
+        zoom = f"\nZoom {scale[1] / units_per_px * 100:.0f} %" if units_per_px > 0 else ""
+    except Exception:  # noqa: BLE001 - a view without a size yet has no zoom to show
+        zoom = ""
+    units = f" {study.units}" if study.units else ""
+    bottom_right = f"{window_text(round(window[0]), round(window[1]))}{units}{zoom}"
+    area = panel.mapFromScene(panel.view.sceneBoundingRect()).boundingRect()
+    if study_corners is None:
+        panel.corners.set_texts(CornerTexts(bottom_right=bottom_right), area)
+    else:
+        panel.corners.set_texts(CornerTexts(study_corners[0], study_corners[1], slice_line(study, index),
+                                            bottom_right), area)

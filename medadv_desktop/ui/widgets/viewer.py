@@ -15,11 +15,9 @@ Views: original, adversarial, difference (adversarial − original, in native
 units, diverging colour map centred at 0 over a symmetric robust range with
 its colour bar, always), and side by side (all three with linked pan, zoom,
 slice and window). After an attack the viewer shows side by side at the
-clinical window with no overlay (the point: it looks the same, yet the
-prediction flipped); the overlay is opt-in and shows what
-:func:`medadv_desktop.engine.perturbation.overlay_map` chooses (|Δ| only
-when it varies; for an L-inf perturbation nothing, with the reason in the
-title, never a uniform wash). Flicker alternates original and adversarial.
+clinical window, no overlay (it looks the same, yet the prediction flipped);
+the opt-in overlay shows what :func:`medadv_desktop.engine.perturbation.overlay_map`
+chooses (never a uniform L-inf wash). Flicker alternates original and adversarial.
 
 How a panel shows its kind of image lives in one place,
 :meth:`ViewerWidget._render_panel`: every refresh sets each visible panel's
@@ -45,8 +43,9 @@ from PySide6.QtWidgets import (
 
 from medadv_desktop.engine.perturbation import OverlayMap, overlay_map, signed_delta, symmetric_range
 from medadv_desktop.ui import theme
-from medadv_desktop.ui.widgets.corner_overlay import CornerTexts, slice_line, study_lines
+from medadv_desktop.ui.widgets.corner_overlay import fill_corners, position_text, study_lines
 from medadv_desktop.ui.widgets.flicker_button import FlickerButton
+from medadv_desktop.ui.widgets.measure_tools import ELLIPSE, RULER, MeasureTools, measure_button
 from medadv_desktop.ui.widgets.image_panel import (
     ADVERSARIAL, DIFFERENCE, MODE_TITLES, ORIGINAL, SIDE_BY_SIDE, VIEW_MODES, ImagePanel, difference_colormap,
     heatmap_colormap, perturbation_magnitude,
@@ -127,6 +126,7 @@ class ViewerWidget(QWidget):
         self.histogram.sigLevelsChanged.connect(self._on_histogram_levels)
         images.addWidget(self.histogram_widget)
         outer.addLayout(images, 1)
+        self.measure = MeasureTools(self.panels[0], self)     # ruler and ellipse ROI on the first panel
         outer.addLayout(self._build_slice_bar())
         self._apply_mode()
         self.set_heatmap_opacity(self.opacity_slider.value() / 100)
@@ -192,6 +192,10 @@ class ViewerWidget(QWidget):
         self.slice_slider.setRange(0, 0)
         self.slice_slider.valueChanged.connect(self.set_slice)
         row.addWidget(self.slice_slider, 1)
+        self.measure_buttons = {kind: measure_button(kind) for kind in (RULER, ELLIPSE)}
+        for kind, button in self.measure_buttons.items():
+            button.toggled.connect(lambda on, k=kind: self.set_measure(k, on))
+            row.addWidget(button)
         self.window_label = QLabel("")
         self.window_label.setObjectName("dim")
         row.addWidget(self.window_label)
@@ -219,12 +223,16 @@ class ViewerWidget(QWidget):
                 panel.hide_colorbar()
                 panel.data = None
             self.slice_slider.setRange(0, 0)
+            self.measure.set_study(None, (1.0, 1.0))
             self._show_placeholder()
             return
         row_mm, col_mm = float(study.spacing[1] or 1.0), float(study.spacing[2] or 1.0)
         self._scale = (row_mm, col_mm)
         presets = list(study.presets) or [study.default_preset()]
         self.preset_combo.set_presets(presets)
+        self.measure.set_study(study, self._scale)
+        for button in self.measure_buttons.values():
+            button.setChecked(False)
         for panel in self.panels:
             panel.set_orientation(study.orientation)
         self.slice_slider.blockSignals(True)
@@ -276,6 +284,16 @@ class ViewerWidget(QWidget):
         if clean is None or adv is None:
             return None
         return perturbation_magnitude(clean, adv)
+
+    def set_measure(self, kind: str, on: bool) -> None:
+        """Show (``on``) or remove the ruler / ellipse ROI on the first panel."""
+        if self.measure_buttons[kind].isChecked() != on:
+            self.measure_buttons[kind].setChecked(on)
+            return
+        if not on:
+            self.measure.remove(kind)
+        elif self.study is not None:
+            self.measure.add_ruler() if kind == RULER else self.measure.add_ellipse()
 
     # -- slice --------------------------------------------------------------
     def set_slice(self, index: int) -> None:
@@ -408,11 +426,8 @@ class ViewerWidget(QWidget):
             if key in self._SLICE_KEYS:
                 self.set_slice(self.current + self._SLICE_KEYS[key])
                 return
-            if key == Qt.Key_Home:
-                self.set_slice(0)
-                return
-            if key == Qt.Key_End:
-                self.set_slice(self.study.n_slices - 1)
+            if key in (Qt.Key_Home, Qt.Key_End):
+                self.set_slice(0 if key == Qt.Key_Home else self.study.n_slices - 1)
                 return
             if Qt.Key_1 <= key <= Qt.Key_9 and self.apply_preset(int(key) - int(Qt.Key_0)):
                 return
@@ -443,6 +458,7 @@ class ViewerWidget(QWidget):
             if not panel.isHidden():
                 self._render_panel(panel, clean, adv, heat, rect)
                 self._update_corners(panel)
+        self.measure.update()           # the first panel may show another slice or image now
 
     def _render_panel(self, panel: ImagePanel, clean: np.ndarray, adv: np.ndarray | None,
                       heat: np.ndarray | None, rect: QRectF) -> None:
@@ -498,40 +514,13 @@ class ViewerWidget(QWidget):
 
     def _update_corners(self, panel: ImagePanel) -> None:
         """The panel's corner text: study fields and slice on the first visible panel, W/L and zoom on each."""
-        if self.study is None or panel.data is None:
-            panel.corners.set_texts(CornerTexts())
-            return
         first = next((p for p in self.panels if not p.isHidden()), None) is panel
-        zoom = ""
-        try:
-            units_per_px = panel.view.viewPixelSize()[0]
-            if units_per_px > 0:
-                zoom = f"\nZoom {self._scale[1] / units_per_px * 100:.0f} %"
-        except Exception:  # noqa: BLE001 - a view without a size yet has no zoom to show
-            zoom = ""
-        units = f" {self.study.units}" if self.study.units else ""
-        bottom_right = f"{window_text(round(self.width), round(self.center))}{units}{zoom}"
-        area = panel.mapFromScene(panel.view.sceneBoundingRect()).boundingRect()
-        if first:
-            top_left, top_right = self._study_corners
-            panel.corners.set_texts(CornerTexts(top_left, top_right, slice_line(self.study, self.current),
-                                                bottom_right), area)
-        else:
-            panel.corners.set_texts(CornerTexts(bottom_right=bottom_right), area)
+        fill_corners(panel, self.study if panel.data is not None else None, self.current, self._scale,
+                     self._study_corners if first else None, (self.width, self.center))
 
     def position_text(self, row: int, col: int) -> str:
-        """Where pixel (row, col) of the current slice is: patient coordinates in mm when the file places it,
-        else mm from the image corner when the spacing is known, else nothing."""
-        if self.study is None:
-            return ""
-        place = getattr(self.study, "patient_position", None)
-        point = place(self.current, row, col) if place is not None else None
-        if point is not None:
-            frame = getattr(self.study, "coordinate_frame", "") or ""
-            return f"{frame} ({point[0]:.1f}, {point[1]:.1f}, {point[2]:.1f}) mm"
-        if getattr(self.study, "spacing_known", False):
-            return f"({col * self._scale[1]:.1f}, {row * self._scale[0]:.1f}) mm"
-        return ""
+        """Where pixel (row, col) of the current slice is (patient mm, else mm, else nothing)."""
+        return position_text(self.study, self.current, row, col, self._scale) if self.study is not None else ""
 
     @property
     def diff_bar(self) -> pg.ColorBarItem | None:
