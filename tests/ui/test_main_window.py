@@ -46,7 +46,7 @@ def test_open_file_through_dialog_and_prediction(window, qtbot, ct_small, tiny_c
     assert session.study is not None and session.study.modality == "CT"
     assert window.study_browser.tree.topLevelItemCount() == 1
     name, details = window.study_browser.row_texts()[0]
-    assert name == session.study.pseudonym and details == "CT · 128×128 · 1 slice"
+    assert name == session.study.pseudonym and details == "CT · 2004 · 128×128 · 1 slice"   # year only (issue 13)
     assert "CT" in window.windowTitle()
     assert window.store.recent_files()[0] == str(ct_small.resolve())
     # PHI never reaches the title, the study list or the log

@@ -255,3 +255,15 @@ def test_ellipse_roi_and_ruler_against_numpy_and_the_pixel_spacing(viewer, qtbot
     # off again
     qtbot.mouseClick(viewer.measure_buttons["ruler"], Qt.LeftButton)
     assert measure.ruler is None and "ruler" not in measure.labels
+
+
+def test_study_list_shows_description_modality_and_year_only(ct_small, ct_study):
+    import pydicom
+
+    from medadv_desktop.ui.widgets.study_browser import study_lines
+
+    header = pydicom.dcmread(ct_small, stop_before_pixels=True)
+    name, details = study_lines(ct_study, 0)
+    assert name == ct_study.pseudonym
+    assert details.startswith("CT · ") and str(header.StudyDate)[:4] in details
+    assert str(header.StudyDate) not in details and str(header.PatientName) not in name + details

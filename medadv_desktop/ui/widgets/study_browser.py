@@ -17,13 +17,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def study_lines(study: Study, index: int) -> tuple[str, str]:
-    """(name, details) as the list shows them: the pseudonym, then modality · size · slices."""
+    """(name, details) as the list shows them: the pseudonym, then modality · description · year · size ·
+    slices (· volumes), de-identified (``Study.display_info()``: the year only, descriptions cleaned)."""
     rows, cols = study.shape2d
     name = study.pseudonym or f"Study {index + 1}"
+    info = study.display_info()
     slices = f"{study.n_slices} slice{'s' if study.n_slices != 1 else ''}"
-    details = f"{study.modality} · {cols}×{rows} · {slices}"
+    volumes = f" × {info.n_volumes} volumes" if info.n_volumes > 1 else ""
+    parts = [info.modality, info.series_description, info.study_date, f"{cols}×{rows}", slices + volumes]
+    details = " · ".join(p for p in parts if p)
     if study.synthetic:
         details += " · synthetic"
+    if info.burned_in_annotation:
+        details += " · burned-in text"
     return name, details
 
 
