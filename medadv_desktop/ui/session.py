@@ -277,6 +277,16 @@ class Session(QObject):
         self.current_study_changed.emit(index)
         self.slice_changed.emit(self.current_slice)
 
+    def show_volume(self, volume: int) -> None:
+        """Show volume ``volume`` of the current 4-D study in its place (same slice); the adversarial slices of
+        the volume shown before no longer belong to it and are dropped from the view (results stay listed)."""
+        study, index = self.study, self.current_index
+        if study is None or index is None or volume == getattr(study, "volume_index", 0):
+            return
+        self.studies[index] = study.volume(volume)
+        self.study_results.pop(index, None)
+        self.current_study_changed.emit(index)
+
     def set_slice(self, index: int) -> None:
         study = self.study
         if study is None:

@@ -267,3 +267,32 @@ def test_study_list_shows_description_modality_and_year_only(ct_small, ct_study)
     assert name == ct_study.pseudonym
     assert details.startswith("CT · ") and str(header.StudyDate)[:4] in details
     assert str(header.StudyDate) not in details and str(header.PatientName) not in name + details
+
+
+def test_4d_nifti_volume_control_changes_the_displayed_volume(window, qtbot, tmp_path):
+    import nibabel as nib
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(100, 10, size=(24, 20, 5)).astype(np.float32)
+    data = np.stack([base + 1000 * k for k in range(3)], axis=-1)           # x, y, z, t
+    image = nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]))
+    image.header.set_xyzt_units("mm", "sec")
+    image.header["pixdim"][4] = 2.5
+    path = tmp_path / "fmri_like.nii.gz"
+    nib.save(image, path)
+    window.studies.open_paths([path])
+    qtbot.waitUntil(lambda: window.session.study is not None, timeout=60_000)
+    viewer, spin = window.viewer, window.viewer.volume_spin
+    study = window.session.study
+    assert study.n_volumes == 3 and spin.isVisibleTo(viewer) and spin.value() == 1 and spin.maximum() == 3
+    assert "time" in spin.toolTip()
+    viewer.set_slice(2)
+    before = viewer.panels[0].data.copy()
+    spin.setFocus()
+    qtbot.keyClick(spin, Qt.Key_Up)
+    qtbot.waitUntil(lambda: window.session.study.volume_index == 1, timeout=10_000)
+    after = viewer.panels[0].data
+    np.testing.assert_allclose(after - before, 1000, rtol=0, atol=1e-3)
+    assert viewer.current == 2 and window.session.current_slice == 2            # same slice, next volume
+    assert "Volume 2/3" in viewer.panels[0].corners.text("bottom_left")
+    np.testing.assert_array_equal(after, window.session.study.pixels[2])

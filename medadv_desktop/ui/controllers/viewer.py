@@ -6,6 +6,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
+from medadv_desktop.errors import MedAdvError
+
 from medadv_desktop.ui.session import AttackRun, Session
 from medadv_desktop.ui.widgets.viewer import ViewerWidget
 
@@ -26,11 +28,18 @@ class ViewerController(QObject):
         session.slice_changed.connect(self._on_slice)
         session.result_added.connect(self._on_result)
         viewer.sig_slice_changed.connect(self._on_viewer_slice)
+        viewer.sig_volume_requested.connect(self._on_volume)
         self._syncing = False
 
     def _on_viewer_slice(self, index: int) -> None:
         if not self._syncing:
             self.session.set_slice(index)
+
+    def _on_volume(self, volume: int) -> None:
+        try:
+            self.session.show_volume(volume)
+        except MedAdvError as exc:
+            self.session.report_error(str(exc), title="Volume")
 
     def _on_study(self, index: int) -> None:
         study, wanted = self.session.study, self.session.current_slice

@@ -2,14 +2,10 @@
 
 Interaction (radiology conventions):
 
-- mouse wheel / arrows / PgUp / PgDown / Home / End / slider: change slice;
-  Ctrl+wheel: zoom; digits 1-9: window presets (the image must have focus);
-- left drag: pan; right drag: window/level in the OHIF / Cornerstone
-  direction (right = wider, down = higher level);
-- "W/L" combo: the study's presets as width / level in native units (e.g. HU
-  for CT), "Custom" after a manual change; the histogram also sets the window;
-- corner overlays: de-identified study fields (``Study.display_info()``),
-  slice position / thickness, W/L and zoom (:mod:`.corner_overlay`).
+- keys, mouse and their list: :data:`.shortcut_list.VIEWER_SHORTCUTS` (OHIF conventions);
+- "W/L" combo: presets as width / level in native units, "Custom" after a manual change;
+- corner overlays: de-identified study fields, slice position, W/L, zoom (:mod:`.corner_overlay`);
+- ruler / ellipse ROI (:mod:`.measure_tools`), the volume of a 4-D study (:mod:`.volume_spin`).
 
 Views: original, adversarial, difference (adversarial − original, in native
 units, diverging colour map centred at 0 over a symmetric robust range with
@@ -46,6 +42,7 @@ from medadv_desktop.ui import theme
 from medadv_desktop.ui.widgets.corner_overlay import fill_corners, position_text, study_lines
 from medadv_desktop.ui.widgets.flicker_button import FlickerButton
 from medadv_desktop.ui.widgets.measure_tools import ELLIPSE, RULER, MeasureTools, measure_button
+from medadv_desktop.ui.widgets.volume_spin import show_volumes, volume_spin
 from medadv_desktop.ui.widgets.image_panel import (
     ADVERSARIAL, DIFFERENCE, MODE_TITLES, ORIGINAL, SIDE_BY_SIDE, VIEW_MODES, ImagePanel, difference_colormap,
     heatmap_colormap, perturbation_magnitude,
@@ -70,6 +67,7 @@ class ViewerWidget(QWidget):
     """
 
     sig_slice_changed = Signal(int)
+    sig_volume_requested = Signal(int)          # a 4-D study: show this volume (0-based)
     sig_cursor_text = Signal(str)
     sig_mode_changed = Signal(str)
     sig_window_changed = Signal(float, float)    # center, width (native units)
@@ -192,6 +190,9 @@ class ViewerWidget(QWidget):
         self.slice_slider.setRange(0, 0)
         self.slice_slider.valueChanged.connect(self.set_slice)
         row.addWidget(self.slice_slider, 1)
+        self.volume_spin = volume_spin()
+        self.volume_spin.valueChanged.connect(lambda v: self.sig_volume_requested.emit(v - 1))
+        row.addWidget(self.volume_spin)
         self.measure_buttons = {kind: measure_button(kind) for kind in (RULER, ELLIPSE)}
         for kind, button in self.measure_buttons.items():
             button.toggled.connect(lambda on, k=kind: self.set_measure(k, on))
@@ -212,8 +213,7 @@ class ViewerWidget(QWidget):
     # -- study --------------------------------------------------------------
     def set_study(self, study: Study | None) -> None:
         self.flicker_button.setChecked(False)
-        self.study = study
-        self.adversarial = {}
+        self.study, self.adversarial = study, {}
         self.preset_combo.clear()
         self._study_corners = study_lines(study) if study is not None else ("", "")
         if study is None:
@@ -224,6 +224,7 @@ class ViewerWidget(QWidget):
                 panel.data = None
             self.slice_slider.setRange(0, 0)
             self.measure.set_study(None, (1.0, 1.0))
+            show_volumes(self.volume_spin, None)
             self._show_placeholder()
             return
         row_mm, col_mm = float(study.spacing[1] or 1.0), float(study.spacing[2] or 1.0)
@@ -231,6 +232,7 @@ class ViewerWidget(QWidget):
         presets = list(study.presets) or [study.default_preset()]
         self.preset_combo.set_presets(presets)
         self.measure.set_study(study, self._scale)
+        show_volumes(self.volume_spin, study)
         for button in self.measure_buttons.values():
             button.setChecked(False)
         for panel in self.panels:
@@ -404,12 +406,11 @@ class ViewerWidget(QWidget):
             QTimer.singleShot(0, self.reset_view)
 
     def _on_flicker_stopped(self) -> None:
-        if self._flicker is None:
-            return
-        self._flicker = None
-        self._apply_mode()
-        self._refresh()
-        QTimer.singleShot(0, self.reset_view)
+        if self._flicker is not None:
+            self._flicker = None
+            self._apply_mode()
+            self._refresh()
+            QTimer.singleShot(0, self.reset_view)
 
     @property
     def flickering(self) -> bool:
