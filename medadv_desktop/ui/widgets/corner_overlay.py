@@ -114,9 +114,17 @@ class CornerOverlay(QWidget):
         area = self._area if self._area is not None and self._area.isValid() else self.rect()
         m = self.MARGIN
         half = max(40, area.width() // 2 - 2 * m)
+        right_width = {}
+        for corner in ("top_right", "bottom_right"):
+            metrics = self.labels[corner].fontMetrics()
+            lines = getattr(self._texts, corner).split("\n")
+            right_width[corner] = min(half, max((metrics.horizontalAdvance(line) for line in lines), default=0))
         for corner, label in self.labels.items():
             metrics = label.fontMetrics()
-            lines = [metrics.elidedText(line, Qt.ElideRight, half) for line in getattr(self._texts, corner).split("\n")]
+            # the left side may use what its right neighbour leaves free
+            room = half if corner.endswith("right") else \
+                max(half, area.width() - right_width[corner.replace("left", "right")] - 4 * m)
+            lines = [metrics.elidedText(line, Qt.ElideRight, room) for line in getattr(self._texts, corner).split("\n")]
             shown = "\n".join(lines) if any(lines) else ""
             if label.text() != shown:
                 label.setText(shown)

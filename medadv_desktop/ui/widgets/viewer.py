@@ -475,7 +475,7 @@ class ViewerWidget(QWidget):
             panel.image.setLevels((-vmax, vmax))
             panel.show_colorbar(self.diff_cmap, (-vmax, vmax), f"Δ {units}")
             title = f"Difference (adv − orig, {units})" if adv is not None else \
-                "Difference — no attack on this slice yet (all 0)"
+                "Difference — no attack yet (all 0)"
             show_overlay = False
         else:
             data = adv if (kind == ADVERSARIAL and adv is not None) else clean
@@ -485,7 +485,7 @@ class ViewerWidget(QWidget):
             if kind == ORIGINAL:
                 title = "Original"
             else:
-                title = "Adversarial" if adv is not None else "Adversarial — run an attack first (showing original)"
+                title = "Adversarial" if adv is not None else "Adversarial — no attack yet (original)"
             if self._flicker is not None:
                 title = f"Flicker: {title.split(' —')[0].lower()}"
             explain = (adv is not None and kind == ADVERSARIAL and self.heatmap_check.isChecked()

@@ -20,7 +20,7 @@ CUSTOM = "Custom"
 
 def window_text(width: float, level: float) -> str:
     """``"W 400 / L 40"`` (width first, as the label "W/L" says)."""
-    return f"W {width:g} / L {level:g}"
+    return f"W {width:.5g} / L {level:.5g}"     # 5 significant digits: "W 52.645 / L 399.4", "W 1500 / L -600"
 
 
 def preset_label(name: str, width: float, level: float) -> str:
