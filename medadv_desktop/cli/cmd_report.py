@@ -110,8 +110,8 @@ def _before_after_report(args: argparse.Namespace, meta) -> int:
     if args.plan is not None or args.summary_csv is not None or args.before_after is not None:
         raise ReportError("--before-after-report takes --pdf, --csv and --json only.",
                           hint="Leave out --plan, --summary-csv and --before-after.")
-    outputs = [(p, w) for p, w in ((args.json, write_before_after_json), (args.csv, write_before_after_csv),
-                                   (args.pdf, write_before_after_pdf)) if p is not None]
+    outputs = [(Path(p), w) for p, w in ((args.json, write_before_after_json), (args.csv, write_before_after_csv),
+                                         (args.pdf, write_before_after_pdf)) if p is not None]
     for path, _ in outputs:
         if path.exists() and not args.overwrite:
             raise OutputExistsError(path)

@@ -194,7 +194,8 @@ class JobRunner(QObject):
                 outcome = request.factory(request.cancel)
                 if _is_generator(outcome):
                     outcome = run_job(outcome, emit, cancel=request.cancel, interval_s=self.progress_interval_s)
-                request.cancel.raise_if_cancelled()
+                # a job that ran to its end is done, even if a cancel arrived after its last step:
+                # what it made is handed over, not discarded
                 self.sig_result.emit(request, outcome)
             except JobCancelled as stop:
                 status = CANCELLED

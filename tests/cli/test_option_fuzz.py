@@ -218,6 +218,18 @@ def test_hostile_option_values_pass1_never_load_a_model(ctx, tmp_path, monkeypat
         argv = [str(ctx["result"]) if a == "RESULT" else str(ctx["full"]) if a == "FULL" else a for a in argv]
         rc, err = _run(argv, capsys)
         _check(argv, rc, err)
+    # then every valued option the random cases missed, once each (options keep being added)
+    for command in sorted(baselines):
+        p = parsers[command]
+        for action in _valued_options(p):
+            option = action.option_strings[-1]
+            if (command, option) in seen_options:
+                continue
+            seen_options.add((command, option))
+            argv = _set(baselines[command], option, rng.choice(_value_pool(action, ctx)), rng)
+            argv = [str(ctx["result"]) if a == "RESULT" else str(ctx["full"]) if a == "FULL" else a for a in argv]
+            rc, err = _run(argv, capsys)
+            _check(argv, rc, err)
     assert ctx["result"].read_bytes() == result_before
     assert sorted(p.name for p in ctx["full"].iterdir()) == ["keep.txt"]
     assert [p for p in ctx["base"].rglob("*") if p.name.endswith(".part")] == []

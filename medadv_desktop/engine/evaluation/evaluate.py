@@ -306,5 +306,8 @@ def evaluate_job(classifier: torch.nn.Module, dataset, attacks: Sequence[tuple[s
     if cancelled:
         raise JobCancelled(partial=result)
     done = total
-    yield event("Evaluation finished")
+    try:
+        yield event("Evaluation finished")
+    except JobCancelled:
+        pass            # a cancel that arrives once every attack has finished does not discard the result
     return result
