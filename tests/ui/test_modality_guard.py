@@ -15,6 +15,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from pydicom.data import get_testdata_file
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from medadv_desktop.engine.results.modality import MODALITY_MISMATCH, UNITS_MISMATCH
@@ -114,3 +115,29 @@ def _ct_slice() -> np.ndarray:
     study = open_study(pydicom_file("693_UNCR.dcm"))
     assert study.units == "HU"
     return study.pixels[0]
+
+
+def test_evaluation_on_an_mr_data_set_keeps_the_guard_with_its_result(window, qtbot, tmp_path):
+    from medadv_desktop.ui.session import EvaluationEntry
+    from tests.ui.conftest import start_engine_and_model
+
+    mr = Path(get_testdata_file("MR_small.dcm"))
+    for cls in ("no_finding", "lesion"):
+        (tmp_path / "mr" / cls).mkdir(parents=True)
+        shutil.copy(mr, tmp_path / "mr" / cls / "a.dcm")
+    start_engine_and_model(qtbot, window, _demo_card())
+    panel = window.attack_panel
+    panel.set_scope(SCOPE_DATASET)
+    panel.dataset_edit.setText(str(tmp_path / "mr"))
+    panel.eps_grid.setText("2/255")
+    for row in range(panel.attack_list.count()):
+        item = panel.attack_list.item(row)
+        item.setCheckState(Qt.Checked if item.text() == "FGSM" else Qt.Unchecked)
+    assert not window.attacks.guard.isVisible()          # a folder is checked by the run
+    entry = run_and_wait(qtbot, window)
+    assert isinstance(entry, EvaluationEntry)
+    codes = {w.code for w in entry.result.warnings}
+    assert MODALITY_MISMATCH in codes
+    assert window.attacks.guard.isVisible()
+    banner = window.results.guard_banners[1]               # the Summary page an evaluation opens on
+    assert banner.isVisible() and banner.messages == [w.message for w in entry.result.warnings]
