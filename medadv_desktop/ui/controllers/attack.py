@@ -19,12 +19,15 @@ from medadv_desktop.ui.attack_info import SCOPE_ALL, SCOPE_DATASET, SCOPE_SLICE,
 from medadv_desktop.ui.session import AttackRun, EvaluationEntry, Session
 from medadv_desktop.ui.settings import KEY_ATTACK, KEY_DATASET, SettingsStore
 from medadv_desktop.ui.widgets.attack_panel import AttackPanel
+from medadv_desktop.ui.widgets.guard_banner import GuardBanner, warning_text
 from medadv_desktop.ui.worker import JobFailure, JobRequest, report_progress
 
 NO_ENGINE = "Starting the attack engine…"
 NO_MODEL = "Load a model first (Model ▸ Load Model Card)."
 NO_STUDY = "Open a study first (File ▸ Open), or choose the labelled data set scope."
 BUSY = "A job is running: wait for it, or cancel it."
+GUARD_BEFORE = "Modality guard (the attack will run, but read its numbers with care):"
+GUARD_DURING = "Modality guard, reported by the running job:"
 
 
 class AttackController(QObject):
@@ -37,6 +40,8 @@ class AttackController(QObject):
         self.session, self.panel, self.settings = session, panel, settings
         self.can_run = False
         self.reason = NO_ENGINE
+        self.guard = GuardBanner()
+        panel.layout().insertWidget(1, self.guard)      # above the footer's error line and buttons
         panel.sig_run_requested.connect(self.run)
         panel.sig_cancel_requested.connect(session.cancel_jobs)
         panel.sig_changed.connect(self.update_run_state)
@@ -46,6 +51,9 @@ class AttackController(QObject):
         session.current_study_changed.connect(lambda _i: self._on_scale_changed())
         session.slice_changed.connect(lambda _i: self._on_slice())
         session.jobs_changed.connect(self.update_run_state)
+        panel.scope.currentIndexChanged.connect(lambda _i: self.update_guard())
+        session.model_changed.connect(lambda _card: self.update_guard())
+        session.current_study_changed.connect(lambda _i: self.update_guard())
         self.update_run_state()
 
     # -- state ------------------------------------------------------------------
@@ -67,6 +75,35 @@ class AttackController(QObject):
         card = self.session.card
         if card is not None and card.intensity.native_per_unit() is None:     # per-image mapping: per slice
             self.panel.set_native_scale(*self.session.native_scale())
+
+    def guard_warnings(self) -> list[Any]:
+        """The modality guard over what the current scope would attack (a data set folder: checked by the run)."""
+        from medadv_desktop.engine.models.guard import dataset_modality_warnings, modality_warnings
+
+        card, session = self.session.card, self.session
+        if card is None or self.panel.scope_key() == SCOPE_DATASET:
+            return []
+        if self.panel.scope_key() == SCOPE_ALL:
+            return dataset_modality_warnings(card, session.studies)
+        return modality_warnings(card, session.study) if session.study is not None else []
+
+    def update_guard(self) -> None:
+        self.guard.set_warnings(self.guard_warnings(), GUARD_BEFORE)
+
+    def _on_progress(self, event: Any) -> None:
+        """A workflow's warning event (the guard, before any attack step): shown at once, also in the status bar."""
+        data = getattr(event, "data", None) or {}
+        if data.get("kind") == "warning":
+            warning = data.get("warning", event.message)
+            if warning_text(warning) not in self.guard.messages:
+                self.session.message.emit(warning_text(warning))
+            self.guard.add_warning(warning, GUARD_DURING)
+
+    def _show_kept(self, warnings: list[Any]) -> None:
+        """After a run: the warnings the result kept (the event stream is throttled; the result is complete)."""
+        self.guard.set_warnings(warnings, "Modality guard, kept with the result:")
+        if warnings:
+            self.session.message.emit(f"{len(warnings)} modality warning(s): {warning_text(warnings[0])}")
 
     def run_state(self) -> tuple[bool, str]:
         """(can Run, why not)."""
@@ -110,6 +147,7 @@ class AttackController(QObject):
             self.panel.show_error(reason)
             return None
         self.panel.show_error("")
+        self.guard.set_warnings([])
         if request.scope == SCOPE_DATASET:
             self.settings.set_text(KEY_DATASET, request.dataset)
             self.last_request = self._run_evaluation(request)
@@ -153,9 +191,11 @@ class AttackController(QObject):
                 where = f"slice {result.slices[0] + 1}" if len(result.slices) == 1 else f"{len(result.slices)} slices"
                 session.message.emit(f"{result.attack} on {result.study} {where}: robust accuracy "
                                      f"{pct(result.row.robust_accuracy)}, {result.elapsed_s:.2f} s")
+            self._show_kept([w for _i, o in outcomes for w in getattr(o.result, "warnings", [])])
             session.add_result(AttackRun(outcomes, title))
 
-        return session.submit(JobRequest(title, factory, on_result=on_result, on_error=self._failed(title)))
+        return session.submit(JobRequest(title, factory, on_result=on_result, on_error=self._failed(title),
+                                         on_progress=self._on_progress))
 
     def _run_evaluation(self, request: AttackRequest) -> JobRequest:
         session = self.session
@@ -178,6 +218,7 @@ class AttackController(QObject):
         title = f"Evaluate {names} on a labelled data set ({len(request.eps_grid)} eps{mode}{cap})"
 
         def on_result(result: Any) -> None:
+            self._show_kept(list(getattr(result, "warnings", [])))
             session.add_result(EvaluationEntry(result))
 
         def on_cancelled(partial: Any) -> None:
@@ -189,7 +230,7 @@ class AttackController(QObject):
                                  "marked partial")
 
         return session.submit(JobRequest(title, factory, on_result=on_result, on_cancelled=on_cancelled,
-                                         on_error=self._failed(title)))
+                                         on_error=self._failed(title), on_progress=self._on_progress))
 
     def _failed(self, title: str):
         def on_error(failure: JobFailure) -> None:

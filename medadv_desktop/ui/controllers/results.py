@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject
 
 from medadv_desktop.engine.reports.formatting import eps_255, pct
 from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEntry, Session
+from medadv_desktop.ui.widgets.guard_banner import GuardBanner
 from medadv_desktop.ui.widgets.results_panel import TAB_PREDICTION, TAB_SUMMARY, ResultsPanel
 from medadv_desktop.ui.widgets.sample_table import SampleEntry
 from medadv_desktop.ui.widgets.summary_table import SummaryRow
@@ -46,6 +47,14 @@ class ResultsController(QObject):
         panel.sig_sample_open.connect(self.open_sample)
         panel.sig_summary_selected.connect(self._on_summary)
         self._rows: list[tuple[SummaryRow, Any]] = []    # summary row -> its entry
+        # the modality guard's warnings kept with the shown result, on the two pages a result opens on
+        self.guard_banners = [GuardBanner(), GuardBanner()]
+        for tab, banner in zip((TAB_PREDICTION, TAB_SUMMARY), self.guard_banners):
+            panel.widget(tab).layout().insertWidget(0, banner)
+
+    def _show_warnings(self, warnings: list[Any]) -> None:
+        for banner in self.guard_banners:
+            banner.set_warnings(warnings, "This result ran despite the modality guard:")
 
     # -- results ------------------------------------------------------------------
     def _on_result(self, entry: Any) -> None:
@@ -79,6 +88,7 @@ class ResultsController(QObject):
 
                 samples.append(SampleEntry(record, images, levels, result.units, index, slice_index))
         self._add_rows(rows, run)
+        self._show_warnings([w for _i, o in run.outcomes for w in getattr(o.result, "warnings", [])])
         self.panel.set_samples(samples)
         if session.latest(EvaluationEntry) is None:
             self.panel.show_curve([r.row for r, e in self._rows if isinstance(e, AttackRun)], None)
@@ -91,6 +101,7 @@ class ResultsController(QObject):
         name = result.dataset.name or "data set"
         source = f"eval {name}" + (" (partial: cancelled)" if entry.partial else "")
         self._add_rows([SummaryRow(source, r, result.clean_accuracy, result.units) for r in result.rows], entry)
+        self._show_warnings(list(getattr(result, "warnings", [])))
         caption = "Partial result of a cancelled evaluation: only the rows that finished." if entry.partial else ""
         self.panel.show_curve(result.rows, result.clean_accuracy, caption)
         examples = {(e.sample_id, e.attack, round(e.eps, 9)): e for e in result.examples}
