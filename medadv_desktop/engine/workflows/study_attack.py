@@ -16,7 +16,10 @@
 3. the attack job (:func:`~medadv_desktop.engine.evaluation.study_attack.attack_study_job`)
    runs on the chosen slices (all when ``slices`` is None);
 4. the outcome holds the engine result, the adversarial study in native units
-   (the attacked slices replaced), the perturbation map and the JSON summary;
+   (the attacked slices replaced), the perturbation map, the JSON summary and
+   (2-D models) ``input_gradient``: d loss / d input at the original image of
+   each attacked slice in native units (:func:`input_gradient`), computed here
+   on the worker so a viewer can show ``|delta x gradient|`` without the model;
 5. with ``out_dir`` (or later, :func:`write_study_attack_outputs`), it is
    written there, never over an existing file:
    ``<pseudonym>_<attack>_adv`` like the input (DICOM series, NIfTI, PNG;
@@ -73,6 +76,9 @@ class StudyAttackOutcome:
     #: the model that was attacked, kept to re-score the written file when it is exported later
     classifier: Any = field(default=None, repr=False, compare=False)
     batch_size: int = DEFAULT_BATCH
+    #: d loss / d input at the ORIGINAL image, per attacked slice, native units, laid out like
+    #: ``result.adv_native`` (None for a 3-D model): the gradient of :func:`input_gradient`
+    input_gradient: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def adversarial_pixels(self) -> np.ndarray:
         """The whole study's pixels (float32, native units) with the attacked slices replaced."""
@@ -143,6 +149,10 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
     outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
                                  stem=stem, model_name=card.name, keep_identity=keep_identity,
                                  classifier=classifier, batch_size=batch_size)
+    if getattr(card, "spatial_dims", 2) != 3:
+        cancel = cancel or CancelToken()
+        cancel.raise_if_cancelled()
+        outcome.input_gradient = input_gradient(classifier, result, batch_size=batch_size)
     outcome.summary = _summary(outcome)
     if out_dir is not None:
         yield Progress("attack", 1, 1, "Writing the adversarial study", {"kind": "write"})
@@ -157,6 +167,45 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
                            f"slice(s): {', '.join(map(str, outcome.rounding_undid))}; the results are those of "
                            "the written file", {"kind": "rounding", "slices": list(outcome.rounding_undid)})
     return outcome
+
+
+def input_gradient(classifier: Any, result: StudyAttackResult, *, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+    """d loss / d input at the original image of each attacked slice of ``result``, in native units.
+
+    The loss is the attack's: cross-entropy of the model's logits against the
+    clean prediction (``result.clean_probs.argmax``), in eval mode. The gradient
+    with respect to the model's [0, 1] input is divided by each slice's native
+    width ``high - low``, so ``delta_native * gradient`` equals ``delta_unit *
+    d loss / d unit`` (the first-order change of the loss, see
+    :func:`medadv_desktop.engine.perturbation.attribution_map`). Returned laid out
+    like ``result.adv_native``: (S, H, W), or (S, H, W, C) for colour. 2-D models only.
+    """
+    import torch
+
+    from medadv_desktop.engine.evaluation.common import model_device
+    from medadv_desktop.engine.metrics import as_two_class_logits
+
+    x_all = torch.from_numpy(np.ascontiguousarray(result.clean_unit, dtype=np.float32))     # (S, C, H, W)
+    if x_all.ndim != 4:
+        raise ValueError(f"expected (S, C, H, W) model inputs, got shape {tuple(x_all.shape)}")
+    y_all = torch.from_numpy(np.asarray(result.clean_probs).argmax(axis=1)).long()
+    dev = model_device(classifier)
+    parts: list[np.ndarray] = []
+    was_training = classifier.training
+    classifier.eval()
+    try:
+        for b0 in range(0, x_all.shape[0], batch_size):
+            xb = x_all[b0:b0 + batch_size].to(dev).requires_grad_(True)
+            logits = as_two_class_logits(classifier(xb)).float()
+            loss = torch.nn.functional.cross_entropy(logits, y_all[b0:b0 + batch_size].to(dev), reduction="sum")
+            (grad,) = torch.autograd.grad(loss, xb)
+            parts.append(grad.detach().float().cpu().numpy())
+    finally:
+        classifier.train(was_training)
+    grad_unit = np.concatenate(parts)
+    widths = np.array([hi - lo for lo, hi in result.bounds], dtype=np.float32).reshape(-1, 1, 1, 1)
+    grad_native = grad_unit / np.where(widths > 0, widths, 1.0)
+    return (np.moveaxis(grad_native, 1, -1) if result.adv_native.ndim == 4 else grad_native[:, 0]).astype(np.float32)
 
 
 def check_batch_size(batch_size: Any, parameter: str = "batch_size") -> int:

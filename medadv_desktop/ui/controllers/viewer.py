@@ -18,6 +18,12 @@ def adversarial_slices(outcome: Any) -> dict[int, Any]:
     return {s: result.adv_native[i] for i, s in enumerate(result.slices)}
 
 
+def input_gradients(outcome: Any) -> dict[int, Any] | None:
+    """{slice index: d loss / d input at the original (native units)} of a study attack's outcome, or None."""
+    gradient = getattr(outcome, "input_gradient", None)
+    return None if gradient is None else {s: gradient[i] for i, s in enumerate(outcome.result.slices)}
+
+
 class ViewerController(QObject):
     """Session -> viewer (study, slice, adversarial slices) and viewer -> session (the slice scrolled to)."""
 
@@ -52,7 +58,7 @@ class ViewerController(QObject):
             self._syncing = False
         outcome = self.session.study_results.get(index)
         if outcome is not None:
-            self.viewer.set_adversarial(adversarial_slices(outcome), show=False)
+            self.viewer.set_adversarial(adversarial_slices(outcome), show=False, gradients=input_gradients(outcome))
 
     def _on_slice(self, index: int) -> None:
         if self.viewer.current != index:
@@ -67,4 +73,4 @@ class ViewerController(QObject):
             self.session.select_study(index, outcome.result.slices[0])
         elif self.viewer.current not in outcome.result.slices:
             self.session.set_slice(outcome.result.slices[0])
-        self.viewer.set_adversarial(adversarial_slices(outcome), show=True)
+        self.viewer.set_adversarial(adversarial_slices(outcome), show=True, gradients=input_gradients(outcome))

@@ -12,8 +12,8 @@ units, diverging colour map centred at 0 over a symmetric robust range with
 its colour bar, always), and side by side (all three with linked pan, zoom,
 slice and window). After an attack the viewer shows side by side at the
 clinical window, no overlay (it looks the same, yet the prediction flipped);
-the opt-in overlay shows what :func:`medadv_desktop.engine.perturbation.overlay_map`
-chooses (never a uniform L-inf wash). Flicker alternates original and adversarial.
+the opt-in overlay shows what :class:`.overlay_source.OverlaySource` chooses
+(|Δ × ∂loss/∂x| with the attack's input gradient; never a uniform L-inf wash). Flicker alternates original and adversarial.
 
 How a panel shows its kind of image lives in one place,
 :meth:`ViewerWidget._render_panel`: every refresh sets each visible panel's
@@ -33,15 +33,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
+    QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
     QWidget,
 )
 
-from medadv_desktop.engine.perturbation import OverlayMap, overlay_map, signed_delta, symmetric_range
+from medadv_desktop.engine.perturbation import OverlayMap, signed_delta, symmetric_range
 from medadv_desktop.ui import theme
 from medadv_desktop.ui.widgets.corner_overlay import fill_corners, position_text, study_lines
 from medadv_desktop.ui.widgets.flicker_button import FlickerButton
 from medadv_desktop.ui.widgets.measure_tools import ELLIPSE, RULER, MeasureTools, measure_button
+from medadv_desktop.ui.widgets.overlay_source import OverlaySource, overlay_check
 from medadv_desktop.ui.widgets.volume_spin import show_volumes, volume_spin
 from medadv_desktop.ui.widgets.image_panel import (
     ADVERSARIAL, DIFFERENCE, MODE_TITLES, ORIGINAL, SIDE_BY_SIDE, VIEW_MODES, ImagePanel, difference_colormap,
@@ -84,6 +85,7 @@ class ViewerWidget(QWidget):
         self._updating_levels = False
         self._heat_max = 0.0
         self.overlay_info: OverlayMap | None = None   # what the opt-in overlay shows (or why nothing)
+        self.overlay_source = OverlaySource()         # the attack's input gradients, per slice
         self._flicker: bool | None = None             # None: not flickering; else True = adversarial showing
         self._study_corners = ("", "")
         self.setFocusPolicy(Qt.StrongFocus)
@@ -157,11 +159,7 @@ class ViewerWidget(QWidget):
         self.flicker_button.sig_phase.connect(self._on_flicker_phase)
         self.flicker_button.sig_stopped.connect(self._on_flicker_stopped)
         row.addWidget(self.flicker_button)
-        self.heatmap_check = QCheckBox("Overlay")
-        self.heatmap_check.setObjectName("heatmap_check")
-        self.heatmap_check.setToolTip("Opt-in overlay of where the image was changed: |adversarial − original| in "
-                                      "native units when it varies; an L∞ perturbation (|Δ| = eps almost "
-                                      "everywhere) gets no map, the signed difference shows it")
+        self.heatmap_check = overlay_check()
         self.heatmap_check.toggled.connect(self.set_heatmap_visible)
         row.addWidget(self.heatmap_check)
         self.opacity_slider = QSlider(Qt.Horizontal)
@@ -214,6 +212,7 @@ class ViewerWidget(QWidget):
     def set_study(self, study: Study | None) -> None:
         self.flicker_button.setChecked(False)
         self.study, self.adversarial = study, {}
+        self.overlay_source.set(None)
         self.preset_combo.clear()
         self._study_corners = study_lines(study) if study is not None else ("", "")
         if study is None:
@@ -249,9 +248,11 @@ class ViewerWidget(QWidget):
         self.reset_view()
         self.sig_slice_changed.emit(self.current)
 
-    def set_adversarial(self, slices: dict[int, np.ndarray], *, show: bool = True) -> None:
-        """Native adversarial slices by index; with ``show``, side by side at the clinical window, overlay off."""
+    def set_adversarial(self, slices: dict[int, np.ndarray], *, show: bool = True,
+                        gradients: dict[int, np.ndarray] | None = None) -> None:
+        """Native adversarial slices (and loss ``gradients`` at the original) by index; ``show``: side by side."""
         self.adversarial = {int(k): np.asarray(v, dtype=np.float32) for k, v in slices.items()}
+        self.overlay_source.set(gradients)
         self.flicker_button.setEnabled(bool(self.adversarial))
         if self.adversarial and self.current not in self.adversarial:
             self.set_slice(min(self.adversarial))
@@ -264,6 +265,7 @@ class ViewerWidget(QWidget):
         self.flicker_button.setChecked(False)
         self.flicker_button.setEnabled(False)
         self.adversarial = {}
+        self.overlay_source.set(None)
         self.heatmap_check.setChecked(False)
         self.set_mode(ORIGINAL)
         self._refresh()
@@ -283,9 +285,7 @@ class ViewerWidget(QWidget):
     def heatmap_array(self) -> np.ndarray | None:
         """|adversarial − original| of the current slice (native units), or None."""
         clean, adv = self.original_slice(), self.adversarial_slice()
-        if clean is None or adv is None:
-            return None
-        return perturbation_magnitude(clean, adv)
+        return None if clean is None or adv is None else perturbation_magnitude(clean, adv)
 
     def set_measure(self, kind: str, on: bool) -> None:
         """Show (``on``) or remove the ruler / ellipse ROI on the first panel."""
@@ -452,7 +452,7 @@ class ViewerWidget(QWidget):
         heat = None
         self.overlay_info = None
         if adv is not None:
-            self.overlay_info = overlay_map(clean, adv, units=self.study.units or "a.u.")
+            self.overlay_info = self.overlay_source.overlay(self.current, clean, adv, self.study.units or "a.u.")
             heat = self.overlay_info.array
             self._heat_max = self.overlay_info.levels[1] if heat is not None else 0.0
         for panel in self.panels:
