@@ -2,9 +2,9 @@
 
 Example panels carry 2-D images in [0, 1]. They are turned into PNG bytes with
 Pillow, upscaled by whole-pixel replication (nearest neighbour, so no pixel is
-invented and the aspect ratio is kept), and the perturbation is shown as a
-heat map of ``|adversarial - original|`` on a perceptually ordered colour map
-(an approximation of matplotlib's *inferno*).
+invented and the aspect ratio is kept), and the signed perturbation
+``adversarial - original`` is shown on a diverging colour map centred at 0
+(blue lower, near-white unchanged, red higher), as the viewer shows it.
 """
 
 from __future__ import annotations
@@ -14,19 +14,6 @@ import io
 import numpy as np
 
 from medadv_desktop.errors import ReportError
-
-# (position, r, g, b) anchors of an inferno-like colour map.
-_INFERNO = np.array([
-    [0.00, 0, 0, 4], [0.13, 31, 12, 72], [0.25, 85, 15, 109], [0.38, 136, 34, 106],
-    [0.50, 186, 54, 85], [0.63, 227, 89, 51], [0.75, 249, 140, 10], [0.88, 249, 201, 50],
-    [1.00, 252, 255, 164]], dtype=np.float64)
-
-
-def colormap_inferno(values: np.ndarray) -> np.ndarray:
-    """Map values in [0, 1] to uint8 RGB (..., 3)."""
-    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
-    rgb = np.stack([np.interp(v, _INFERNO[:, 0], _INFERNO[:, k]) for k in (1, 2, 3)], axis=-1)
-    return np.round(rgb).astype(np.uint8)
 
 
 def as_image(values) -> np.ndarray:
@@ -65,12 +52,28 @@ def gray_png(image01: np.ndarray, upscale_to: int = 256) -> bytes:
     return png_bytes(_upscale(g, upscale_to))
 
 
-def heat_png(magnitude01: np.ndarray, upscale_to: int = 256) -> bytes:
-    """Values already scaled to [0, 1] -> inferno RGB PNG."""
-    return png_bytes(_upscale(colormap_inferno(magnitude01), upscale_to))
+# (position, r, g, b) anchors of a blue-white-red diverging map (an approximation of
+# colorcet's CET-D1, the map the viewer draws the signed difference with).
+_DIVERGING = np.array([
+    [0.000, 33, 81, 219], [0.125, 111, 116, 225], [0.250, 159, 155, 231], [0.375, 201, 196, 236],
+    [0.500, 237, 231, 233], [0.625, 240, 189, 177], [0.750, 231, 139, 118], [0.875, 214, 87, 62],
+    [1.000, 192, 2, 6]], dtype=np.float64)
 
 
-def colorbar_png(height: int = 256, width: int = 16) -> bytes:
-    """A vertical inferno colour bar, maximum at the top."""
+def colormap_diverging(values: np.ndarray) -> np.ndarray:
+    """Map values in [0, 1] (0.5 = no change) to uint8 RGB (..., 3): blue lower, near-white 0, red higher."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.5), 0.0, 1.0)
+    rgb = np.stack([np.interp(v, _DIVERGING[:, 0], _DIVERGING[:, k]) for k in (1, 2, 3)], axis=-1)
+    return np.round(rgb).astype(np.uint8)
+
+
+def signed_png(delta: np.ndarray, half_range: float, upscale_to: int = 256) -> bytes:
+    """A signed difference -> diverging RGB PNG over ``(-half_range, half_range)``, 0 at the centre colour."""
+    r = float(half_range) if half_range > 0 else 1.0
+    return png_bytes(_upscale(colormap_diverging(0.5 + np.asarray(delta, dtype=np.float64) / (2.0 * r)), upscale_to))
+
+
+def diverging_colorbar_png(height: int = 256, width: int = 16) -> bytes:
+    """A vertical diverging colour bar: +range at the top, 0 in the middle, -range at the bottom."""
     ramp = np.linspace(1.0, 0.0, height)[:, None].repeat(width, axis=1)
-    return png_bytes(colormap_inferno(ramp))
+    return png_bytes(colormap_diverging(ramp))

@@ -32,7 +32,8 @@ from medadv_desktop import __version__
 from medadv_desktop.engine.reports import formatting as fmt
 from medadv_desktop.engine.reports.deid import check_output_name, scrub_text
 from medadv_desktop.engine.metrics.per_class import PerClassMeasures, RobustnessByClass, per_class_measures
-from medadv_desktop.engine.reports.images import as_image, colorbar_png, gray_png, heat_png
+from medadv_desktop.engine.perturbation import RANGE_PERCENTILE, is_uniform_magnitude, signed_delta, symmetric_range
+from medadv_desktop.engine.reports.images import as_image, diverging_colorbar_png, gray_png, signed_png
 from medadv_desktop.engine.reports.traceability import ReportMeta, run_parameters_in_words
 from medadv_desktop.engine.reports.verdict_section import (
     before_after_section,
@@ -748,11 +749,15 @@ def _example_section(ctx: _Context, width: float) -> list:
     if not r.examples:
         story.append(ctx.p("The result holds no example images."))
         return story
+    window = _example_window(r)
     story.append(ctx.p(
-        "Left to right: the original image as the model sees it (after the intensity mapping), the adversarial "
-        "image, and the perturbation |adversarial - original| as a heat map, amplified so that its largest "
-        "value is the top of the colour scale. The colour bar gives the values in native units where known. "
-        "Images keep their aspect ratio. Sample names are pseudonyms.", "lead"))
+        f"Left to right: the original and the adversarial image, both at the same window ({window}), so they "
+        "look as a reader would see them; then the signed perturbation (adversarial - original) in native "
+        "units on a diverging colour map centred at 0 (blue: lower, white: unchanged, red: higher) over a "
+        f"symmetric range of +/- the {RANGE_PERCENTILE:g}th percentile of |change|, with its colour bar. Nothing "
+        "is amplified. After an L-inf attack almost every pixel moves by exactly eps: the map then shows the "
+        "sign of the change, not where it matters. Images keep their aspect ratio. Sample names are "
+        "pseudonyms.", "lead"))
     story.append(Spacer(1, 2 * mm))
     img_w = (width - 26 * mm) / 3
     for ex in r.examples:
@@ -770,34 +775,43 @@ def _example_section(ctx: _Context, width: float) -> list:
             cell_w = img_h * w / h
         else:
             cell_w = img_w
-        delta = np.abs(adv - orig)
-        dmax = float(delta.max())
-        scaled = delta / dmax if dmax > 0 else delta
         per_unit = ex.native_per_unit
-        if dmax > 0:
-            top_label = (fmt.native(dmax * per_unit, r.units or "") if fmt.is_number(per_unit)
-                         else f"{dmax:.4f}")
-        else:
-            top_label = "0"
-        unit_text = (r.units or "native") if fmt.is_number(per_unit) else "[0, 1]"
-        amp = f"x{1 / dmax:.0f}" if dmax > 0 else "none"
+        native = fmt.is_number(per_unit)
+        unit_text = (r.units or "native units") if native else "[0, 1] units"
+        delta = signed_delta(orig, adv) * (float(per_unit) if fmt.is_number(per_unit) else 1.0)
+        half = symmetric_range(delta)
+        peak = float(np.abs(delta).max()) if delta.size else 0.0
+
+        def value(v: float, unit_text: str = unit_text, native: bool = native) -> str:
+            return f"{v:.1f} {unit_text}" if native else f"{v:.4f} {unit_text}"
+
         images = [Image(io.BytesIO(gray_png(orig)), cell_w, img_h),
                   Image(io.BytesIO(gray_png(adv)), cell_w, img_h),
-                  Image(io.BytesIO(heat_png(scaled)), cell_w, img_h)]
+                  Image(io.BytesIO(signed_png(delta, half)), cell_w, img_h)]
         bar_h = max(img_h - 8 * mm, 14 * mm)     # short, wide images still get a readable scale
-        bar = Table([[ctx.p(top_label, "small")],
-                     [Image(io.BytesIO(colorbar_png()), 4 * mm, bar_h)],
-                     [ctx.p("0", "small")]], colWidths=[20 * mm], rowHeights=[4 * mm, bar_h, 4 * mm])
-        bar.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 1), ("TOPPADDING", (0, 0), (-1, -1), 0),
-                                 ("BOTTOMPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+        bar = Table([[Image(io.BytesIO(diverging_colorbar_png()), 4 * mm, bar_h), ctx.p(f"+{value(half)}", "small")],
+                     ["", ctx.p("0", "small")],
+                     ["", ctx.p(f"-{value(half)}", "small")]],
+                    colWidths=[5 * mm, 17 * mm], rowHeights=[bar_h / 3] * 3)
+        bar.setStyle(TableStyle([("SPAN", (0, 0), (0, 2)), ("LEFTPADDING", (0, 0), (-1, -1), 1),
+                                 ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+                                 ("VALIGN", (0, 0), (0, 0), "MIDDLE"), ("VALIGN", (1, 0), (1, 0), "TOP"),
+                                 ("VALIGN", (1, 1), (1, 1), "MIDDLE"), ("VALIGN", (1, 2), (1, 2), "BOTTOM")]))
+        if peak <= 0:
+            delta_caption = "Signed perturbation: no pixel changed"
+        elif is_uniform_magnitude(delta):
+            delta_caption = (f"Signed perturbation (L-inf): |change| = {value(peak)} at almost every pixel; "
+                             "colour shows the sign only")
+        else:
+            delta_caption = f"Signed perturbation, largest |change| {value(peak)}"
         def cname(i: Any, names: list[str] = r.class_names) -> str:
             return names[i] if isinstance(i, int) and 0 <= i < len(names) else str(i)
 
         captions = [
             ctx.p(f"Original - prediction {cname(ex.clean_pred)} ({fmt.pct(ex.clean_conf)})", "caption"),
             ctx.p(f"Adversarial - prediction {cname(ex.adv_pred)} ({fmt.pct(ex.adv_conf)})", "caption"),
-            ctx.p(f"|perturbation|, amplified {amp}", "caption"),
-            ctx.p(f"|delta| ({unit_text})", "caption"),
+            ctx.p(delta_caption, "caption"),
+            ctx.p(f"adversarial - original ({unit_text})", "caption"),
         ]
         col_w = [img_w + 2 * mm] * 3 + [22 * mm]
         grid = Table([images + [bar], captions], colWidths=col_w, hAlign="LEFT")
@@ -810,6 +824,14 @@ def _example_section(ctx: _Context, width: float) -> list:
                      f"{cname(ex.true_label)} - {outcome}", "h2")
         story.append(KeepTogether([head, grid, Spacer(1, 3 * mm)]))
     return story
+
+
+def _example_window(r: EvaluationResult) -> str:
+    """The window the example images are shown at, in words (W before L, as the viewer labels it)."""
+    d = r.model.intensity
+    if d is not None and d.mode == "window" and fmt.is_number(d.width) and fmt.is_number(d.center):
+        return f"the model's window W {fmt.num(d.width, 4)} / L {fmt.num(d.center, 4)} {r.units or ''}".rstrip()
+    return "the model's intensity mapping to [0, 1]"
 
 
 def _flags_section(ctx: _Context, width: float) -> list:
