@@ -49,4 +49,4 @@ def test_demo_model_attacks_at_2_over_255(tmp_path):
     # random starts come from per-sample streams (results independent of batch composition), so they differ
     # from torchattacks' global-RNG starts: at most one sample of the 48 may land the other way (seeds 0-3
     # measured: ours 11, 12, 11, 11 robust; theirs 10, 12, 11, 10)
-    assert ours <= theirs + 1 / N_TEST + 1e-9, (ours, theirs)
+    assert ours <= theirs + 1 / N_TEST + 1e-6, (ours, theirs)     # (theirs is a float32 mean)
