@@ -25,7 +25,8 @@ def demo_fgsm():
     study = open_path(resources_dir() / "demo_study").studies[0]
     classifier = load_classifier(demo_model_card(), device="cpu")
     slice_ = study.default_slice if study.default_slice is not None else study.n_slices // 2
-    return run_job(study_attack_workflow(classifier, study, "fgsm", {"eps": 4 / 255}, slices=[slice_]))
+    return run_job(study_attack_workflow(classifier, study, "fgsm", {"eps": 4 / 255}, slices=[slice_],
+                                         attribution=True))
 
 
 @pytest.fixture

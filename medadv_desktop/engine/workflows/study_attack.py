@@ -17,9 +17,10 @@
    runs on the chosen slices (all when ``slices`` is None);
 4. the outcome holds the engine result, the adversarial study in native units
    (the attacked slices replaced), the perturbation map, the JSON summary and
-   (2-D models) ``input_gradient``: d loss / d input at the original image of
-   each attacked slice in native units (:func:`input_gradient`), computed here
-   on the worker so a viewer can show ``|delta x gradient|`` without the model;
+   (2-D models, when ``attribution`` is asked for) ``input_gradient``: d loss / d
+   input at the original image of each attacked slice in native units
+   (:func:`input_gradient`), computed here on the worker so a viewer can show
+   ``|delta x gradient|`` without the model;
 5. with ``out_dir`` (or later, :func:`write_study_attack_outputs`), it is
    written there, never over an existing file:
    ``<pseudonym>_<attack>_adv`` like the input (DICOM series, NIfTI, PNG;
@@ -103,14 +104,16 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
                           inputs: Sequence[str | Path] = (), device: str | None = None,
                           cancel: CancelToken | None = None,
                           on_attack_progress: Callable[[Progress], None] | None = None,
-                          strict_modality: bool = False) -> Job[StudyAttackOutcome]:
+                          strict_modality: bool = False, attribution: bool = False) -> Job[StudyAttackOutcome]:
     """Attack ``slices`` of ``study`` with ``attack`` (see the module doc); yields stage ``"attack"`` events.
 
     ``classifier``: a loaded classifier, or a model card / its path, then loaded on ``device`` only
     after every check (parameters, units, output folder) has passed. ``keep_identity``: write the
     adversarial DICOM/NIfTI with the source's identifying header (an explicit opt-in the caller
     logs; recorded in the summary). ``inputs``: further paths the outputs must stay out of (the file
-    or folder the user opened).
+    or folder the user opened). ``attribution``: also compute :func:`input_gradient` for the
+    viewer's |delta x gradient| overlay (one extra backward pass; the GUI asks for it, the CLI
+    writes nothing that uses it).
     """
     from medadv_desktop.engine.attacks import check_budget_units, get_attack
     from medadv_desktop.engine.evaluation.study_attack import attack_study_job
@@ -149,7 +152,7 @@ def study_attack_workflow(classifier: Any, study: Any, attack: str, params: Mapp
     outcome = StudyAttackOutcome(result=result, study=study, attack=name, label=attack_cls.label or name,
                                  stem=stem, model_name=card.name, keep_identity=keep_identity,
                                  classifier=classifier, batch_size=batch_size)
-    if getattr(card, "spatial_dims", 2) != 3:
+    if attribution and getattr(card, "spatial_dims", 2) != 3:
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
         outcome.input_gradient = input_gradient(classifier, result, batch_size=batch_size)

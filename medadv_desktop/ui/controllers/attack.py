@@ -175,7 +175,7 @@ class AttackController(QObject):
                 outcomes = []
                 for index, study, slices in targets:
                     outcome = yield from study_attack_workflow(classifier, study, request.attack, params,
-                                                               slices=slices, cancel=cancel,
+                                                               slices=slices, cancel=cancel, attribution=True,
                                                                on_attack_progress=report_progress)
                     outcomes.append((index, outcome))
                 return outcomes

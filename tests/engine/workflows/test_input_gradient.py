@@ -21,7 +21,8 @@ def fgsm_outcome():
     study = report.studies[0]
     classifier = load_classifier(demo_model_card(), device="cpu")
     slice_ = study.default_slice if study.default_slice is not None else study.n_slices // 2
-    return run_job(study_attack_workflow(classifier, study, "fgsm", {"eps": 4 / 255}, slices=[slice_]))
+    return run_job(study_attack_workflow(classifier, study, "fgsm", {"eps": 4 / 255}, slices=[slice_],
+                                         attribution=True))
 
 
 def test_fgsm_outcome_keeps_the_loss_gradient_at_the_original(fgsm_outcome):
@@ -46,3 +47,16 @@ def test_the_linf_overlay_with_the_gradient_is_an_attribution_not_a_uniform_wash
     assert shown.kind == "attribution" and "∂loss/∂x" in shown.label
     np.testing.assert_allclose(shown.array, np.abs((adv - clean) * grad[0]), rtol=1e-5)
     assert not is_uniform_magnitude(shown.array)                       # it says where the change matters
+
+
+def test_the_gradient_is_computed_only_when_asked(fgsm_outcome):
+    """The CLI writes nothing that uses it: without ``attribution`` no extra backward pass runs."""
+    from medadv_desktop.engine.models import load_classifier
+    from medadv_desktop.paths import demo_model_card
+
+    classifier = load_classifier(demo_model_card(), device="cpu")
+    plain = run_job(study_attack_workflow(classifier, fgsm_outcome.study, "fgsm", {"eps": 4 / 255},
+                                          slices=list(fgsm_outcome.result.slices)))
+    assert plain.input_gradient is None
+    np.testing.assert_array_equal(plain.result.adv_native, fgsm_outcome.result.adv_native)
+
