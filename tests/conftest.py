@@ -12,7 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# At most 2 threads; MEDADV_TEST_THREADS=1 lets a developer run the tests on a
+# loaded machine (every test, not only training's).
+torch.set_num_threads(int(os.environ.get("MEDADV_TEST_THREADS") or max(1, min(2, os.cpu_count() or 1))))
 
 WINDOW_40_400 = {"mode": "window", "center": 40, "width": 400}
 

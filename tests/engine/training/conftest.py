@@ -1,14 +1,8 @@
-import os
-
 import pytest
-import torch
 
 from tests.engine.training._tiny import demo_dataset, make_card
 
-# On a machine shared with other jobs, OpenMP with 2 threads can be ~10x slower
-# than 1 thread; MEDADV_TEST_THREADS=1 lets a developer run these tests there.
-if os.environ.get("MEDADV_TEST_THREADS"):
-    torch.set_num_threads(int(os.environ["MEDADV_TEST_THREADS"]))
+# MEDADV_TEST_THREADS (tests/conftest.py) sets torch's threads for every test.
 
 
 @pytest.fixture(scope="session")
