@@ -222,6 +222,10 @@ def test_before_after_table_shows_the_paired_test_and_the_corruption_rows(qtbot,
     widget = BeforeAfterTable()
     qtbot.addWidget(widget)
     widget.set_result(before_after)
+    widget.resize(1500, 260)
+    widget.show()
+    qtbot.waitExposed(widget)
+    _shot(widget, "issue15-before-after.png")
     rows = widget.row_texts()
     paired = paired_rows(before_after)
     assert len(rows) == len(paired) + 1
