@@ -287,3 +287,42 @@ def test_export_of_a_before_after_result_writes_its_own_signed_report(window, qt
     # the hardened model's own report of the same export shares the report id
     main_pdf = [p for p in out.glob("*.pdf") if p != own_pdf]
     assert main_pdf and doc["report"]["report_id"] in " ".join(_pdf_text(main_pdf[0]).split())
+
+
+def test_signoff_dialog_refuses_an_overlong_name_and_cancel_writes_nothing(window, qtbot, tmp_path, monkeypatch):
+    """The engine's checks keep the dialog open with the reason; Cancel at export writes nothing."""
+    from medadv_desktop.engine.plans import evaluate_plan, parse_plan
+    from medadv_desktop.ui.controllers import export
+    from tests.engine.reports.fixtures import make_result
+
+    dialog = SignOffDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.requester, "R" * 121)
+    qtbot.mouseClick(dialog.findChild(object, "signoff_ok"), Qt.LeftButton)
+    assert dialog.isVisible() and dialog.result_values is None
+    assert dialog.error.isVisibleTo(dialog) and "at most 120" in dialog.error.text()
+    dialog.requester.clear()
+    qtbot.keyClicks(dialog.requester, "  Dr   Ada  ")
+    qtbot.mouseClick(dialog.findChild(object, "signoff_ok"), Qt.LeftButton)
+    assert not dialog.isVisible() and dialog.result_values.requester == "Dr Ada"      # folded by the engine
+
+    result = make_result()
+    plan = parse_plan({"plan": {"title": "t"}, "criteria": [{"metric": "clean_accuracy", "comparison": ">=",
+                                                             "threshold": 0.5}]})
+    window.session.add_result(EvaluationEntry(result, verdict=evaluate_plan(plan, result)))
+    assert window.results.verdict.isVisibleTo(window.results_panel)
+    asked: list[str] = []
+    monkeypatch.setattr(export.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: asked.append("folder") or str(tmp_path)))
+
+    def cancel() -> None:
+        modal = QApplication.activeModalWidget()
+        if isinstance(modal, SignOffDialog):
+            qtbot.keyClick(modal, Qt.Key_Escape)
+        else:
+            QTimer.singleShot(50, cancel)
+
+    QTimer.singleShot(0, cancel)
+    assert window.exporter.export_current() is None
+    assert asked == [] and list(tmp_path.iterdir()) == []
