@@ -22,6 +22,7 @@ class ActionId:
     CREATE_CARD = "model.create_card"
     ADVERSARIAL_TRAINING = "model.adversarial_training"
     EXPORT_REPORT = "file.export_report"
+    REPORT_SIGNOFF = "file.report_signoff"
     QUIT = "file.quit"
     RUN_ATTACK = "attack.run"
     CANCEL_JOB = "attack.cancel"
@@ -59,6 +60,8 @@ ACTION_SPECS: dict[str, ActionSpec] = {
     ActionId.EXPORT_REPORT: ActionSpec("&Export Result…", "Ctrl+E",
                                        "Export the current result: an attacked study (adversarial study, perturbation "
                                        "map, summary), an evaluation or a before/after table (PDF / CSV / JSON)"),
+    ActionId.REPORT_SIGNOFF: ActionSpec("Report &Sign-off…", None,
+                                        "Requester, approver and purpose printed in the exported reports"),
     ActionId.QUIT: ActionSpec("&Quit", QKeySequence.Quit, "Quit MedAdv Desktop"),
     ActionId.RUN_ATTACK: ActionSpec("&Run Attack", "Ctrl+R", "Run the configured attack"),
     ActionId.CANCEL_JOB: ActionSpec("&Cancel Job", "Ctrl+.", "Cancel the running job"),

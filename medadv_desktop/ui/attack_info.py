@@ -42,6 +42,7 @@ class AttackRequest:
     # cumulative); True = every attack on every sample, each row the attack's own (evaluate_job's full_rows)
     full_rows: bool = False
     max_samples: int | None = None            # dataset scope: a seeded, class-balanced subset of at most this many
+    plan: Any = None                          # dataset scope: the engine TestPlan to apply (acceptance criteria)
 
 
 def gather_attack_infos() -> list[AttackInfo]:

@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
             (ActionId.CREATE_CARD, self.models.create_card_dialog),
             (ActionId.ADVERSARIAL_TRAINING, self.show_training),
             (ActionId.EXPORT_REPORT, self.exporter.export_current),
+            (ActionId.REPORT_SIGNOFF, self.exporter.edit_signoff),
             (ActionId.QUIT, self.close),
             (ActionId.RUN_ATTACK, self.attacks.run_current),
             (ActionId.CANCEL_JOB, self.jobs.cancel),
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
         for action_id in (ActionId.OPEN_FILE, ActionId.OPEN_FOLDER, ActionId.OPEN_DEMO):
             file_menu.addAction(a[action_id])
         file_menu.addMenu(self.recent_menu)
-        for action_id in (None, ActionId.EXPORT_REPORT, None, ActionId.QUIT):
+        for action_id in (None, ActionId.EXPORT_REPORT, ActionId.REPORT_SIGNOFF, None, ActionId.QUIT):
             file_menu.addSeparator() if action_id is None else file_menu.addAction(a[action_id])
         for action_id in (ActionId.LOAD_MODEL, ActionId.CREATE_CARD, None, ActionId.ADVERSARIAL_TRAINING):
             menus["&Model"].addSeparator() if action_id is None else menus["&Model"].addAction(a[action_id])

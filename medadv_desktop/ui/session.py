@@ -51,10 +51,14 @@ class AttackRun:
 
 @dataclass(eq=False)
 class EvaluationEntry:
-    """A data-set evaluation (``EvaluationResult``); ``partial``: cancelled, holds what finished."""
+    """A data-set evaluation (``EvaluationResult``); ``partial``: cancelled, holds what finished.
+    ``measures``: the engine's rates with intervals (``PerClassMeasures``, computed on the worker);
+    ``verdict``: the test plan's ``PlanVerdict`` when a plan was applied."""
 
     result: Any
     partial: bool = False
+    measures: Any = None
+    verdict: Any = None
 
     @property
     def label(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from medadv_desktop.ui.attack_info import SCOPE_SLICE
 from tests.ui.conftest import load, run_and_wait
@@ -28,5 +29,7 @@ def test_demo_study_and_model_fgsm(window, qtbot):
     heat = window.viewer.heatmap_array()
     changed = result.adv_native[0] != result.clean_native[0]
     assert changed.any() and np.all(heat[changed] > 0) and np.all(heat[~changed] == 0)
-    assert window.results_panel.table.proxy.index(0, 5).data() == f"{result.row.robust_accuracy * 100:.1f} %"
+    table = window.results_panel.table
+    robust = [table.proxy.headerData(c, Qt.Horizontal) for c in range(table.proxy.columnCount())].index("Robust acc")
+    assert table.proxy.index(0, robust).data() == f"{result.row.robust_accuracy * 100:.1f} %"
     assert all(len(t) == 3 for t in window.model_panel.prediction_texts())

@@ -288,8 +288,9 @@ def test_evaluation_attack_cascade_and_per_attack_checkbox(window, qtbot, tmp_pa
     assert [(r.attack, r.cumulative) for r in cascade.rows] == [(first, False), (second, True), ("worst-case", False)]
     shown = {table.proxy.index(r, 1).data(): r for r in range(table.proxy.rowCount())}
     assert set(shown) == {first, f"{second} *", "worst-case"}
-    assert "Cumulative row" in table.proxy.index(shown[f"{second} *"], 5).data(Qt.ToolTipRole)
-    assert table.proxy.index(shown[first], 5).data(Qt.ToolTipRole) is None
+    robust = [table.proxy.headerData(c, Qt.Horizontal) for c in range(table.proxy.columnCount())].index("Robust acc")
+    assert "Cumulative row" in table.proxy.index(shown[f"{second} *"], robust).data(Qt.ToolTipRole)
+    assert table.proxy.index(shown[first], robust).data(Qt.ToolTipRole) is None
     assert results.summary_note.isVisibleTo(results) and "cumulative" in results.summary_note.text()
     assert f"{second} *" in table.to_tsv(only_selected=False)
 

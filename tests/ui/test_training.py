@@ -108,14 +108,17 @@ def test_training_dock_runs_to_the_before_after_table_and_uses_the_model(window,
     panel.table.setFocus()
     qtbot.keyClick(panel.table, Qt.Key_C, Qt.ControlModifier)
     tsv = QGuiApplication.clipboard().text().splitlines()
-    assert tsv[0].split("\t") == ["Attack", "eps", "eps native", "Before", "After adv. training", "Change"]
+    assert tsv[0].split("\t") == ["Attack", "eps", "eps native", "Before", "Before 95 % CI", "After adv. training",
+                                  "After 95 % CI", "Change", "Change 95 % CI", "McNemar p"]
     assert len(tsv) == 1 + len(rows)
 
     # files: the hardened model, its card, a checkpoint, the table; the parent untouched
     assert (out / "model_card.json").is_file() and (out / "model.safetensors").is_file()
     assert list(out.glob("checkpoint-epoch-001*"))
     saved = json.loads((out / "before_after.json").read_text())
-    assert len(saved["rows"]) == len(rows)
+    assert len(saved["rows"]) + len(saved["corruption_rows"]) == len(rows)      # the corruption re-test rows too
+    assert saved["corruption_rows"] and all(f"corruption: {c['corruption']}" in [r["Attack"] for r in rows]
+                                            for c in saved["corruption_rows"])
     assert _sha(tiny_card.parent / "weights.safetensors") == parent_hash
     assert "Done" in panel.status.text() and panel.progress.value() == 1000
     assert str(out) != panel.out_edit.text()                       # a fresh folder for the next run

@@ -155,7 +155,7 @@ def render_before_after_pdf(table: BeforeAfterResult, *, meta: ReportMeta | None
         ("Training recipe", training_recipe_in_words(table.training) if table.training is not None else ""),
         ("Training budget eps", fmt.eps_all_units(table.train_eps, ev.eps_native_at(table.train_eps), table.units)
          if fmt.is_number(table.train_eps) else ""),
-        ("Requested by", ctx.meta.requester), ("Approver", ctx.meta.approver)]
+        ("Requested by", ctx.meta.requester), ("Approver", ctx.meta.approver), ("Purpose", ctx.meta.purpose)]
     story.append(ctx.kv_table([(k, v) for k, v in pairs if v], width, key_width=50))
     story += before_after_section(ctx, width, with_recipe=False)
     story += signoff_section(ctx, ctx.meta, width)

@@ -6,7 +6,8 @@ is a fresh UUID4 per report (a report rebuilt from a saved result is a new docum
 id; the result's own date says when the evaluation ran). ``requester`` and ``approver`` are
 names the user gave (``medadv evaluate --requester/--approver`` or the GUI); they are the only
 people's names a report carries and are printed as given, outside de-identification, because
-they are staff, not patients. ``verdict`` is the test plan applied to the result
+they are staff, not patients. ``purpose`` is the free text of the GUI's sign-off dialog (why the
+report was asked for); it is free text, so it goes through the de-identification pass. ``verdict`` is the test plan applied to the result
 (:func:`medadv_desktop.engine.plans.evaluate_plan`).
 
 :func:`traceability_pairs` and :func:`run_parameters_in_words` give (label, text) pairs with empty
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from medadv_desktop.engine.results import BeforeAfterResult, EvaluationResult
 
 MAX_NAME_CHARS = 120
+MAX_PURPOSE_CHARS = 2000
 
 
 def _utc_now() -> str:
@@ -45,6 +47,19 @@ def _clean_name(value: str | None, option: str) -> str:
     return text
 
 
+def _clean_purpose(value: str | None) -> str:
+    from medadv_desktop.errors import ReportError
+
+    lines = [" ".join(line.split()) for line in str(value or "").splitlines()]
+    text = "\n".join(line for line in lines if line)
+    if len(text) > MAX_PURPOSE_CHARS:
+        raise ReportError(f"purpose: the text is {len(text)} characters long; at most {MAX_PURPOSE_CHARS}.",
+                          hint="Say in a few sentences what the report is for; details belong in the test plan.")
+    if any(ord(c) < 32 and c != "\n" for c in text):
+        raise ReportError("purpose: the text holds control characters.")
+    return text
+
+
 @dataclass(frozen=True)
 class ReportMeta:
     """What identifies one report document (module doc)."""
@@ -54,13 +69,15 @@ class ReportMeta:
     requester: str = ""
     approver: str = ""
     verdict: PlanVerdict | None = None
+    purpose: str = ""
 
     @classmethod
     def create(cls, *, requester: str | None = None, approver: str | None = None,
-               verdict: PlanVerdict | None = None) -> ReportMeta:
-        """A new report id, names checked (one line each, at most 120 characters)."""
+               verdict: PlanVerdict | None = None, purpose: str | None = None) -> ReportMeta:
+        """A new report id, names checked (one line each, at most 120 characters), the purpose
+        (free text, at most 2000 characters) with its blank lines and runs of spaces folded."""
         return cls(requester=_clean_name(requester, "requester"), approver=_clean_name(approver, "approver"),
-                   verdict=verdict)
+                   verdict=verdict, purpose=_clean_purpose(purpose))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON block of a report (``report`` key): id, date, names, plan hash and verdict."""
@@ -68,6 +85,10 @@ class ReportMeta:
 
         out: dict[str, Any] = {"report_id": self.report_id, "created_utc": self.created_utc,
                                "requester": self.requester or None, "approver": self.approver or None}
+        if self.purpose:
+            from medadv_desktop.engine.reports.deid import scrub_text
+
+            out["purpose"] = scrub_text(self.purpose)
         if self.verdict is not None:
             v = self.verdict
             out["test_plan"] = {"title": v.plan_title, "version": v.plan_version, "owner": v.plan_owner,
@@ -91,6 +112,7 @@ def traceability_pairs(result: EvaluationResult, meta: ReportMeta,
         ("Evaluation run", str(r.provenance.date_utc or "").replace("T", " ").replace("+00:00", " UTC")),
         ("Requested by", meta.requester),
         ("Approver", meta.approver),
+        ("Purpose", meta.purpose),
         ("Model weights SHA-256", r.model.sha256 or ""),
         ("Parent model SHA-256 (trained from)", r.model.parent_sha256 or ""),
         ("Data set fingerprint (SHA-256)", r.dataset.fingerprint or ""),

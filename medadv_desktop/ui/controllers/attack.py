@@ -30,6 +30,17 @@ GUARD_BEFORE = "Modality guard (the attack will run, but read its numbers with c
 GUARD_DURING = "Modality guard, reported by the running job:"
 
 
+def evaluation_measures(result: Any) -> Any:
+    """The engine's rates with intervals of an evaluation (``PerClassMeasures``), or None when its
+    records do not fit together (then the tables show no interval rather than a wrong one)."""
+    from medadv_desktop.engine.metrics.per_class import per_class_measures
+
+    try:
+        return per_class_measures(result)
+    except ValueError:
+        return None
+
+
 class AttackController(QObject):
     """Runs the Attack dock's requests; keeps Run enabled only when it can run, with the reason when not."""
 
@@ -208,8 +219,9 @@ class AttackController(QObject):
                 outcome = yield from evaluation_workflow(classifier, EvaluationRequest(
                     data=request.dataset, attacks=request.attacks, eps=request.eps_grid,
                     norm=request.params.get("norm", "linf"), seed=int(request.params.get("seed", 0)),
-                    full_rows=request.full_rows, max_samples=request.max_samples), cancel=cancel)
-                return outcome.result
+                    full_rows=request.full_rows, max_samples=request.max_samples, plan=request.plan),
+                    cancel=cancel)
+                return outcome.result, evaluation_measures(outcome.result), outcome.verdict
             return job()
 
         names = ", ".join(n for n, _ in request.attacks)
@@ -217,15 +229,19 @@ class AttackController(QObject):
         cap = f", at most {request.max_samples} samples" if request.max_samples else ""
         title = f"Evaluate {names} on a labelled data set ({len(request.eps_grid)} eps{mode}{cap})"
 
-        def on_result(result: Any) -> None:
+        def on_result(done: tuple[Any, Any, Any]) -> None:
+            result, measures, verdict = done
             self._show_kept(list(getattr(result, "warnings", [])))
-            session.add_result(EvaluationEntry(result))
+            if verdict is not None:
+                session.message.emit(verdict.summary())
+            session.add_result(EvaluationEntry(result, measures=measures, verdict=verdict))
 
         def on_cancelled(partial: Any) -> None:
             if partial is None:
                 return
             rows = [r for r in partial.rows if r.attack != "worst-case"]
-            session.add_result(EvaluationEntry(partial, partial=True))
+            # a cancelled run's finished rows: few records, so their intervals are quick to get here
+            session.add_result(EvaluationEntry(partial, partial=True, measures=evaluation_measures(partial)))
             session.message.emit(f"Evaluation cancelled: the {len(rows)} finished attack row(s) are kept, "
                                  "marked partial")
 

@@ -7,7 +7,16 @@
 * a data-set evaluation: PDF report, per-sample and summary CSV, JSON
   (``medadv-report-<model>-<YYYYmmdd-HHMMSS>``; "-partial" for a cancelled one);
 * a before/after table of adversarial training: the hardened model's
-  report with the table (PDF, CSVs, JSON) and ``…-before_after.json``.
+  report with the table (PDF, CSVs, JSON), ``…-before_after.json`` and the
+  dedicated before/after report (``…-before-after-report.pdf/.csv/.json``,
+  both models' hashes, the recipe, the paired test: the CLI's
+  ``report --before-after-report``).
+
+A report (evaluation or before/after) carries the sign-off of
+:mod:`medadv_desktop.ui.dialogs.signoff` (requester, approver, purpose), asked
+at export when the evaluation has a test plan's verdict or when the user asked
+for it at every export, and the verdict itself (the PDF opens with it); all
+files of one export share one report id.
 
 Names carry the time to the second, and a counter (``-2``, ``-3``…) when
 that name is taken, so a second export never meets "already exists"; the
@@ -26,11 +35,16 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from medadv_desktop.engine.jobs import CancelToken, Progress
+from medadv_desktop.ui.dialogs.signoff import SignOff, SignOffDialog
 from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEntry, Session
 from medadv_desktop.ui.settings import KEY_EXPORT_DIR, SettingsStore
 from medadv_desktop.ui.worker import JobRequest
 
 REPORT_SUFFIXES = (".pdf", "-samples.csv", "-summary.csv", ".json")
+BEFORE_AFTER_SUFFIXES = ("-before_after.json", "-before-after-report.pdf", "-before-after-report.csv",
+                         "-before-after-report.json")
+# the sign-off names (staff, not patients) are remembered between launches; the purpose is per session
+KEY_REQUESTER, KEY_APPROVER, KEY_ASK_SIGNOFF = "report/requester", "report/approver", "report/ask_signoff"
 
 
 def unique_stem(folder: Path, stem: str, suffixes: Sequence[str] = ("",)) -> str:
@@ -73,6 +87,21 @@ class ExportController(QObject):
     def __init__(self, session: Session, settings: SettingsStore, dialog_parent: QWidget) -> None:
         super().__init__(session)
         self.session, self.settings, self.parent = session, settings, dialog_parent
+        self.signoff = SignOff(settings.text(KEY_REQUESTER), settings.text(KEY_APPROVER))
+        self.ask_always = settings.text(KEY_ASK_SIGNOFF) == "1"
+
+    def edit_signoff(self, verdict: Any = None) -> bool:
+        """File ▸ Report Sign-off… (and the question at export): False when the user cancelled."""
+        line = (f"This report carries the test plan's verdict: {verdict.summary()}." if verdict is not None else "")
+        dialog = SignOffDialog(self.parent, values=self.signoff, ask_always=self.ask_always, verdict_line=line)
+        if dialog.exec() != SignOffDialog.Accepted or dialog.result_values is None:
+            return False
+        self.signoff = dialog.result_values
+        self.ask_always = dialog.ask_always.isChecked()
+        self.settings.set_text(KEY_REQUESTER, self.signoff.requester)
+        self.settings.set_text(KEY_APPROVER, self.signoff.approver)
+        self.settings.set_text(KEY_ASK_SIGNOFF, "1" if self.ask_always else "0")
+        return True
 
     def can_export(self) -> bool:
         return self.session.current_result is not None
@@ -82,6 +111,10 @@ class ExportController(QObject):
         if entry is None:
             self.session.report_error("Run an attack, an evaluation or an adversarial training first; "
                                       "the export writes its result.", title="Export")
+            return None
+        verdict = getattr(entry, "verdict", None)
+        if isinstance(entry, (EvaluationEntry, BeforeAfterEntry)) and (verdict is not None or self.ask_always) \
+                and not self.edit_signoff(verdict):
             return None
         start = self.settings.text(KEY_EXPORT_DIR) or self.settings.last_dir()
         folder = QFileDialog.getExistingDirectory(self.parent, f"Export the {entry.label} to folder", start)
@@ -137,11 +170,12 @@ class ExportController(QObject):
         result = entry.result
         stem = unique_stem(folder, report_stem(result, entry.partial), REPORT_SUFFIXES)
         paths = report_paths(folder, stem)
+        meta = self.signoff.meta(verdict=entry.verdict)          # one report id for every file
 
         def factory(cancel: CancelToken):
             from medadv_desktop.engine.reports import export_reports_job
 
-            return export_reports_job(result, cancel=cancel, **paths)
+            return export_reports_job(result, cancel=cancel, meta=meta, **paths)
 
         return f"Export report {stem}", factory
 
@@ -149,17 +183,27 @@ class ExportController(QObject):
         table = entry.table
         base = table.after if table.after is not None else None
         stem = unique_stem(folder, (report_stem(base) if base is not None else f"medadv-before-after-{_stamp()}"),
-                           (*REPORT_SUFFIXES, "-before_after.json"))
+                           (*REPORT_SUFFIXES, *BEFORE_AFTER_SUFFIXES))
         paths = report_paths(folder, stem)
         table_path = folder / f"{stem}-before_after.json"
+        own = [folder / f"{stem}-before-after-report{ext}" for ext in (".pdf", ".csv", ".json")]
+        meta = self.signoff.meta()                               # one report id for every file
 
         def factory(cancel: CancelToken):
             from medadv_desktop.engine.reports import export_reports_job
+            from medadv_desktop.engine.reports.before_after_report import (
+                write_before_after_csv, write_before_after_json, write_before_after_pdf)
 
             def job():
                 written: list[Path] = [table.save_table(table_path)]
+                writers = (write_before_after_pdf, write_before_after_csv, write_before_after_json)
+                for i, (path, write) in enumerate(zip(own, writers)):         # the before/after report itself
+                    cancel.raise_if_cancelled(partial=list(written))
+                    yield Progress("report", i, len(own), f"Writing the before/after report: {path.name}")
+                    written.append(write(table, path, meta=meta))
                 if base is not None:
-                    written += yield from export_reports_job(base, before_after=table, cancel=cancel, **paths)
+                    written += yield from export_reports_job(base, before_after=table, cancel=cancel, meta=meta,
+                                                             **paths)
                 return written
             return job()
 

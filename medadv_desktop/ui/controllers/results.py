@@ -18,7 +18,8 @@ from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEnt
 from medadv_desktop.ui.widgets.guard_banner import GuardBanner
 from medadv_desktop.ui.widgets.results_panel import TAB_PREDICTION, TAB_SUMMARY, ResultsPanel
 from medadv_desktop.ui.widgets.sample_table import SampleEntry
-from medadv_desktop.ui.widgets.summary_table import SummaryRow
+from medadv_desktop.ui.widgets.summary_table import SummaryRow, evaluation_rows, study_attack_rates
+from medadv_desktop.ui.widgets.verdict_table import VerdictTable
 
 
 def card_window(card: Any, study: Any = None) -> tuple[float, float] | None:
@@ -51,6 +52,8 @@ class ResultsController(QObject):
         self.guard_banners = [GuardBanner(), GuardBanner()]
         for tab, banner in zip((TAB_PREDICTION, TAB_SUMMARY), self.guard_banners):
             panel.widget(tab).layout().insertWidget(0, banner)
+        self.verdict = VerdictTable()          # the test plan's verdict of the shown evaluation (issue 15)
+        panel.widget(TAB_SUMMARY).layout().insertWidget(1, self.verdict)
 
     def _show_warnings(self, warnings: list[Any]) -> None:
         for banner in self.guard_banners:
@@ -78,7 +81,7 @@ class ResultsController(QObject):
             study = session.studies[index]
             where = f"slice {result.slices[0] + 1}" if len(result.slices) == 1 else f"{len(result.slices)} slices"
             rows.append(SummaryRow(source=f"{result.study} {where}", row=result.row, clean_accuracy=None,
-                                   units=result.units))
+                                   units=result.units, rates=study_attack_rates(result)))
             levels = card_window(session.card, study)
             for i, record in enumerate(result.records):
                 slice_index = result.slices[i] if i < len(result.slices) else None
@@ -100,7 +103,8 @@ class ResultsController(QObject):
         self.panel.class_names = list(result.class_names)
         name = result.dataset.name or "data set"
         source = f"eval {name}" + (" (partial: cancelled)" if entry.partial else "")
-        self._add_rows([SummaryRow(source, r, result.clean_accuracy, result.units) for r in result.rows], entry)
+        self._add_rows(evaluation_rows(source, result, entry.measures), entry)
+        self.verdict.set_verdict(entry.verdict)
         self._show_warnings(list(getattr(result, "warnings", [])))
         caption = "Partial result of a cancelled evaluation: only the rows that finished." if entry.partial else ""
         self.panel.show_curve(result.rows, result.clean_accuracy, caption)

@@ -233,9 +233,13 @@ class TrainingController(QObject):
         original, request = self._original, self.request
 
         def factory(cancel: CancelToken):
+            from medadv_desktop.engine.reports.verdict_section import paired_rows
             from medadv_desktop.engine.workflows.training import retest_phase
 
-            return retest_phase(original, outcome, request, cancel=cancel)
+            def job():
+                retest = yield from retest_phase(original, outcome, request, cancel=cancel)
+                return retest, paired_rows(retest.table)       # the paired tests on the worker (issue 15)
+            return job()
 
         job = JobRequest(f"Before/after re-test ({', '.join(n for n, _ in request.attacks)})", factory,
                          on_progress=self._on_retest_progress, on_result=self._handle_before_after,
@@ -244,7 +248,8 @@ class TrainingController(QObject):
         self.jobs.append(job)
         self.session.submit(job)
 
-    def _handle_before_after(self, outcome: Any) -> None:
+    def _handle_before_after(self, done: tuple[Any, Any]) -> None:
+        outcome, paired = done
         table, saved = outcome.table, outcome.table_path is not None
         self.before_after = table
         eps = format_budget(table.train_eps)
@@ -255,7 +260,7 @@ class TrainingController(QObject):
                 row = r
         caption = (f"{table.n_samples} samples ({self._eval_source}) · ★ training eps {eps} · accuracy = fraction "
                    f"classified correctly · change in percentage points")
-        self.panel.show_before_after(table, caption)
+        self.panel.show_before_after(table, caption, paired)
         parts = []
         if clean is not None and clean.change is not None:
             parts.append(f"clean accuracy {pct(clean.accuracy_before)} → {pct(clean.accuracy_after)}")

@@ -13,6 +13,7 @@ whether Run is possible and tells the panel with :meth:`set_run_state`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from medadv_desktop.errors import AttackConfigError, DatasetError, MedAdvError
 from medadv_desktop.ui.attack_info import SCOPE_DATASET, SCOPES, AttackInfo, AttackRequest
 from medadv_desktop.ui.widgets.attack_form import AttackForm
 from medadv_desktop.ui.widgets.common import dim_label, path_row, vertical_scroll_area
+from medadv_desktop.ui.widgets.plan_picker import PlanPicker
 
 DEFAULT_EPS_GRID = "1/255, 2/255, 4/255"
 EVAL_NOTE = ("Evaluation runs every ticked attack in the list, in order, as a cascade: a later attack only on "
@@ -138,6 +140,9 @@ class AttackPanel(QWidget):
         form.addRow(self.per_attack)
         self.eval_note = dim_label(EVAL_NOTE)
         form.addRow(self.eval_note)
+        self.plan_picker = PlanPicker()                     # issue 15: acceptance criteria (plan_picker.py)
+        self.plan_picker.sig_changed.connect(self.sig_changed)
+        form.addRow("Test plan:", self.plan_picker)
         self.dataset_box = box
         self.grid_error = ""
         return box
@@ -227,7 +232,7 @@ class AttackPanel(QWidget):
     def _on_scope(self, *_args) -> None:
         dataset = self.scope_key() == SCOPE_DATASET
         self.dataset_box.setVisible(dataset)
-        for w in (self.dataset_row, self.eps_grid, self.eval_note, self.per_attack, self.max_samples):
+        for w in (self.dataset_row, self.eps_grid, self.eval_note, self.per_attack, self.max_samples, self.plan_picker):
             w.setEnabled(dataset)
         self.run_button.setText("Run evaluation" if dataset else "Run attack")
         self.sig_changed.emit()
@@ -260,6 +265,8 @@ class AttackPanel(QWidget):
                 out.append("Choose a labelled data set folder (one sub-folder per class).")
             if self.grid_error:
                 out.append(self.grid_error)
+            if self.plan_picker.problem():
+                out.append(self.plan_picker.problem())
             for name in self.ticked_attacks():
                 other = self.form_by_name.get(name)
                 if other is not None and other is not form:
@@ -303,6 +310,7 @@ class AttackPanel(QWidget):
                                for n in names]
             request.full_rows = self.per_attack.isChecked()
             request.max_samples = self.max_samples.value() or None
+            request.plan = self.plan_picker.plan
         return request
 
     def request_run(self) -> None:
@@ -322,7 +330,7 @@ class AttackPanel(QWidget):
             forms[name] = form.text_values()
         return {"attack": self.current_attack(), "ticked": self.ticked_attacks(), "scope": self.scope_key(),
                 "eps_grid": self.eps_grid.text(), "max_samples": self.max_samples.value(),
-                "per_attack": self.per_attack.isChecked(), "forms": forms}
+                "per_attack": self.per_attack.isChecked(), "plan": self.plan_picker.path(), "forms": forms}
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Apply :meth:`settings_state` output; unknown attacks and values that no longer validate are skipped."""
@@ -338,6 +346,8 @@ class AttackPanel(QWidget):
             self.max_samples.setValue(state["max_samples"])
         if isinstance(state.get("per_attack"), bool):
             self.per_attack.setChecked(state["per_attack"])
+        if isinstance(state.get("plan"), str) and (not state["plan"] or os.path.isfile(state["plan"])):
+            self.plan_picker.set_path(state["plan"])         # a plan moved away since is not restored
         if isinstance(state.get("scope"), str) and self.scope.findData(state["scope"]) >= 0:
             self.set_scope(state["scope"])
         if isinstance(state.get("attack"), str) and state["attack"] in self.form_by_name:

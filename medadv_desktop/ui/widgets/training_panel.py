@@ -362,9 +362,10 @@ class TrainingPanel(QWidget):
         self.hardened_card = card_path
         self.use_button.setEnabled(card_path is not None and not self._running)
 
-    def show_before_after(self, result: BeforeAfterResult, caption: str) -> None:
-        self.table.set_result(result)
-        self.table_caption.setText(caption)
+    def show_before_after(self, result: BeforeAfterResult, caption: str, paired: Any = None) -> None:
+        """The table (``paired``: the engine's paired tests of its rows) and the caption, then its cautions."""
+        self.table.set_result(result, paired)
+        self.table_caption.setText("\n".join([caption, *self.table.cautions()]))
 
     def _use_model(self) -> None:
         if self.hardened_card:

@@ -243,3 +243,21 @@ def test_small_sample_caution_in_words_beside_the_summary(governed):
     flat = text.replace("\n", " ")
     wc = per_class_measures(result).at("worst-case", max(result.eps_grid)).robust_accuracy
     assert wc.n == 24 and "Few samples (n = 24): the worst-case robust accuracy at eps" in flat
+
+
+def test_report_purpose_is_checked_folded_and_de_identified():
+    """The GUI sign-off's free-text purpose (issue 15): folded, length-checked, scrubbed in the JSON."""
+    from medadv_desktop.engine.reports import ReportMeta
+    from medadv_desktop.engine.reports.traceability import MAX_PURPOSE_CHARS, traceability_pairs
+    from medadv_desktop.errors import ReportError
+    from tests.engine.reports.fixtures import make_result
+
+    meta = ReportMeta.create(requester="Dr A", purpose="  Pilot   acceptance\n\n study 1.2.840.10008.5.1.4  ")
+    assert meta.purpose == "Pilot acceptance\nstudy 1.2.840.10008.5.1.4"
+    assert meta.to_dict()["purpose"] == "Pilot acceptance\nstudy [UID removed]"
+    assert ("Purpose", meta.purpose) in traceability_pairs(make_result(), meta)
+    assert "purpose" not in ReportMeta.create().to_dict()
+    with pytest.raises(ReportError, match="purpose"):
+        ReportMeta.create(purpose="x" * (MAX_PURPOSE_CHARS + 1))
+    with pytest.raises(ReportError, match="control"):
+        ReportMeta.create(purpose="a\x07b")
