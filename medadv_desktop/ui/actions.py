@@ -18,6 +18,7 @@ class ActionId:
     OPEN_FOLDER = "file.open_folder"
     OPEN_DEMO = "file.open_demo"
     CLEAR_RECENT = "file.clear_recent"
+    REMEMBER_RECENT = "file.remember_recent"
     LOAD_MODEL = "model.load_card"
     CREATE_CARD = "model.create_card"
     ADVERSARIAL_TRAINING = "model.adversarial_training"
@@ -53,6 +54,10 @@ ACTION_SPECS: dict[str, ActionSpec] = {
     ActionId.OPEN_FOLDER: ActionSpec("Open &Folder…", "Ctrl+Shift+O", "Open a folder of DICOM series or images"),
     ActionId.OPEN_DEMO: ActionSpec("Open &Demo", "Ctrl+D", "Open the bundled synthetic demo study and model"),
     ActionId.CLEAR_RECENT: ActionSpec("Clear Recent", None, "Forget the recent files list"),
+    ActionId.REMEMBER_RECENT: ActionSpec("Remember recent study paths between launches (may contain patient names)",
+                                         None, "Off (the default): the recent list lasts for this session only and "
+                                         "shows pseudonyms; on: study paths are stored in the settings file",
+                                         True),
     ActionId.LOAD_MODEL: ActionSpec("Load &Model Card…", "Ctrl+M", "Load a model card (JSON beside the weights)"),
     ActionId.CREATE_CARD: ActionSpec("&Create Card from Weights…", None, "Write a model card for a weights file"),
     ActionId.ADVERSARIAL_TRAINING: ActionSpec("Adversarial &Training…", "Ctrl+T",

@@ -145,6 +145,8 @@ class MainWindow(QMainWindow):
                                                               self.viewer.set_heatmap_visible)
         self.actions[ActionId.VIEW_ORIGINAL].setChecked(True)
         self.studies.clear_recent_action = self.actions[ActionId.CLEAR_RECENT]
+        self.actions[ActionId.REMEMBER_RECENT] = self.studies.make_remember_action(
+            create_action(self, ActionId.REMEMBER_RECENT))
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -191,6 +193,7 @@ class MainWindow(QMainWindow):
         s.jobs_changed.connect(self.update_actions)
         s.current_result_changed.connect(lambda _e: self.update_actions())
         self.attacks.run_state_changed.connect(a[ActionId.RUN_ATTACK].setEnabled)
+        self.training.sig_unsaved.connect(self.exporter.offer_save_elsewhere)
         self.viewer.sig_cursor_text.connect(self.status.cursor.setText)
         self.viewer.sig_mode_changed.connect(lambda m: [act.setChecked(mode == m)
                                                         for mode, act in ((k, a[v]) for k, v in VIEW_ACTIONS.items())])

@@ -1,14 +1,18 @@
 """What MedAdv Desktop remembers between launches (QSettings), and what it deliberately does not.
 
-Kept: window geometry and dock layout, the heatmap opacity, the recent
-files list (File ▸ Open Recent; File ▸ Clear Recent forgets it), the Attack
+Kept: window geometry and dock layout, the heatmap opacity, the Attack
 panel (chosen and ticked attacks, every attack's parameters, scope, eps
 grid, max samples, per-attack rows), the data-set folders of the Attack and
 Training panels, the last export folder, and the last model card loaded.
 
 De-identification (issue 14): a study's own path never enters these
-settings except through the recent-files list the user sees and can clear.
-The model card path and data-set folders are stored as they are: they name
+settings by default. Folder and file names often carry a patient's name, so
+the recent-files list (File ▸ Open Recent) is kept for the session only, in
+memory, and shown by de-identified label (the pseudonym of the study it
+opened). Only the explicit opt-in File ▸ Open Recent ▸ "Remember recent
+study paths between launches (may contain patient names)" stores the paths;
+turning it off removes them from the settings file at once, and a list left
+by an older version is removed at start-up. The model card path and data-set folders are stored as they are: they name
 a model and a folder of class sub-folders, not a patient. Budgets are stored
 as text in [0, 1] units (``2/255``), never as native values of a study.
 """
@@ -26,6 +30,7 @@ MAX_RECENT = 10
 STATE_VERSION = 3
 
 KEY_RECENT = "recent_files"
+KEY_REMEMBER_RECENT = "privacy/remember_recent_paths"    # opt-in; off by default
 KEY_GEOMETRY, KEY_STATE = "window/geometry", "window/state"
 KEY_OPACITY = "viewer/heatmap_opacity"
 KEY_ATTACK = "attack/panel"              # JSON of AttackPanel.settings_state()
@@ -44,6 +49,8 @@ class SettingsStore:
 
     def __init__(self, settings: QSettings | None = None) -> None:
         self.qsettings = settings if settings is not None else make_settings()
+        self._recent: list[str] | None = None          # the recent paths (read from disk only when opted in)
+        self._labels: dict[str, str] | None = None     # path -> de-identified label, this session only
 
     # -- plain values -----------------------------------------------------------------
     def text(self, key: str, default: str = "") -> str:
@@ -80,20 +87,62 @@ class SettingsStore:
         self.qsettings.sync()
 
     # -- recent files -----------------------------------------------------------------
+    def _load_recent(self) -> None:
+        """Read the persisted list once (only when the user opted in; otherwise remove any left there)."""
+        if self._recent is not None:
+            return
+        self._recent, self._labels = [], {}
+        if self.remember_recent:
+            value = self.qsettings.value(KEY_RECENT, [])
+            if isinstance(value, str):
+                value = [value]
+            self._recent = [str(v) for v in (value or []) if str(v)][:MAX_RECENT]
+        elif self.qsettings.contains(KEY_RECENT):
+            self.qsettings.remove(KEY_RECENT)          # paths stored by an older version
+            self.qsettings.sync()
+
+    @property
+    def remember_recent(self) -> bool:
+        """True only when the user opted in to keeping study paths between launches."""
+        value = self.qsettings.value(KEY_REMEMBER_RECENT, False)
+        return value is True or str(value).lower() in ("true", "1")
+
+    def set_remember_recent(self, on: bool) -> None:
+        """Opt in (store the session's list now) or out (remove every stored path now)."""
+        self._load_recent()
+        self.qsettings.setValue(KEY_REMEMBER_RECENT, bool(on))
+        if on:
+            self.qsettings.setValue(KEY_RECENT, list(self._recent or []))
+        else:
+            self.qsettings.remove(KEY_RECENT)
+        self.qsettings.sync()
+
     def recent_files(self) -> list[str]:
-        value = self.qsettings.value(KEY_RECENT, [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        self._load_recent()
+        return list(self._recent or [])
 
     def add_recent(self, path: str | Path) -> None:
+        self._load_recent()
         path = str(Path(path).resolve())
-        recent = [p for p in self.recent_files() if p != path]
+        recent = [p for p in (self._recent or []) if p != path]
         recent.insert(0, path)
-        self.qsettings.setValue(KEY_RECENT, recent[:MAX_RECENT])
+        self._recent = recent[:MAX_RECENT]
+        if self.remember_recent:
+            self.qsettings.setValue(KEY_RECENT, self._recent)
+
+    def recent_label(self, path: str) -> str | None:
+        """The de-identified label of a recent path (the pseudonyms it opened), if known this session."""
+        return (self._labels or {}).get(path)
+
+    def set_recent_label(self, path: str | Path, label: str) -> None:
+        """Remember (in memory only) how to show ``path`` without its name."""
+        if self._labels is None:
+            self._labels = {}
+        self._labels[str(Path(path).resolve())] = label
 
     def clear_recent(self) -> None:
-        self.qsettings.setValue(KEY_RECENT, [])
+        self._recent, self._labels = [], {}
+        self.qsettings.remove(KEY_RECENT)
 
     def last_dir(self) -> str:
         recent = self.recent_files()

@@ -180,6 +180,8 @@ def test_settings_round_trip(qtbot, settings, tmp_path):
     qtbot.waitExposed(first)
     first.docks["dock_tags"].hide()
     first.viewer.opacity_slider.setValue(35)
+    # study paths persist only on the explicit opt-in (issue 14; off by default: tests/ui/test_issue14_gui.py)
+    first.actions[ActionId.REMEMBER_RECENT].setChecked(True)
     first.store.add_recent(tmp_path / "a.dcm")
     first.store.add_recent(tmp_path / "b")
     first.close()
@@ -198,6 +200,7 @@ def test_settings_round_trip(qtbot, settings, tmp_path):
     assert second.viewer.opacity_slider.value() == 35
     assert second.store.recent_files() == [str((tmp_path / "b").resolve()), str((tmp_path / "a.dcm").resolve())]
     assert [a.text() for a in second.recent_menu.actions()][:2] == ["&1 b", "&2 a.dcm"]
+    assert second.actions[ActionId.REMEMBER_RECENT].isChecked()
     second.close()
 
 

@@ -1,4 +1,12 @@
-"""Studies: open files, folders and the demo (as jobs), recent files, the study list and the tag browser."""
+"""Studies: open files, folders and the demo (as jobs), recent files, the study list and the tag browser.
+
+Privacy (issue 14): file and folder names can carry a patient's name, so
+what this controller sends to the status bar, the job log and error boxes
+names no path: a failed open is described as "the folder"/"the file" and the
+files refused are listed by name only in the Studies panel of the running
+session. The recent-files menu shows the pseudonyms a path opened, unless the
+user opted in to remembering paths (then the file name, as they chose).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from medadv_desktop.engine.jobs import CancelToken
@@ -14,7 +23,7 @@ from medadv_desktop.ui.session import Session
 from medadv_desktop.ui.settings import SettingsStore
 from medadv_desktop.ui.widgets.study_browser import StudyBrowser
 from medadv_desktop.ui.widgets.tag_browser import TagBrowser
-from medadv_desktop.ui.worker import JobRequest
+from medadv_desktop.ui.worker import JobFailure, JobRequest
 
 IMAGE_FILTER = ("Images (*.dcm *.DCM *.dicom *.ima *.nii *.nii.gz *.img *.hdr *.png *.jpg *.jpeg *.tif *.tiff);;"
                 "All files (*)")
@@ -27,6 +36,22 @@ def _open_path_job(path: Path, cancel: CancelToken):
     return open_path_job(path, cancel=cancel)
 
 
+def redact_path(message: str, *paths: Any) -> str:
+    """``message`` without the names in ``paths``: each full path, and each of their folder and file
+    names where the message quotes it (``'Doe_John'``), becomes ``'…'``. Unquoted words are left alone."""
+    names: set[str] = set()
+    for path in paths:
+        if path is None:
+            continue
+        path = Path(path)
+        for text in (str(path), str(path.resolve()) if path.is_absolute() else str(path)):
+            message = message.replace(text, "…")
+        names.update(part for part in path.parts if part not in ("", "/", "\\"))
+    for name in sorted(names, key=len, reverse=True):
+        message = message.replace(f"'{name}'", "'…'").replace(f'"{name}"', '"…"')
+    return message
+
+
 class StudiesController(QObject):
     """Opens studies into the session and keeps the Studies and DICOM Tags docks in step with it."""
 
@@ -36,6 +61,7 @@ class StudiesController(QObject):
         self.session, self.browser, self.tags = session, browser, tags
         self.settings, self.recent_menu, self.parent = settings, recent_menu, dialog_parent
         self.clear_recent_action: Any = None
+        self.remember_recent_action: QAction | None = None
         browser.sig_study_selected.connect(session.select_study)
         session.studies_changed.connect(lambda: browser.set_studies(session.studies, session.current_index))
         session.current_study_changed.connect(self._on_current)
@@ -76,18 +102,33 @@ class StudiesController(QObject):
             requests.append(self.session.submit(JobRequest(
                 f"Open {what}", lambda cancel, p=path: _open_path_job(p, cancel),
                 on_result=lambda report, p=path: self._loaded(p, report),
-                on_error=self.session.job_failed(f"Open {what}"))))
+                on_error=lambda failure, p=path, w=what: self._open_failed(p, w, failure))))
         return requests
+
+    def _open_failed(self, path: Path, what: str, failure: JobFailure) -> None:
+        self.settings.set_recent_label(path, f"{what} that could not be opened")
+        self.refresh_recent_menu()
+        message = redact_path(failure.message, path, getattr(failure.exception, "path", None))
+        self.session.report_error(message, title=f"Open {what}")
 
     def _loaded(self, path: Path, report: Any) -> None:
         studies = list(report.studies)
         failures = list(report.failures)
+        what = "folder" if path.is_dir() else "file"
         if failures:
             self.browser.add_failures(failures)
         if not studies:
-            reasons = "\n".join(f"• {Path(p).name}: {r}" for p, r in failures[:8]) or "No images were found."
-            self.session.report_error(f"Nothing could be opened from '{path.name}'.\n{reasons}", title="Open")
+            self.settings.set_recent_label(path, f"{what} with nothing readable")
+            self.refresh_recent_menu()
+            reasons = sorted({reason for _p, reason in failures})
+            lines = "\n".join(f"• {redact_path(r, path, *(p for p, _r in failures))}" for r in reasons[:8])
+            self.session.report_error(
+                f"Nothing could be opened from the {what} ({len(failures)} file(s) refused; the Studies panel "
+                f"lists them).\n{lines or 'No images were found.'}", title="Open")
             return
+        label = ", ".join(f"{s.pseudonym} ({s.modality})" for s in studies[:2]) + (" …" if len(studies) > 2 else "")
+        self.settings.set_recent_label(path, label)
+        self.refresh_recent_menu()
         self.session.add_studies(studies)
         self.session.message.emit(
             f"Opened {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}: "
@@ -104,20 +145,48 @@ class StudiesController(QObject):
                                       f"{study.n_slices} slice(s) of {cols}×{rows}")
 
     # -- recent files -------------------------------------------------------------
+    def make_remember_action(self, action: QAction) -> QAction:
+        """Wire the opt-in "Remember recent study paths between launches" (checked from the settings)."""
+        action.blockSignals(True)
+        action.setChecked(self.settings.remember_recent)
+        action.blockSignals(False)
+        action.toggled.connect(self.set_remember_recent)
+        self.remember_recent_action = action
+        self.refresh_recent_menu()
+        return action
+
+    def set_remember_recent(self, on: bool) -> None:
+        self.settings.set_remember_recent(on)
+        self.refresh_recent_menu()
+        self.session.message.emit("Recent study paths will be remembered between launches" if on else
+                                  "Recent study paths are kept for this session only (none stored)")
+
     def clear_recent(self) -> None:
         self.settings.clear_recent()
         self.refresh_recent_menu()
+
+    def recent_text(self, path: str) -> str:
+        """What the menu shows for ``path``: its name when the user opted in to storing paths, else the
+        pseudonyms it opened (never the name, which may carry a patient's name)."""
+        if self.settings.remember_recent:
+            return Path(path).name
+        return self.settings.recent_label(path) or ("folder being opened" if Path(path).is_dir()
+                                                    else "file being opened")
 
     def refresh_recent_menu(self) -> None:
         menu = self.recent_menu
         menu.clear()
         recent = self.settings.recent_files()
+        remember = self.settings.remember_recent
         for i, path in enumerate(recent):
-            action = menu.addAction(f"&{(i + 1) % 10} {Path(path).name}")
-            action.setToolTip(path)
+            action = menu.addAction(f"&{(i + 1) % 10} {self.recent_text(path)}")
+            if remember:
+                action.setToolTip(path)
             action.triggered.connect(lambda _c=False, p=path: self.open_paths([p]))
         if recent:
             menu.addSeparator()
         if self.clear_recent_action is not None:
             menu.addAction(self.clear_recent_action)
+        if self.remember_recent_action is not None:
+            menu.addAction(self.remember_recent_action)
         menu.setEnabled(True)

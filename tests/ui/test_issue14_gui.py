@@ -1,0 +1,142 @@
+"""Issue 14 in the GUI: a full or read-only disk loses nothing, the settings file holds no study path,
+the job log names no patient, and a FIFO inside a study folder never hangs the worker.
+
+Real parts: pydicom's CT_small.dcm rewritten with a patient's name in its tags and path, the real tiny
+timm model, real attacks and evaluations, the engine's real writers (a disk error injected at the
+lowest write call, ``os.write``'s caller in ``engine/safe_write.py``, or a real tmpfs when this user
+may mount one), a real named pipe. File dialogs are patched where they are used.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from medadv_desktop.ui.actions import ActionId
+from medadv_desktop.ui.attack_info import SCOPE_DATASET, SCOPE_SLICE
+from medadv_desktop.ui.main_window import MainWindow
+from medadv_desktop.ui.session import AttackRun, EvaluationEntry
+from tests.ui.conftest import load, run_and_wait, start_engine_and_model, wait_idle
+
+PATIENT = "DOE^JANE"
+PATIENT_ID = "PID4711X"
+
+
+def _patient_study(folder: Path) -> Path:
+    """CT_small.dcm with a patient's name and ID in its tags, in a folder and file named after her."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PatientName = PATIENT
+    ds.PatientID = PATIENT_ID
+    study = folder / f"DOE_JANE_{PATIENT_ID}"
+    study.mkdir(parents=True)
+    ds.save_as(study / f"DOE_JANE_{PATIENT_ID}_ct.dcm")
+    return study
+
+
+def _fragments(study: Path) -> list[bytes]:
+    return [b"DOE", b"JANE", PATIENT_ID.encode(), b"4711", study.name.encode(), study.parent.name.encode(),
+            str(study).encode()]
+
+
+def _new_window(qtbot, settings) -> MainWindow:
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def _log(win) -> str:
+    return win.jobs_panel.log.toPlainText()
+
+
+# --------------------------------------------------------------------------- privacy of the settings file
+def test_settings_file_holds_no_study_path_or_name(qtbot, settings, tmp_path):
+    study = _patient_study(tmp_path)
+    first = _new_window(qtbot, settings)
+    assert not first.actions[ActionId.REMEMBER_RECENT].isChecked()          # off by default
+    assert first.actions[ActionId.REMEMBER_RECENT] in first.recent_menu.actions()
+    first.session.start_engine()
+    first.studies.open_paths([study])
+    qtbot.waitUntil(lambda: first.session.study is not None, timeout=90_000)
+    wait_idle(qtbot, first)
+    pseudonym = first.session.study.pseudonym
+    # the recent list works for the session, shown by the study's pseudonym, never by its name
+    texts = [a.text() for a in first.recent_menu.actions()]
+    assert texts[0] == f"&1 {pseudonym} (CT)"
+    assert not any("DOE" in t or PATIENT_ID in t for t in texts)
+    assert all(not a.toolTip() or "DOE" not in a.toolTip() for a in first.recent_menu.actions())
+    assert "DOE" not in _log(first) and PATIENT_ID not in _log(first)
+    first.close()                                                            # quits: settings written
+
+    ini = Path(settings.fileName())
+    data = ini.read_bytes()
+    assert data and b"window" in data.lower()                                # the file was written
+    for fragment in _fragments(study):
+        assert fragment not in data, fragment
+    second = _new_window(qtbot, settings)
+    assert second.store.recent_files() == []
+    second.close()
+
+
+def test_opt_in_stores_paths_and_opting_out_removes_them(qtbot, settings, tmp_path):
+    study = _patient_study(tmp_path)
+    win = _new_window(qtbot, settings)
+    win.store.add_recent(study)
+    win.studies.refresh_recent_menu()
+    win.recent_menu.actions()                                    # the opt-in lives in File ▸ Open Recent
+    win.actions[ActionId.REMEMBER_RECENT].setChecked(True)       # the user opts in: the session's list is stored
+    settings.sync()
+    assert study.name.encode() in Path(settings.fileName()).read_bytes()
+    assert [a.text() for a in win.recent_menu.actions()][0] == f"&1 {study.name}"      # the name, as chosen
+    win.actions[ActionId.REMEMBER_RECENT].setChecked(False)      # opting out removes them at once
+    settings.sync()
+    assert study.name.encode() not in Path(settings.fileName()).read_bytes()
+    assert win.store.recent_files() == [str(study.resolve())]    # still there for this session
+    win.close()
+    for fragment in _fragments(study):
+        assert fragment not in Path(settings.fileName()).read_bytes()
+
+
+def test_paths_left_by_an_older_version_are_removed_at_start(qtbot, settings, tmp_path):
+    study = _patient_study(tmp_path)
+    settings.setValue("recent_files", [str(study)])               # what versions before issue 14 stored
+    settings.sync()
+    win = _new_window(qtbot, settings)
+    assert win.store.recent_files() == []
+    win.close()
+    assert study.name.encode() not in Path(settings.fileName()).read_bytes()
+
+
+def test_failed_loads_in_the_log_name_no_patient(window, qtbot, tmp_path):
+    window.session.start_engine()
+    bad = tmp_path / "SMITH_ANN_PID999"
+    bad.mkdir()
+    (bad / "SMITH_ANN.dcm").write_bytes(b"not a dicom file at all")
+    missing = tmp_path / "MILLER_BOB_PID555"
+    window.studies.open_paths([bad])
+    wait_idle(qtbot, window)
+    assert "Nothing could be opened from the folder" in window.session.last_error
+    window.studies.open_paths([missing])
+    wait_idle(qtbot, window)
+    assert "does not exist" in window.session.last_error
+    log = _log(window)
+    assert "Open failed" in log and "Open file failed" in log
+    for name in ("SMITH", "ANN", "PID999", "MILLER", "BOB", "PID555"):
+        assert name not in log, name
+        assert name not in window.session.last_error
+        assert name not in window.status.message.text()
+    # the files refused are listed by name only in the Studies panel, for the user to act on
+    assert window.study_browser.failure_count() == 1
+    texts = [a.text() for a in window.recent_menu.actions()]
+    assert not any("SMITH" in t or "MILLER" in t for t in texts)
