@@ -140,3 +140,130 @@ def test_failed_loads_in_the_log_name_no_patient(window, qtbot, tmp_path):
     assert window.study_browser.failure_count() == 1
     texts = [a.text() for a in window.recent_menu.actions()]
     assert not any("SMITH" in t or "MILLER" in t for t in texts)
+
+
+# --------------------------------------------------------------------------- a full or read-only disk
+def _fail_writes_after(monkeypatch, n_ok: int, err: int = errno.ENOSPC) -> list[int]:
+    """Make the engine's lowest write call fail with ``err`` after ``n_ok`` calls (once; later calls work)."""
+    from medadv_desktop.engine import safe_write
+
+    real = safe_write._write_all
+    calls = [0]
+
+    def write_all(fd, data):
+        calls[0] += 1
+        if calls[0] == n_ok + 1:
+            raise OSError(err, os.strerror(err))
+        return real(fd, data)
+
+    monkeypatch.setattr(safe_write, "_write_all", write_all)
+    return calls
+
+
+def _everything_under(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*"))          # hidden .part files included
+
+
+def _save_elsewhere(qtbot, win, monkeypatch, folder: Path) -> None:
+    """The offer is on screen with one clear message; click "Save Elsewhere…" and pick ``folder``."""
+    from medadv_desktop.ui.controllers import export
+
+    dialog = win.exporter.unsaved_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "could not be saved" in dialog.text() and "still in memory" in dialog.text()
+    monkeypatch.setattr(export.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
+    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: bool(win.session.pending()) or any(folder.iterdir()), timeout=10_000)
+    wait_idle(qtbot, win, 120_000)
+
+
+def test_attack_export_on_a_full_disk_leaves_nothing_and_saves_elsewhere(window, qtbot, tmp_path, monkeypatch,
+                                                                         ct_small, tiny_card):
+    from medadv_desktop.ui.controllers import export
+
+    load(qtbot, window, study=ct_small, card=tiny_card)
+    window.attack_panel.select_attack("fgsm").set_value("eps", 4 / 255)
+    window.attack_panel.set_scope(SCOPE_SLICE)
+    entry = run_and_wait(qtbot, window)
+    assert isinstance(entry, AttackRun)
+    full, other = tmp_path / "full", tmp_path / "other"
+    full.mkdir()
+    other.mkdir()
+    monkeypatch.setattr(export.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(full)))
+    calls = _fail_writes_after(monkeypatch, 1)          # the adversarial DICOM is written, the next file fails
+    window.actions[ActionId.EXPORT_REPORT].trigger()
+    wait_idle(qtbot, window)
+    assert calls[0] >= 2
+    assert _everything_under(full) == []                  # no file, no folder, no .part left
+    assert "disk is full" in window.exporter.unsaved_dialog.text()
+    assert "disk is full" in _log(window) and window.session.current_result is entry     # still in memory
+    assert window.actions[ActionId.EXPORT_REPORT].isEnabled()
+    _save_elsewhere(qtbot, window, monkeypatch, other)
+    [folder] = list(other.iterdir())
+    names = sorted(p.name for p in folder.iterdir())
+    assert any(n.endswith("_summary.json") for n in names) and any("perturbation" in n for n in names)
+    assert not any(n.startswith(".") for n in names)
+    assert window.session.internal_errors == []
+
+
+def _mount_tmpfs(folder: Path, size: str) -> bool:
+    """A real small tmpfs at ``folder`` when this user may mount one (root in CI containers); else False."""
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, timeout=30)
+    return done.returncode == 0
+
+
+def test_evaluation_export_on_full_then_read_only_disk(window, qtbot, tmp_path, monkeypatch, tiny_card):
+    from pydicom.data import get_testdata_file
+
+    from medadv_desktop.ui.controllers import export
+
+    data = tmp_path / "data"
+    for cls in ("no_finding", "lesion"):
+        (data / cls).mkdir(parents=True)
+        shutil.copy(get_testdata_file("CT_small.dcm"), data / cls / "CT_small.dcm")
+    start_engine_and_model(qtbot, window, tiny_card)
+    panel = window.attack_panel
+    panel.select_attack("fgsm")
+    panel.set_scope(SCOPE_DATASET)
+    panel.dataset_edit.setText(str(data))
+    panel.eps_grid.setText("4/255")
+    entry = run_and_wait(qtbot, window)
+    assert isinstance(entry, EvaluationEntry)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = _mount_tmpfs(disk, "24k")              # room for the JSON and CSVs, not for the PDF
+    try:
+        monkeypatch.setattr(export.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(disk)))
+        if not mounted:
+            _fail_writes_after(monkeypatch, 3)       # the same failure, injected at the fourth file
+        removed: list[list[Path]] = []
+        real_remove = export.remove_new_outputs
+        monkeypatch.setattr(export, "remove_new_outputs", lambda files, folders: (removed.append(list(files)),
+                                                                                 real_remove(files, folders)))
+        window.actions[ActionId.EXPORT_REPORT].trigger()
+        wait_idle(qtbot, window, 120_000)
+        assert _everything_under(disk) == []          # the JSON and CSVs already written were removed again
+        assert [p.suffix for p in removed[0]] == [".json", ".csv", ".csv"], removed
+        assert "disk is full" in window.exporter.unsaved_dialog.text()
+        # the same disk read-only
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True, timeout=30)
+        else:
+            _fail_writes_after(monkeypatch, 0, errno.EROFS)
+        window.actions[ActionId.EXPORT_REPORT].trigger()
+        wait_idle(qtbot, window, 120_000)
+        assert _everything_under(disk) == []
+        assert "read-only" in window.exporter.unsaved_dialog.text()
+        assert window.session.current_result is entry and window.session.results.count(entry) == 1
+        # the user picks another folder: everything is written there
+        other = tmp_path / "other"
+        other.mkdir()
+        _save_elsewhere(qtbot, window, monkeypatch, other)
+        assert sorted(p.suffix for p in other.iterdir()) == [".csv", ".csv", ".json", ".pdf"]
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(disk)], timeout=30)
+    assert window.session.internal_errors == []

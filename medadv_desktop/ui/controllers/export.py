@@ -22,23 +22,35 @@ Names carry the time to the second, and a counter (``-2``, ``-3``…) when
 that name is taken, so a second export never meets "already exists"; the
 writers still refuse to overwrite anything. The files are written on the
 worker thread.
+
+A full, read-only or otherwise failing disk (issue 14): an export is one
+unit. When a write fails (``OutputWriteError``), the files this export had
+already written are removed again, with the folders it created, so nothing
+partial is left; the result stays in the session and
+:class:`~medadv_desktop.ui.dialogs.save_elsewhere.SaveElsewhereDialog`
+offers to save it in another folder (one message, no path in it). The same
+offer serves a result a workflow could not save itself (the before/after
+table of adversarial training: :meth:`ExportController.offer_save_elsewhere`).
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from medadv_desktop.engine.jobs import CancelToken, Progress
+from medadv_desktop.errors import OutputWriteError
+from medadv_desktop.ui.dialogs.save_elsewhere import SaveElsewhereDialog
 from medadv_desktop.ui.dialogs.signoff import SignOff, SignOffDialog
 from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEntry, Session
 from medadv_desktop.ui.settings import KEY_EXPORT_DIR, SettingsStore
-from medadv_desktop.ui.worker import JobRequest
+from medadv_desktop.ui.worker import JobFailure, JobRequest
 
 REPORT_SUFFIXES = (".pdf", "-samples.csv", "-summary.csv", ".json")
 BEFORE_AFTER_SUFFIXES = ("-before_after.json", "-before-after-report.pdf", "-before-after-report.csv",
@@ -54,6 +66,45 @@ def unique_stem(folder: Path, stem: str, suffixes: Sequence[str] = ("",)) -> str
         n += 1
         candidate = f"{stem}-{n}"
     return candidate
+
+
+def remove_new_outputs(files: Sequence[Path], folders: Sequence[Path]) -> None:
+    """Remove ``files`` (new files this export wrote) and, deepest first, those of ``folders`` (created by
+    this export) that are empty afterwards. Never touches anything else."""
+    for path in files:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    for folder in sorted({Path(f) for f in folders}, key=lambda f: len(f.parts), reverse=True):
+        if not folder.is_dir():
+            continue
+        for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            try:
+                sub.rmdir()
+            except OSError:
+                pass
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def tracked_report_job(job: Any, folder: Path, written: list[Path]) -> Iterator[Any]:
+    """Run ``export_reports_job`` and note in ``written`` each file it finished (its event after the file
+    reports a larger ``done`` for the same file than the event before it). Returns the job's value."""
+    started: dict[str, int] = {}
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        name = (getattr(event, "data", None) or {}).get("file")
+        if name:
+            if name in started and event.done > started[name]:
+                written.append(folder / name)
+            started.setdefault(name, event.done)
+        yield event
 
 
 def _stamp() -> str:
@@ -89,6 +140,7 @@ class ExportController(QObject):
         self.session, self.settings, self.parent = session, settings, dialog_parent
         self.signoff = SignOff(settings.text(KEY_REQUESTER), settings.text(KEY_APPROVER))
         self.ask_always = settings.text(KEY_ASK_SIGNOFF) == "1"
+        self.unsaved_dialog: SaveElsewhereDialog | None = None
 
     def edit_signoff(self, verdict: Any = None) -> bool:
         """File ▸ Report Sign-off… (and the question at export): False when the user cancelled."""
@@ -134,7 +186,48 @@ class ExportController(QObject):
         else:  # pragma: no cover - every entry type is handled above
             raise TypeError(f"cannot export {type(entry).__name__}")
         return self.session.submit(JobRequest(title, factory, on_result=self._written,
-                                              on_error=self.session.job_failed(title)))
+                                              on_error=lambda failure: self._failed(entry, title, failure)))
+
+    # -- the write/failure path ----------------------------------------------------------
+    def _failed(self, entry: Any, title: str, failure: JobFailure) -> None:
+        exc = failure.exception
+        if isinstance(exc, OutputWriteError):
+            self.offer_save_elsewhere(entry, exc)
+        else:
+            self.session.report_error(failure.message, title=title)
+
+    def offer_save_elsewhere(self, entry: Any, error: OutputWriteError) -> SaveElsewhereDialog:
+        """One message (what, why, nothing partial, still in memory) with "Save Elsewhere…": a folder
+        dialog, then the export again into the chosen folder. The entry stays in the session either way."""
+        if entry not in self.session.results:
+            self.session.add_result(entry)          # kept in memory: File ▸ Export can write it later
+        message = SaveElsewhereDialog.message(entry.label, error.reason)
+        self.session.last_error = message
+        self.session.message.emit(message)
+        if self.unsaved_dialog is not None:
+            try:
+                self.unsaved_dialog.close()
+            except RuntimeError:                  # already deleted by Qt
+                pass
+        dialog = SaveElsewhereDialog(entry.label, error.reason, self.parent)
+        dialog.sig_save_elsewhere.connect(lambda: QTimer.singleShot(0, lambda: self.save_elsewhere(entry)))
+        dialog.destroyed.connect(lambda _obj=None, d=dialog: self._forget_dialog(d))
+        self.unsaved_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _forget_dialog(self, dialog: SaveElsewhereDialog) -> None:
+        if self.unsaved_dialog is dialog:
+            self.unsaved_dialog = None
+
+    def save_elsewhere(self, entry: Any) -> JobRequest | None:
+        """Ask for another folder and export ``entry`` there (None when the user cancels the dialog)."""
+        folder = QFileDialog.getExistingDirectory(self.parent, f"Save the {entry.label} in another folder",
+                                                  str(Path.home()))
+        if not folder:
+            self.session.message.emit(f"The {entry.label} is still in memory; File ▸ Export saves it.")
+            return None
+        return self.export(entry, Path(folder))
 
     def _written(self, paths: list[Path]) -> None:
         names = ", ".join(Path(p).name for p in paths[:6]) + (f" and {len(paths) - 6} more" if len(paths) > 6 else "")
@@ -156,10 +249,15 @@ class ExportController(QObject):
 
             def job():
                 written: list[Path] = []
-                for i, (outcome, target) in enumerate(targets):
-                    cancel.raise_if_cancelled(partial=written)
-                    yield Progress("export", i, len(targets), f"Writing the adversarial study {i + 1}/{len(targets)}")
-                    written += write_study_attack_outputs(outcome, target)
+                try:
+                    for i, (outcome, target) in enumerate(targets):
+                        cancel.raise_if_cancelled(partial=written)
+                        yield Progress("export", i, len(targets),
+                                       f"Writing the adversarial study {i + 1}/{len(targets)}")
+                        written += write_study_attack_outputs(outcome, target)
+                except OutputWriteError:          # one unit: the studies already written go too
+                    remove_new_outputs(written, [target for _o, target in targets])
+                    raise
                 yield Progress("export", len(targets), len(targets), "Exported")
                 return written
             return job()
@@ -175,7 +273,15 @@ class ExportController(QObject):
         def factory(cancel: CancelToken):
             from medadv_desktop.engine.reports import export_reports_job
 
-            return export_reports_job(result, cancel=cancel, meta=meta, **paths)
+            def job():
+                written: list[Path] = []
+                try:
+                    reports = export_reports_job(result, cancel=cancel, meta=meta, **paths)
+                    return (yield from tracked_report_job(reports, folder, written))
+                except OutputWriteError:          # one unit: the reports already written go too
+                    remove_new_outputs(written, [])
+                    raise
+            return job()
 
         return f"Export report {stem}", factory
 
@@ -195,15 +301,21 @@ class ExportController(QObject):
                 write_before_after_csv, write_before_after_json, write_before_after_pdf)
 
             def job():
-                written: list[Path] = [table.save_table(table_path)]
-                writers = (write_before_after_pdf, write_before_after_csv, write_before_after_json)
-                for i, (path, write) in enumerate(zip(own, writers)):         # the before/after report itself
-                    cancel.raise_if_cancelled(partial=list(written))
-                    yield Progress("report", i, len(own), f"Writing the before/after report: {path.name}")
-                    written.append(write(table, path, meta=meta))
-                if base is not None:
-                    written += yield from export_reports_job(base, before_after=table, cancel=cancel, meta=meta,
-                                                             **paths)
+                written: list[Path] = []
+                try:
+                    written.append(table.save_table(table_path))
+                    writers = (write_before_after_pdf, write_before_after_csv, write_before_after_json)
+                    for i, (path, write) in enumerate(zip(own, writers)):     # the before/after report itself
+                        cancel.raise_if_cancelled(partial=list(written))
+                        yield Progress("report", i, len(own), f"Writing the before/after report: {path.name}")
+                        written.append(write(table, path, meta=meta))
+                    if base is not None:
+                        reports = export_reports_job(base, before_after=table, cancel=cancel, meta=meta, **paths)
+                        done = list(written)
+                        return [*done, *(yield from tracked_report_job(reports, folder, written))]
+                except OutputWriteError:          # one unit: the files already written go too
+                    remove_new_outputs(written, [])
+                    raise
                 return written
             return job()
 

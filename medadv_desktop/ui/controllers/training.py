@@ -31,6 +31,7 @@ from PySide6.QtCore import QObject, Signal
 from medadv_desktop.engine.jobs import CancelToken, Progress
 from medadv_desktop.engine.reports import formatting
 from medadv_desktop.engine.reports.formatting import budget_text as format_budget
+from medadv_desktop.errors import OutputWriteError
 from medadv_desktop.ui.session import BeforeAfterEntry, Session
 from medadv_desktop.ui.settings import KEY_TRAINING_DATA, SettingsStore
 from medadv_desktop.ui.widgets.attack_panel import AttackPanel
@@ -99,6 +100,7 @@ class TrainingController(QObject):
     sig_training_finished = Signal(object)        # TrainingResult
     sig_before_after_ready = Signal(object)       # BeforeAfterResult
     sig_run_finished = Signal(str)                # "done", "cancelled", "failed"
+    sig_unsaved = Signal(object, object)          # (BeforeAfterEntry, OutputWriteError): offer to save elsewhere
 
     def __init__(self, session: Session, panel: TrainingPanel, attack_panel: AttackPanel,
                  settings: SettingsStore) -> None:
@@ -275,10 +277,24 @@ class TrainingController(QObject):
 
     def _failed(self, what: str):
         def on_error(failure: JobFailure) -> None:
+            exc = failure.exception
+            if isinstance(exc, OutputWriteError) and getattr(exc, "unsaved", None) is not None:
+                self._unsaved_table(exc)          # the re-test finished; only its table could not be written
+                return
             self.panel.show_error(f"{what} failed: {failure.message}")
             self.panel.set_status(f"{what} failed; see the message above. The application keeps working.")
             self.session.report_error(failure.message, title=what)
         return on_error
+
+    def _unsaved_table(self, exc: OutputWriteError) -> None:
+        """Show the finished before/after table (kept in memory) and hand it on for "Save Elsewhere…"."""
+        from medadv_desktop.engine.workflows.training import RetestOutcome
+
+        self._handle_before_after(RetestOutcome(exc.unsaved, None))
+        self.panel.set_status(f"The before/after table could not be saved in the output folder ({exc.reason}); "
+                              "it is in memory: save it elsewhere, or later with File ▸ Export.")
+        entry = self.session.latest(BeforeAfterEntry)
+        self.sig_unsaved.emit(entry, exc)
 
     def _finished(self, job: JobRequest, status: str) -> None:
         training = job is self._train_job
