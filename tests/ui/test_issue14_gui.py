@@ -267,3 +267,84 @@ def test_evaluation_export_on_full_then_read_only_disk(window, qtbot, tmp_path, 
         if mounted:
             subprocess.run(["umount", str(disk)], timeout=30)
     assert window.session.internal_errors == []
+
+
+def test_training_table_on_a_full_disk_is_shown_and_saved_elsewhere(window, qtbot, tmp_path, monkeypatch,
+                                                                     tiny_card, demo_data):
+    """The re-test finished but its table cannot be written in the output folder (the disk filled up):
+    the table is shown, kept in the session, and offered for another folder."""
+    from medadv_desktop.engine.results.before_after import BeforeAfterResult
+    from medadv_desktop.engine.safe_write import write_error
+    from medadv_desktop.ui.session import BeforeAfterEntry
+
+    out = tmp_path / "hardened"
+    real_save_table = BeforeAfterResult.save_table
+
+    def save_table(self, path, **kwargs):
+        if Path(path).parent == out:                  # the training output folder's disk is full now
+            raise write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        return real_save_table(self, path, **kwargs)
+
+    monkeypatch.setattr(BeforeAfterResult, "save_table", save_table)
+    start_engine_and_model(qtbot, window, tiny_card)
+    window.show_training()
+    panel, controller = window.training_panel, window.training
+    panel.data_edit.setText(str(demo_data))
+    panel.out_edit.setText(str(out))
+    panel.set_method("fgsm")
+    panel.eps.set_value(8 / 255)
+    panel.epochs.setValue(1)
+    panel.batch_size.setValue(16)
+    panel.val_split.setValue(0.25)
+    panel.val_pgd_steps.setValue(1)
+    panel.select_attacks(["fgsm"])
+    panel.eps_grid.setText("4/255")
+    with qtbot.waitSignal(controller.sig_run_finished, timeout=300_000):
+        panel.request_start()
+    wait_idle(qtbot, window)
+    entry = window.session.current_result
+    assert isinstance(entry, BeforeAfterEntry) and entry.table is controller.before_after
+    assert not (out / "before_after.json").exists()
+    assert "could not be saved in the output folder" in panel.status.text()
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    _save_elsewhere(qtbot, window, monkeypatch, other)
+    names = sorted(p.name for p in other.iterdir())
+    assert any(n.endswith("-before_after.json") for n in names) and any(n.endswith(".pdf") for n in names)
+    assert window.session.internal_errors == []
+
+
+# --------------------------------------------------------------------------- a FIFO in a study folder
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX feature")
+def test_fifo_in_a_study_folder_never_hangs_the_worker(window, qtbot, tmp_path, ct_small, caplog):
+    folder = tmp_path / "series"
+    folder.mkdir()
+    shutil.copy(ct_small, folder / "a.dcm")
+    os.mkfifo(folder / "b.dcm")                       # opening it for reading would block for ever
+    window.session.start_engine()
+    # loading the folder finishes: the good file opens, the FIFO is listed with its reason
+    window.studies.open_paths([folder])
+    wait_idle(qtbot, window)
+    assert len(window.session.studies) == 1 and window.session.study.modality == "CT"
+    failures = window.study_browser.failures
+    assert failures.topLevelItemCount() == 1
+    assert failures.topLevelItem(0).text(0) == "b.dcm" and "named pipe" in failures.topLevelItem(0).text(1)
+    assert "1 file(s) not loaded" in _log(window)
+    # Cancel returns: a second load cancelled from the Jobs panel's button ends, and the queue empties
+    window.studies.open_paths([folder])
+    window.studies.open_paths([folder])
+    qtbot.waitUntil(lambda: window.jobs_panel.cancel_button.isEnabled(), timeout=10_000)
+    qtbot.mouseClick(window.jobs_panel.cancel_button, Qt.LeftButton)
+    wait_idle(qtbot, window)
+    assert "cancel requested" in _log(window)
+    assert not window.session.long_job_running
+    # a later job runs
+    before = len(window.session.studies)
+    window.studies.open_paths([ct_small])
+    wait_idle(qtbot, window)
+    assert len(window.session.studies) == before + 1
+    # closing the window stops the worker thread (no "did not stop")
+    with caplog.at_level("WARNING", logger="medadv_desktop.ui.worker"):
+        window.close()
+    assert window.session.worker.thread.isFinished()
+    assert "did not stop" not in caplog.text
