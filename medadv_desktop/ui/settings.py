@@ -104,13 +104,13 @@ class SettingsStore:
     @property
     def remember_recent(self) -> bool:
         """True only when the user opted in to keeping study paths between launches."""
-        value = self.qsettings.value(KEY_REMEMBER_RECENT, False)
-        return value is True or str(value).lower() in ("true", "1")
+        # stored as text ("true"/"false"), read the same way from INI and native settings files
+        return str(self.qsettings.value(KEY_REMEMBER_RECENT) or "").strip().lower() in ("true", "1")
 
     def set_remember_recent(self, on: bool) -> None:
         """Opt in (store the session's list now) or out (remove every stored path now)."""
         self._load_recent()
-        self.qsettings.setValue(KEY_REMEMBER_RECENT, bool(on))
+        self.qsettings.setValue(KEY_REMEMBER_RECENT, "true" if on else "false")
         if on:
             self.qsettings.setValue(KEY_RECENT, list(self._recent or []))
         else:
