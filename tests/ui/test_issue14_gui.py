@@ -348,3 +348,62 @@ def test_fifo_in_a_study_folder_never_hangs_the_worker(window, qtbot, tmp_path, 
         window.close()
     assert window.session.worker.thread.isFinished()
     assert "did not stop" not in caplog.text
+
+
+def test_training_on_a_read_only_disk_says_what_is_kept(window, qtbot, tmp_path, monkeypatch, tiny_card,
+                                                        demo_data):
+    """The first checkpoint cannot be written: one clear message that says what was kept and what to do;
+    no file (and no temporary file) in the output folder; the application keeps working."""
+    out = tmp_path / "hardened"
+    start_engine_and_model(qtbot, window, tiny_card)
+    window.show_training()
+    panel, controller = window.training_panel, window.training
+    panel.data_edit.setText(str(demo_data))
+    panel.out_edit.setText(str(out))
+    panel.set_method("fgsm")
+    panel.epochs.setValue(1)
+    panel.batch_size.setValue(16)
+    panel.val_pgd_steps.setValue(1)
+    panel.select_attacks(["fgsm"])
+    _fail_writes_after(monkeypatch, 0, errno.EROFS)
+    with qtbot.waitSignal(controller.sig_run_finished, timeout=300_000) as fin:
+        panel.request_start()
+    assert fin.args[0] == "failed"
+    wait_idle(qtbot, window)
+    text = panel.error.text()
+    assert "read-only" in text and "another output folder" in text and "still in memory" not in text
+    assert not out.exists() or [p for p in out.rglob("*") if p.is_file()] == []
+    assert panel.start_button.isEnabled() and window.session.internal_errors == []
+    monkeypatch.undo()
+
+    # the disk fills up at the second epoch's checkpoint: the first is complete, kept, and offered for resume
+    from medadv_desktop.engine import safe_write
+
+    real_write_temp = safe_write._write_temp
+
+    def write_temp(path, data):
+        if "epoch-002" in Path(path).name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_temp(path, data)
+
+    monkeypatch.setattr(safe_write, "_write_temp", lambda path, data: _as_write_error(write_temp, path, data))
+    out2 = tmp_path / "hardened-2"
+    panel.out_edit.setText(str(out2))
+    panel.epochs.setValue(2)
+    with qtbot.waitSignal(controller.sig_run_finished, timeout=300_000) as fin:
+        panel.request_start()
+    assert fin.args[0] == "failed"
+    wait_idle(qtbot, window)
+    text = panel.error.text()
+    assert "disk is full" in text and "checkpoint of epoch 1 is complete" in text and "resume" in text, text
+    names = sorted(p.name for p in out2.rglob("*") if p.is_file())
+    assert any("epoch-001" in n for n in names) and not any("epoch-002" in n or n.endswith(".part") for n in names)
+
+
+def _as_write_error(write, path, data):
+    from medadv_desktop.engine.safe_write import write_error
+
+    try:
+        return write(path, data)
+    except OSError as exc:
+        raise write_error(path, exc) from None

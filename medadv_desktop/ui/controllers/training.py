@@ -281,10 +281,23 @@ class TrainingController(QObject):
             if isinstance(exc, OutputWriteError) and getattr(exc, "unsaved", None) is not None:
                 self._unsaved_table(exc)          # the re-test finished; only its table could not be written
                 return
+            if isinstance(exc, OutputWriteError):     # the engine's hint ("still in memory") is not true here
+                failure = JobFailure(self._disk_message(exc), exc, failure.details)
             self.panel.show_error(f"{what} failed: {failure.message}")
             self.panel.set_status(f"{what} failed; see the message above. The application keeps working.")
             self.session.report_error(failure.message, title=what)
         return on_error
+
+    def _disk_message(self, exc: OutputWriteError) -> str:
+        """What a full or read-only output disk during training means for the run, in one message."""
+        epoch = self.monitor.last_checkpoint_epoch
+        folder = Path(self.request.out_dir).name if self.request is not None else "the output folder"
+        kept = (f"The checkpoint of epoch {epoch} is complete and kept in '{folder}': free some space and start "
+                "again with the same options and folder to resume from it, or choose another output folder."
+                if epoch > 0 else
+                "No checkpoint was complete; the original model is unchanged. Free some space or choose "
+                "another output folder, then start again.")
+        return f"Cannot write '{exc.path.name}': {exc.reason}; nothing partial was left. {kept}"
 
     def _unsaved_table(self, exc: OutputWriteError) -> None:
         """Show the finished before/after table (kept in memory) and hand it on for "Save Elsewhere…"."""
