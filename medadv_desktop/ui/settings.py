@@ -12,7 +12,9 @@ memory, and shown by de-identified label (the pseudonym of the study it
 opened). Only the explicit opt-in File ▸ Open Recent ▸ "Remember recent
 study paths between launches (may contain patient names)" stores the paths;
 turning it off removes them from the settings file at once, and a list left
-by an older version is removed at start-up. The model card path and data-set folders are stored as they are: they name
+by an older version is removed at start-up. Qt's own file dialog records the
+last folder in Qt's shared settings file; that record is removed after each
+study dialog and at exit (:func:`forget_file_dialog_history`). The model card path and data-set folders are stored as they are: they name
 a model and a folder of class sub-folders, not a patient. Budgets are stored
 as text in [0, 1] units (``2/255``), never as native values of a study.
 """
@@ -42,6 +44,17 @@ KEY_LAST_MODEL = "model/last_card"
 
 def make_settings() -> QSettings:
     return QSettings(SETTINGS_ORG, SETTINGS_APP)
+
+
+def forget_file_dialog_history() -> None:
+    """Remove the folders Qt's own file dialog records (``FileDialog/history`` and ``lastVisited`` in
+    Qt's shared settings file, ``~/.config/QtProject.conf`` on Linux): every QFileDialog writes the
+    folder it was left in there, which for a study is a path that can carry a patient's name."""
+    qt = QSettings(QSettings.UserScope, "QtProject")
+    if qt.contains("FileDialog/history") or qt.contains("FileDialog/lastVisited"):
+        qt.remove("FileDialog/history")
+        qt.remove("FileDialog/lastVisited")
+        qt.sync()
 
 
 class SettingsStore:
@@ -85,6 +98,13 @@ class SettingsStore:
 
     def sync(self) -> None:
         self.qsettings.sync()
+        if not self.remember_recent:
+            forget_file_dialog_history()
+
+    def after_study_dialog(self) -> None:
+        """Called after a file dialog that chose a study: Qt's record of its folder goes unless opted in."""
+        if not self.remember_recent:
+            forget_file_dialog_history()
 
     # -- recent files -----------------------------------------------------------------
     def _load_recent(self) -> None:

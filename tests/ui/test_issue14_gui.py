@@ -89,6 +89,54 @@ def test_settings_file_holds_no_study_path_or_name(qtbot, settings, tmp_path):
     second.close()
 
 
+@pytest.fixture
+def qt_user_settings(tmp_path):
+    """Qt's shared user settings (``QtProject.conf``, where QFileDialog records folders) in ``tmp_path``."""
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    folder = tmp_path / "qt-config"
+    folder.mkdir()
+    original = QStandardPaths.writableLocation(QStandardPaths.GenericConfigLocation)
+    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(folder))
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(folder))
+    yield folder
+    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, original)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, original)
+
+
+def test_real_folder_dialog_leaves_no_study_path_in_qt_settings(qtbot, settings, tmp_path, qt_user_settings):
+    """Qt's own file dialog writes the folder it was left in to QtProject.conf: removed again."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    study = _patient_study(tmp_path)
+    win = _new_window(qtbot, settings)
+    win.session.start_engine()
+    seen: list[QFileDialog] = []
+
+    def pick() -> None:                               # the user browses to the study folder and clicks Choose
+        dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, QFileDialog) and w.isVisible()]
+        if not dialogs:
+            QTimer.singleShot(50, pick)
+            return
+        seen.append(dialogs[0])
+        dialogs[0].setDirectory(str(study))
+        dialogs[0].accept()
+
+    QTimer.singleShot(50, pick)
+    win.actions[ActionId.OPEN_FOLDER].trigger()       # the real, widget-based QFileDialog (offscreen)
+    assert seen
+    qtbot.waitUntil(lambda: win.session.study is not None, timeout=90_000)
+    wait_idle(qtbot, win)
+    qt_files = list(qt_user_settings.rglob("*.conf"))
+    assert qt_files, "Qt wrote no settings: the dialog was not the one that records folders"
+    win.close()
+    for path in [*qt_files, Path(settings.fileName())]:
+        data = path.read_bytes()
+        for fragment in _fragments(study):
+            assert fragment not in data, (path.name, fragment)
+
+
 def test_opt_in_stores_paths_and_opting_out_removes_them(qtbot, settings, tmp_path):
     study = _patient_study(tmp_path)
     win = _new_window(qtbot, settings)

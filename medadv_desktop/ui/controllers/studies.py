@@ -70,11 +70,13 @@ class StudiesController(QObject):
     def open_file_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Open image file", self.settings.last_dir(),
                                               IMAGE_FILTER)
+        self.settings.after_study_dialog()
         if path:
             self.open_paths([path])
 
     def open_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.parent, "Open folder", self.settings.last_dir())
+        self.settings.after_study_dialog()
         if folder:
             self.open_paths([folder])
 
