@@ -455,3 +455,35 @@ def _as_write_error(write, path, data):
         return write(path, data)
     except OSError as exc:
         raise write_error(path, exc) from None
+
+
+def test_export_never_into_the_study_and_never_stores_its_folder(window, qtbot, tmp_path, monkeypatch,
+                                                                  demo_study, tiny_card):
+    """An export folder inside the attacked series folder is refused (as ``attack --out`` is), nothing is
+    written there; an export folder beside a study is used but not stored in the settings file."""
+    from medadv_desktop.ui.controllers import export
+    from medadv_desktop.ui.settings import KEY_EXPORT_DIR
+
+    series = tmp_path / "DOE_JANE_series"
+    shutil.copytree(demo_study, series)
+    before = sorted(p.name for p in series.rglob("*"))
+    load(qtbot, window, study=series, card=tiny_card)
+    window.attack_panel.select_attack("fgsm").set_value("eps", 4 / 255)
+    window.attack_panel.set_scope(SCOPE_SLICE)
+    assert isinstance(run_and_wait(qtbot, window), AttackRun)
+    inside = series / "exports"
+    inside.mkdir()
+    monkeypatch.setattr(export.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(inside)))
+    window.actions[ActionId.EXPORT_REPORT].trigger()
+    wait_idle(qtbot, window)
+    assert "inside the input folder '…'" in window.session.last_error
+    assert "DOE" not in window.session.last_error and "DOE" not in _log(window)
+    assert list(inside.iterdir()) == []
+    assert sorted(p.name for p in series.rglob("*")) == sorted([*before, "exports"])
+    assert window.store.text(KEY_EXPORT_DIR) == ""               # the study's folder was not stored
+    beside = tmp_path / "exports"
+    beside.mkdir()
+    monkeypatch.setattr(export.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(beside)))
+    window.actions[ActionId.EXPORT_REPORT].trigger()
+    wait_idle(qtbot, window)
+    assert len(list(beside.iterdir())) == 1 and window.store.text(KEY_EXPORT_DIR) == str(beside)

@@ -3,7 +3,8 @@
 * a study attack (every study of the run): the adversarial study like the
   input (DICOM series, NIfTI, PNG), the perturbation map and the summary
   JSON, through the study attack workflow's writer, in a new folder
-  ``medadv-attack-<pseudonym>-<attack>-<YYYYmmdd-HHMMSS>``;
+  ``medadv-attack-<pseudonym>-<attack>-<YYYYmmdd-HHMMSS>`` (refused inside
+  the study's own series folder, as ``medadv attack --out`` is);
 * a data-set evaluation: PDF report, per-sample and summary CSV, JSON
   (``medadv-report-<model>-<YYYYmmdd-HHMMSS>``; "-partial" for a cancelled one);
 * a before/after table of adversarial training: the hardened model's
@@ -48,6 +49,7 @@ from medadv_desktop.engine.jobs import CancelToken, Progress
 from medadv_desktop.errors import OutputWriteError
 from medadv_desktop.ui.dialogs.save_elsewhere import SaveElsewhereDialog
 from medadv_desktop.ui.dialogs.signoff import SignOff, SignOffDialog
+from medadv_desktop.ui.privacy import redact_path
 from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEntry, Session
 from medadv_desktop.ui.settings import KEY_EXPORT_DIR, SettingsStore
 from medadv_desktop.ui.worker import JobFailure, JobRequest
@@ -172,8 +174,20 @@ class ExportController(QObject):
         folder = QFileDialog.getExistingDirectory(self.parent, f"Export the {entry.label} to folder", start)
         if not folder:
             return None
-        self.settings.set_text(KEY_EXPORT_DIR, folder)
+        if self.settings.remember_recent or not self._beside_a_study(Path(folder)):
+            self.settings.set_text(KEY_EXPORT_DIR, folder)     # a study's folder is never stored (issue 14)
         return self.export(entry, Path(folder))
+
+    def _beside_a_study(self, folder: Path) -> bool:
+        """``folder`` is (inside) a folder that held a study opened in this session: its path may carry a
+        patient's name, so it is not stored in the settings file unless the user opted in."""
+        folder = folder.resolve()
+        for recent in self.settings.recent_files():
+            path = Path(recent)
+            for place in (path, path.parent) if path.is_file() or not path.exists() else (path,):
+                if folder == place or folder.is_relative_to(place):
+                    return True
+        return False
 
     def export(self, entry: Any, folder: Path) -> JobRequest:
         """Write ``entry`` into ``folder`` (a job on the worker)."""
@@ -193,8 +207,8 @@ class ExportController(QObject):
         exc = failure.exception
         if isinstance(exc, OutputWriteError):
             self.offer_save_elsewhere(entry, exc)
-        else:
-            self.session.report_error(failure.message, title=title)
+        else:                                   # e.g. refused inside a study folder: its name is not shown
+            self.session.report_error(redact_path(failure.message, *self.settings.recent_files()), title=title)
 
     def offer_save_elsewhere(self, entry: Any, error: OutputWriteError) -> SaveElsewhereDialog:
         """One message (what, why, nothing partial, still in memory) with "Save Elsewhere…": a folder
@@ -245,9 +259,11 @@ class ExportController(QObject):
             targets.append((outcome, folder / unique_stem(folder, stem)))
 
         def factory(cancel: CancelToken):
-            from medadv_desktop.engine.workflows.study_attack import write_study_attack_outputs
+            from medadv_desktop.engine.workflows.study_attack import check_output_dir, write_study_attack_outputs
 
             def job():
+                for outcome, target in targets:     # never into the study's own files or series folder
+                    check_output_dir(target, outcome.study)
                 written: list[Path] = []
                 try:
                     for i, (outcome, target) in enumerate(targets):

@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from medadv_desktop.engine.jobs import CancelToken
+from medadv_desktop.ui.privacy import redact_path
 from medadv_desktop.ui.session import Session
 from medadv_desktop.ui.settings import SettingsStore
 from medadv_desktop.ui.widgets.study_browser import StudyBrowser
@@ -34,22 +35,6 @@ def _open_path_job(path: Path, cancel: CancelToken):
     from medadv_desktop.engine.io.reader import open_path_job
 
     return open_path_job(path, cancel=cancel)
-
-
-def redact_path(message: str, *paths: Any) -> str:
-    """``message`` without the names in ``paths``: each full path, and each of their folder and file
-    names where the message quotes it (``'Doe_John'``), becomes ``'…'``. Unquoted words are left alone."""
-    names: set[str] = set()
-    for path in paths:
-        if path is None:
-            continue
-        path = Path(path)
-        for text in (str(path), str(path.resolve()) if path.is_absolute() else str(path)):
-            message = message.replace(text, "…")
-        names.update(part for part in path.parts if part not in ("", "/", "\\"))
-    for name in sorted(names, key=len, reverse=True):
-        message = message.replace(f"'{name}'", "'…'").replace(f'"{name}"', '"…"')
-    return message
 
 
 class StudiesController(QObject):
