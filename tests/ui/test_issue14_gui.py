@@ -142,12 +142,12 @@ def test_opt_in_stores_paths_and_opting_out_removes_them(qtbot, settings, tmp_pa
     win = _new_window(qtbot, settings)
     win.store.add_recent(study)
     win.studies.refresh_recent_menu()
-    win.recent_menu.actions()                                    # the opt-in lives in File ▸ Open Recent
-    win.actions[ActionId.REMEMBER_RECENT].setChecked(True)       # the user opts in: the session's list is stored
+    assert win.actions[ActionId.REMEMBER_RECENT] in win.recent_menu.actions()     # in File ▸ Open Recent
+    win.actions[ActionId.REMEMBER_RECENT].trigger()              # ticked: the session's list is stored
     settings.sync()
     assert study.name.encode() in Path(settings.fileName()).read_bytes()
     assert [a.text() for a in win.recent_menu.actions()][0] == f"&1 {study.name}"      # the name, as chosen
-    win.actions[ActionId.REMEMBER_RECENT].setChecked(False)      # opting out removes them at once
+    win.actions[ActionId.REMEMBER_RECENT].trigger()              # unticked: removed from the file at once
     settings.sync()
     assert study.name.encode() not in Path(settings.fileName()).read_bytes()
     assert win.store.recent_files() == [str(study.resolve())]    # still there for this session
