@@ -301,9 +301,10 @@ class TrainingController(QObject):
 
     def _unsaved_table(self, exc: OutputWriteError) -> None:
         """Show the finished before/after table (kept in memory) and hand it on for "Save Elsewhere…"."""
+        from medadv_desktop.engine.reports.verdict_section import paired_rows
         from medadv_desktop.engine.workflows.training import RetestOutcome
 
-        self._handle_before_after(RetestOutcome(exc.unsaved, None))
+        self._handle_before_after((RetestOutcome(exc.unsaved, None), paired_rows(exc.unsaved)))   # a rare path
         self.panel.set_status(f"The before/after table could not be saved in the output folder ({exc.reason}); "
                               "it is in memory: save it elsewhere, or later with File ▸ Export.")
         entry = self.session.latest(BeforeAfterEntry)
