@@ -6,8 +6,10 @@ evaluable; the plan passes only when every criterion passes; exit 0 / 3):
 * row metrics (``corruption_accuracy``, ``corruption_sensitivity``,
   ``corruption_specificity``, ``corruption_flip_rate``,
   ``corruption_robust_accuracy``) read the row of the criterion's corruption
-  and severity; their interval is recomputed from the row's counts with the
-  plan's method and confidence, and the chosen bound is compared;
+  and severity; their interval at the plan's method and confidence comes from
+  :func:`~medadv_desktop.engine.plans.verdict.at_plan` (the one home of a
+  verdict's interval, shared with the attack evaluation), and the chosen
+  bound is compared;
 * summary metrics (``corruption_error``, ``relative_ce``, ``mce``,
   ``relative_mce``) are point values over the severities (and corruptions)
   evaluated, named in the verdict row's notes: a CE over severities 1-2 is not
@@ -22,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from medadv_desktop.engine.metrics.intervals import proportion
 from medadv_desktop.engine.plans.schema import Criterion, TestPlan, bound_label
 from medadv_desktop.engine.plans.verdict import (
     FAIL,
@@ -143,8 +144,7 @@ def _evaluate(c: Criterion, plan: TestPlan, result: CorruptionEvaluationResult) 
             notes.append("One-vs-rest specificity: every other class counts as negative.")
     if rate is None:
         return _not_evaluable(c, text, "the result holds no such rate for this row")
-    p = proportion(rate.k, rate.n, confidence=conf, method=plan.interval)
-    return _judge(c, text, p, conf, notes, eps=None, eps_native=None)
+    return _judge(c, text, rate, plan, notes, eps=None, eps_native=None)
 
 
 def _summary(c: Criterion, text: str, plan: TestPlan, result: CorruptionEvaluationResult) -> VerdictRow:

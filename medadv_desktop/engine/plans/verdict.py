@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from medadv_desktop.engine.metrics.intervals import Proportion
+from medadv_desktop.engine.metrics.intervals import Proportion, proportion
 from medadv_desktop.engine.metrics.per_class import PerClassMeasures, per_class_measures
 from medadv_desktop.engine.plans.schema import Criterion, TestPlan, bound_label, parse_budget
 from medadv_desktop.engine.results.evaluation import WORST_CASE, EvaluationResult
@@ -277,7 +277,7 @@ def _evaluate(c: Criterion, plan: TestPlan, result: EvaluationResult, m: PerClas
         assert cls_idx is not None
         rates = m.clean[cls_idx]
         p = rates.sensitivity if c.metric == "clean_sensitivity" else rates.specificity
-    return _judge(c, text, p, conf, notes, eps=eps, eps_native=eps_native)
+    return _judge(c, text, p, plan, notes, eps=eps, eps_native=eps_native)
 
 
 def _what_counts(c: Criterion) -> str:
@@ -290,8 +290,22 @@ def _what_counts(c: Criterion) -> str:
     return "samples"
 
 
-def _judge(c: Criterion, text: str, p: Proportion, conf: float, notes: list[str], *,
+def at_plan(rate: Any, plan: TestPlan) -> Proportion:
+    """``rate`` (a :class:`Proportion`, or any k-of-n rate such as a corruption result's ``Rate``) with
+    the interval of the plan's method and confidence: the one place where a verdict's interval is
+    made. The rate is reused when it was measured that way, else recomputed from its k and n."""
+    if (isinstance(rate, Proportion) and rate.method == plan.interval
+            and abs(rate.confidence - plan.confidence) < 1e-12):
+        return rate
+    return proportion(int(rate.k), int(rate.n), confidence=plan.confidence, method=plan.interval)
+
+
+def _judge(c: Criterion, text: str, rate: Any, plan: TestPlan, notes: list[str], *,
            eps: float | None, eps_native: float | None) -> VerdictRow:
+    """The verdict on a rate criterion: the rate at the plan's interval (:func:`at_plan`), its chosen
+    bound against the threshold; not evaluable without samples or under ``min_samples``."""
+    conf = plan.confidence
+    p = at_plan(rate, plan)
     common: dict[str, Any] = dict(measured=p.value, low=p.low, high=p.high, k=p.k, n=p.n, eps=eps,
                                   eps_native=eps_native)
     if p.n == 0 or p.value is None:

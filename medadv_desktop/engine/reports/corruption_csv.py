@@ -15,48 +15,18 @@
 
 Sample ids are pseudonyms; every string still passes through the report
 scrubber, and file names carrying a DICOM UID are refused, as for every report.
+The cells are written by the reports' one CSV writer (:func:`tables.csv_bytes`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from pathlib import Path
 from typing import Any
 
-from medadv_desktop.engine.reports.deid import check_output_name, scrub_text
-from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult, CorruptionRow, Rate
+from medadv_desktop.engine.reports.deid import check_output_name
+from medadv_desktop.engine.reports.tables import csv_bytes, proportion_cells
+from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult, CorruptionRow
 from medadv_desktop.engine.serialization import atomic_write_bytes
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(round(value, 6)) if math.isfinite(value) else ""
-    if isinstance(value, str):
-        return scrub_text(value)
-    return value
-
-
-def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return buf.getvalue().encode("utf-8")
-
-
-def _rate(prefix: str, rate: Rate | None) -> dict[str, Any]:
-    if rate is None:
-        return {prefix: None, f"{prefix}_k": None, f"{prefix}_n": None, f"{prefix}_low": None,
-                f"{prefix}_high": None}
-    return {prefix: rate.value, f"{prefix}_k": rate.k, f"{prefix}_n": rate.n, f"{prefix}_low": rate.low,
-            f"{prefix}_high": rate.high}
 
 
 def table_rows(result: CorruptionEvaluationResult) -> list[dict[str, Any]]:
@@ -72,9 +42,9 @@ def _table_row(result: CorruptionEvaluationResult, row: CorruptionRow) -> dict[s
     d: dict[str, Any] = {
         "corruption": row.corruption, "label": row.label, "severity": row.severity, "level": row.level,
         "level_unit": row.level_unit.strip(), "description": row.description, "n_samples": row.n_samples}
-    d.update(_rate("accuracy", row.accuracy))
+    d.update(proportion_cells("accuracy", row.accuracy))
     d["error"] = row.error
-    d.update(_rate("flip_rate", row.flips))
+    d.update(proportion_cells("flip_rate", row.flips))
     d.update({"newly_wrong": row.newly_wrong, "newly_right": row.newly_right,
               "mean_conf_change": row.mean_conf_change})
     for c in row.per_class:
@@ -83,7 +53,7 @@ def _table_row(result: CorruptionEvaluationResult, row: CorruptionRow) -> dict[s
             d[f"{key}_{name}"] = rate.value
             d[f"{key}_{name}_low"] = rate.low
             d[f"{key}_{name}_high"] = rate.high
-    d.update(_rate("robust_accuracy", row.robust_accuracy))
+    d.update(proportion_cells("robust_accuracy", row.robust_accuracy))
     d["compression_ratio"] = row.measured.get("compression_ratio")
     d["ce"] = s.ce if s else None
     d["added_error"] = s.added_error if s else None
@@ -99,7 +69,8 @@ def write_corruption_csv(result: CorruptionEvaluationResult, path: str | Path, *
     header: list[str] = []
     for r in rows:
         header.extend(k for k in r if k not in header)
-    return atomic_write_bytes(path, _csv(header, [[r.get(k) for k in header] for r in rows]), overwrite=overwrite)
+    body = csv_bytes(header, [[r.get(k) for k in header] for r in rows], scrub_strings=True)
+    return atomic_write_bytes(path, body, overwrite=overwrite)
 
 
 SAMPLE_COLUMNS = ["sample_id", "true_class", "corruption", "severity", "pred_class", "correct", "conf_true",
@@ -118,4 +89,4 @@ def write_corruption_samples_csv(result: CorruptionEvaluationResult, path: str |
 
     rows = [[s.sample_id, name(s.true_label), s.corruption, s.severity, name(s.pred), s.pred == s.true_label,
              s.conf_true, name(s.robust_pred)] for s in result.samples]
-    return atomic_write_bytes(path, _csv(SAMPLE_COLUMNS, rows), overwrite=overwrite)
+    return atomic_write_bytes(path, csv_bytes(SAMPLE_COLUMNS, rows, scrub_strings=True), overwrite=overwrite)

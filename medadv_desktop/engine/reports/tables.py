@@ -32,6 +32,7 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import stat
 from dataclasses import fields
@@ -64,13 +65,17 @@ SUMMARY_COLUMNS = (SUMMARY_FIELDS[:2] + ["eps_fraction"] + SUMMARY_FIELDS[2:]
                    + ["clean_accuracy", "units", "norm", "transitions", "attack_label", "access"])
 
 
-def _cell(value: Any) -> Any:
+def csv_cell(value: Any, *, scrub_strings: bool = False) -> Any:
+    """One CSV cell: '' for None and non-finite floats, true/false for booleans, floats in full
+    precision (``repr``); strings pass through the report scrubber when ``scrub_strings``."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else ""
+        return repr(value) if math.isfinite(value) else ""
+    if scrub_strings and isinstance(value, str):
+        return scrub_text(value)
     return value
 
 
@@ -81,12 +86,14 @@ def class_name(result: EvaluationResult, index: Any) -> str:
         return str(index)
 
 
-def _csv_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
+def csv_bytes(header: list[str], rows: list[list[Any]], *, scrub_strings: bool = False) -> bytes:
+    """The CSV document (UTF-8) of ``header`` and ``rows``, every value through :func:`csv_cell`
+    (the one CSV writer of the reports: attack tables here, corruption tables in ``corruption_csv``)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(header)
+    writer.writerow([csv_cell(h, scrub_strings=scrub_strings) for h in header])
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([csv_cell(v, scrub_strings=scrub_strings) for v in row])
     return buf.getvalue().encode("utf-8")
 
 
@@ -112,7 +119,7 @@ def write_csv(result: EvaluationResult, path: str | Path, *, overwrite: bool = F
         except (TypeError, ValueError):
             values["conf_drop"] = None
         rows.append([values[c] for c in SAMPLE_COLUMNS])
-    out = atomic_write_bytes(path, _csv_bytes(SAMPLE_COLUMNS, rows), overwrite=overwrite)
+    out = atomic_write_bytes(path, csv_bytes(SAMPLE_COLUMNS, rows), overwrite=overwrite)
     log.info("Wrote per-sample CSV %s (%d rows)", scrub_text(out.name), len(rows))
     return out
 
@@ -127,9 +134,12 @@ def _measures(result: EvaluationResult) -> Any:
         return None
 
 
-def _proportion_cells(prefix: str, p: Any) -> dict[str, Any]:
+def proportion_cells(prefix: str, p: Any) -> dict[str, Any]:
+    """The columns of a rate with its interval: ``prefix``, ``_k``, ``_n``, ``_low``, ``_high`` (empty
+    cells when ``p`` is None). ``p``: a Proportion or a result's Rate."""
     if p is None:
-        return {}
+        return {prefix: None, f"{prefix}_k": None, f"{prefix}_n": None, f"{prefix}_low": None,
+                f"{prefix}_high": None}
     return {prefix: p.value, f"{prefix}_k": p.k, f"{prefix}_n": p.n, f"{prefix}_low": p.low, f"{prefix}_high": p.high}
 
 
@@ -157,13 +167,13 @@ def write_summary_csv(result: EvaluationResult, path: str | Path, *, overwrite: 
         values = {name: getattr(r, name) for name in SUMMARY_FIELDS}
         at = measures.at(r.attack, r.eps) if measures is not None else None
         if at is not None:
-            for key, value in {**_proportion_cells("robust_accuracy", at.robust_accuracy),
-                               **_proportion_cells("attack_success_rate", at.attack_success_rate)}.items():
+            for key, value in {**proportion_cells("robust_accuracy", at.robust_accuracy),
+                               **proportion_cells("attack_success_rate", at.attack_success_rate)}.items():
                 if key not in ("robust_accuracy", "attack_success_rate"):     # the row's own value stays
                     values[key] = value
             for cr in at.classes:
-                values.update(_proportion_cells(f"robust_sensitivity[{cr.class_name}]", cr.sensitivity))
-                values.update(_proportion_cells(f"robust_specificity[{cr.class_name}]", cr.specificity))
+                values.update(proportion_cells(f"robust_sensitivity[{cr.class_name}]", cr.sensitivity))
+                values.update(proportion_cells(f"robust_specificity[{cr.class_name}]", cr.specificity))
             values["interval_method"] = measures.method
             values["confidence"] = measures.confidence
         if meta is not None:
@@ -180,7 +190,7 @@ def write_summary_csv(result: EvaluationResult, path: str | Path, *, overwrite: 
         values["access"] = info.access if info is not None else ""
         rows.append([values.get(c) for c in columns])
     header = [_text(c, include_phi) for c in columns]
-    out = atomic_write_bytes(path, _csv_bytes(header, rows), overwrite=overwrite)
+    out = atomic_write_bytes(path, csv_bytes(header, rows), overwrite=overwrite)
     log.info("Wrote summary CSV %s (%d rows)", scrub_text(out.name), len(rows))
     return out
 
