@@ -2,7 +2,9 @@
 
 Public API::
 
-    write_pdf(result, path, *, before_after=None, overwrite=False, include_phi=False) -> Path
+    write_pdf(result, path, *, before_after=None, overwrite=False, include_phi=False, meta=None,
+              corruption=None) -> Path                # corruption: a corruption evaluation beside the attacks
+    write_corruption_pdf(corruption_result, path, *, meta=None, overwrite=False, include_phi=False) -> Path
     write_csv(result, path, *, overwrite=False, include_phi=False) -> Path          # sample x attack x eps
     write_summary_csv(result, path, *, overwrite=False, include_phi=False) -> Path  # attack x eps
     write_json(result, path, *, before_after=None, overwrite=False, include_phi=False) -> Path
@@ -24,6 +26,7 @@ reportlab is imported only when a PDF is written.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from medadv_desktop.engine.reports.deid import UID_PATTERN, scrub, scrub_text
 from medadv_desktop.engine.reports.job import export_reports_job
@@ -40,12 +43,22 @@ from medadv_desktop.engine.results import BeforeAfterResult, EvaluationResult
 
 
 def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
-              overwrite: bool = False, include_phi: bool = False, meta: ReportMeta | None = None) -> Path:
-    """Write the PDF robustness report (see :func:`medadv_desktop.engine.reports.pdf.write_pdf`)."""
+              overwrite: bool = False, include_phi: bool = False, meta: ReportMeta | None = None,
+              corruption: Any = None) -> Path:
+    """Write the PDF robustness report (see :func:`medadv_desktop.engine.reports.pdf.write_pdf`);
+    ``corruption``: a corruption evaluation run beside the attacks (its section is added)."""
     from medadv_desktop.engine.reports.pdf import write_pdf as _write_pdf
 
     return _write_pdf(result, path, before_after=before_after, overwrite=overwrite, include_phi=include_phi,
-                      meta=meta)
+                      meta=meta, corruption=corruption)
+
+
+def write_corruption_pdf(result: Any, path: str | Path, *, meta: ReportMeta | None = None,
+                         overwrite: bool = False, include_phi: bool = False) -> Path:
+    """Write a corruption evaluation's own PDF (:mod:`medadv_desktop.engine.reports.corruption_report`)."""
+    from medadv_desktop.engine.reports.corruption_report import write_corruption_pdf as _write
+
+    return _write(result, path, meta=meta, overwrite=overwrite, include_phi=include_phi)
 
 
 def default_report_stem(result: EvaluationResult) -> str:
@@ -62,5 +75,6 @@ def default_report_stem(result: EvaluationResult) -> str:
 
 __all__ = [
     "ReportMeta", "UID_PATTERN", "default_report_stem", "export_reports_job", "load_before_after", "load_report_json",
-    "report_document", "scrub", "scrub_text", "write_csv", "write_json", "write_pdf", "write_summary_csv",
+    "report_document", "scrub", "scrub_text", "write_corruption_pdf", "write_csv", "write_json", "write_pdf",
+    "write_summary_csv",
 ]

@@ -5,6 +5,8 @@ Sections, in order: title block with key findings; software versions;
 (table per eps and the robust-accuracy-against-eps chart); 6 adversarial
 training before/after (when given); 7 class transitions; 8 example panels;
 9 sanity flags; 10 how to read this report; appendix with the run's parameters.
+With a corruption evaluation beside the attacks (``corruption=``), its section
+(engine/reports/corruption_report.py) follows the per-class robustness.
 
 Conventions: accuracies and rates are percentages with one decimal; a budget
 eps is in [0, 1] intensity units (after the model card's intensity mapping)
@@ -121,7 +123,7 @@ class _Context:
         self.before_after = before_after
         self.include_phi = include_phi
         self.meta = meta if meta is not None else ReportMeta()
-        self.measures = _measures(result)
+        self.measures = _measures(result) if isinstance(result, EvaluationResult) else None   # corruption PDF
         self.colors = colors
         ss = getSampleStyleSheet()
         base = ParagraphStyle("Body", parent=ss["BodyText"], fontName="Helvetica", fontSize=9, leading=12)
@@ -910,10 +912,12 @@ def _numbered_canvas_class(draw_total: Any) -> Any:
 
 
 def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | None = None,
-               include_phi: bool = False, meta: ReportMeta | None = None) -> bytes:
+               include_phi: bool = False, meta: ReportMeta | None = None, corruption: Any = None) -> bytes:
     """Build the PDF report in memory and return its bytes (see module docstring).
 
-    ``meta``: the report's id, requester/approver and test-plan verdict (a fresh id when None)."""
+    ``meta``: the report's id, requester/approver and test-plan verdict (a fresh id when None).
+    ``corruption``: a CorruptionEvaluationResult run beside the attacks (``medadv evaluate
+    --corruptions``): its section follows the per-class robustness (engine/reports/corruption_report.py)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
@@ -969,6 +973,10 @@ def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | No
         story += per_class_section(ctx, result, ctx.measures, width)
     if table is not None:
         story += _before_after_section(ctx, width)
+    if corruption is not None:
+        from medadv_desktop.engine.reports.corruption_report import corruption_section
+
+        story += corruption_section(ctx, corruption, width)
     story += _transition_section(ctx, width)
     story += _example_section(ctx, width)
     story += _flags_section(ctx, width)
@@ -980,7 +988,8 @@ def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | No
 
 
 def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
-              overwrite: bool = False, include_phi: bool = False, meta: ReportMeta | None = None) -> Path:
+              overwrite: bool = False, include_phi: bool = False, meta: ReportMeta | None = None,
+              corruption: Any = None) -> Path:
     """Write the PDF robustness report atomically; refuses to overwrite unless ``overwrite``.
 
     ``before_after``: the adversarial training before/after result (rows, training summary).
@@ -991,7 +1000,8 @@ def write_pdf(result: EvaluationResult, path: str | Path, *, before_after: Befor
     if path.exists() and not overwrite:
         from medadv_desktop.errors import OutputExistsError
         raise OutputExistsError(path)
-    data = render_pdf(result, before_after=before_after, include_phi=include_phi, meta=meta)
+    data = render_pdf(result, before_after=before_after, include_phi=include_phi, meta=meta,
+                      corruption=corruption)
     out = atomic_write_bytes(path, data, overwrite=overwrite)
     log.info("Wrote PDF report %s (%d kB)", scrub_text(out.name), len(data) // 1024)
     return out
