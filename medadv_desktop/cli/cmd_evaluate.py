@@ -3,6 +3,7 @@
     medadv evaluate --model CARD --data DIR --attacks fgsm,pgd \\
         --eps 1/255,2/255,4/255 [--json OUT.json] [--csv OUT.csv] [--summary-csv OUT.csv] [--report OUT.pdf]
         [--plan PLAN.toml] [--requester NAME] [--approver NAME]
+        [--corruptions default|all|ct_dose,jpeg2000 [--severities 1-5] [--corruption-csv OUT.csv]]
 
 Runs the evaluation workflow (``engine/workflows/evaluation.py``). Prints a
 progress bar on stderr (one updating line on a terminal, plain lines
@@ -92,6 +93,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--plan", default=None, metavar="PLAN.toml", type=path_arg,
                    help="apply a test plan (acceptance criteria, TOML or JSON): verdict in the reports, "
                         "exit code 0 pass / 3 fail")
+    p.add_argument("--corruptions", default=None, metavar="A,B",
+                   help="also evaluate acquisition and archive corruptions on the same data (default: those whose "
+                        "physics fits the data's modality, all, or names such as ct_dose,jpeg2000; medadv corrupt "
+                        "--list): one JSON and PDF with both, the test plan answered on both")
+    p.add_argument("--severities", default=None, metavar="1-5",
+                   help="corruption severities 1..5 with --corruptions: 1-5, 1,3,5 or 4 (default 1-5)")
+    p.add_argument("--corruption-csv", default=None, metavar="OUT", type=path_arg,
+                   help="with --corruptions: write the corruption table (one row per corruption and severity) as CSV")
     p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
     p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
     p.add_argument("--examples-with-burned-in", action="store_true",
@@ -157,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
     if args.fast and args.full_rows:
         raise AttackConfigError("--fast (the attack cascade, now the default) and --per-attack contradict each "
                                 "other; give one of them", parameter="per-attack")
+    if args.corruptions is None and args.severities is not None:
+        raise AttackConfigError("--severities applies only with --corruptions (the corruption evaluation)",
+                                parameter="severities")
+    if args.corruptions is None and args.corruption_csv is not None:
+        raise AttackConfigError("--corruption-csv applies only with --corruptions", parameter="corruption-csv")
     plan = None
     if args.plan:
         from medadv_desktop.engine.plans import load_plan
@@ -175,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
         json=args.json, csv=args.csv, pdf=args.report, modality=args.modality,
         strict_modality=args.strict_modality, examples_with_burned_in=args.examples_with_burned_in,
         summary_csv=args.summary_csv, plan=plan, requester=args.requester, approver=args.approver,
-        suite=suite.name if suite else None)
+        suite=suite.name if suite else None, corruptions=args.corruptions, severities=args.severities or "1-5",
+        corruption_csv=args.corruption_csv)
     check_request(request)                              # numbers and outputs before the card is even read
     card = load_card(args)
     try:
@@ -186,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
                                  sys.stderr)
                 if is_warning(event):
                     print_warning(event, printer)
-                elif event.stage == "evaluate":
+                elif event.stage in ("evaluate", "corruption"):
                     printer(event)
 
             outcome = run_job(evaluation_workflow(card, request, device=args.device), show)
@@ -199,10 +214,17 @@ def run(args: argparse.Namespace) -> int:
             return export_outcome(unsaved, **{k: folder / Path(v).name for k, v in
                                               (("json", args.json), ("csv", args.csv),
                                                                  ("summary_csv", args.summary_csv),
-                                                                 ("pdf", args.report)) if v})
+                                                                 ("pdf", args.report),
+                                                                 ("corruption_csv", args.corruption_csv)) if v})
         print(format_table(unsaved.result))
         raise_saved_elsewhere(exc, save, "evaluation")
     print(format_table(outcome.result))
+    if outcome.corruption is not None:
+        from medadv_desktop.cli.cmd_evaluate_corruptions import format_table as format_corruption_table
+
+        print()
+        print("Acquisition and archive artefacts (corruptions) on the same samples:")
+        print(format_corruption_table(outcome.corruption, outcome.corruption_skipped))
     if outcome.written:
         print("Wrote " + ", ".join(str(p) for p in outcome.written))
     if outcome.verdict is not None:

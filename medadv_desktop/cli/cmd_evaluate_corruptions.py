@@ -1,8 +1,8 @@
 """`medadv evaluate-corruptions`: how a model holds up to scanner and archive artefacts on a labelled data set.
 
     medadv evaluate-corruptions --model CARD --data DIR [--corruptions default|all|ct_dose,jpeg2000] \\
-        [--severities 1-5] [--attack pgd --eps 2/255] --json OUT.json [--csv OUT.csv] [--samples-csv OUT.csv] \\
-        [--plan PLAN.toml]
+        [--severities 1-5] [--attack pgd --eps 2/255] [--json OUT.json] [--csv OUT.csv] [--samples-csv OUT.csv] \\
+        [--report OUT.pdf] [--requester NAME] [--approver NAME] [--plan PLAN.toml]
 
 Runs the corruption evaluation workflow (``engine/workflows/corruption.py``):
 every sample is corrupted in its native units (HU for CT) at each severity,
@@ -15,7 +15,10 @@ the attack on the corrupted image ("corruption then attack"); then each
 corruption's corruption error relative to the model's own clean error
 (ImageNet-C's mCE with the model as its own baseline). ``default`` runs the
 corruptions whose physics fits the data's modality, ``all`` every corruption
-defined for it. Outputs are never overwritten. With ``--plan`` the test
+defined for it. Outputs (at least one of --json, --csv, --samples-csv,
+--report) are never overwritten; the PDF (engine/reports/corruption_report.py)
+carries the table with intervals, the CE/mCE table, the severity curve, the
+plan's verdict and a sign-off block. With ``--plan`` the test
 plan's verdict follows the table and sets the exit code (0 pass, 3 fail or
 not evaluable; engine/plans/corruption.py).
 """
@@ -28,7 +31,7 @@ from typing import Any
 
 from medadv_desktop.cli.options import add_attack_options, given_specific_options, params_for
 from medadv_desktop.cli.progress import ProgressPrinter
-from medadv_desktop.errors import AttackConfigError
+from medadv_desktop.errors import AttackConfigError, MedAdvError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,9 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-samples", type=int, default=None, metavar="N",
                    help="evaluate a seeded, class-balanced subset of at most N samples")
     p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
-    p.add_argument("--json", required=True, metavar="OUT", help="write the whole result as JSON")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the whole result as JSON")
     p.add_argument("--csv", default=None, metavar="OUT", help="also write the table as CSV")
     p.add_argument("--samples-csv", default=None, metavar="OUT", help="also write one CSV row per sample and row")
+    p.add_argument("--report", default=None, metavar="OUT.pdf",
+                   help="write the PDF report (table with intervals, CE/mCE, severity curve, verdict, sign-off)")
+    p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
+    p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
     p.add_argument("--plan", default=None, metavar="PLAN.toml",
                    help="test plan (TOML/JSON) with clean and corruption criteria (e.g. corruption_accuracy of "
                         "jpeg2000 at severity 3, relative_mce): prints the verdict; exit 0 pass, 3 fail or not "
@@ -126,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
         corruption_evaluation_workflow,
     )
 
+    if not (args.json or args.csv or args.samples_csv or args.report):
+        raise MedAdvError("give at least one output: --json OUT.json, --csv OUT.csv, --samples-csv OUT.csv "
+                          "or --report OUT.pdf")
     plan = None
     if args.plan:
         from medadv_desktop.engine.plans import load_plan
@@ -143,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, corruptions=args.corruptions, severities=args.severities, seed=args.seed,
         batch_size=args.batch_size, max_samples=args.max_samples, attack=attack,
         eps=args.eps if args.attack else None, norm=args.norm, json=args.json, csv=args.csv,
-        samples_csv=args.samples_csv, plan=plan)
+        samples_csv=args.samples_csv, plan=plan, pdf=args.report, requester=args.requester,
+        approver=args.approver)
     with ProgressPrinter() as printer:
         def show(event: Any) -> None:
             if event.data.get("kind") == "dataset" and event.data.get("n_failures"):

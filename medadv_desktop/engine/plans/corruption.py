@@ -16,7 +16,10 @@ evaluable; the plan passes only when every criterion passes; exit 0 / 3):
   the CE over 1-5;
 * clean metrics are answered from the clean row (severity 0);
 * attack metrics and ``no_sanity_flag`` belong to ``medadv evaluate``:
-  :func:`check_corruption_plan_fits` lists them as problems before any work.
+  :func:`check_corruption_plan_fits` lists them as problems before any work;
+* ``medadv evaluate --corruptions`` runs both evaluations on the same data:
+  :func:`evaluate_combined_plan` answers each criterion from the evaluation
+  that measures it (one verdict, one exit code).
 """
 
 from __future__ import annotations
@@ -38,15 +41,18 @@ from medadv_desktop.engine.plans.verdict import (
     overall_status,
 )
 from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult, Rate
+from medadv_desktop.engine.results.evaluation import EvaluationResult
 
 ATTACK_ONLY = "measured by medadv evaluate (attacks), not by the corruption evaluation"
 
 
 def check_corruption_plan_fits(plan: TestPlan, *, class_names: Sequence[str], corruptions: Sequence[str] | None,
-                               severities: Sequence[int], attack: bool) -> list[str]:
+                               severities: Sequence[int], attack: bool, attacks_run: bool = False) -> list[str]:
     """What would make criteria not evaluable, known before the run (one line per problem, naming the
     criterion's field). ``corruptions``: the names to run, or None when chosen from the data later
-    (``default``/``all``: only the names' existence is checked). ``attack``: corruption then attack runs."""
+    (``default``/``all``: only the names' existence is checked). ``attack``: corruption then attack runs.
+    ``attacks_run``: an attack evaluation runs beside (``evaluate --corruptions``): attack criteria and
+    ``no_sanity_flag`` are then left to :func:`~medadv_desktop.engine.plans.verdict.check_plan_fits`."""
     from medadv_desktop.engine.corruptions import CorruptionConfigError, get_corruption
 
     problems = []
@@ -55,7 +61,8 @@ def check_corruption_plan_fits(plan: TestPlan, *, class_names: Sequence[str], co
         where = f"criteria[{i}]"
         spec = c.spec
         if spec.under_attack or not spec.rate:
-            problems.append(f"{where}.metric: {c.metric} is {ATTACK_ONLY}")
+            if not attacks_run:
+                problems.append(f"{where}.metric: {c.metric} is {ATTACK_ONLY}")
             continue
         if spec.per_class and _class_index(class_names, c.class_name) is None:
             problems.append(f"{where}.class: '{c.class_name}' is not one of the model's classes "
@@ -81,6 +88,23 @@ def check_corruption_plan_fits(plan: TestPlan, *, class_names: Sequence[str], co
 def evaluate_corruption_plan(plan: TestPlan, result: CorruptionEvaluationResult) -> PlanVerdict:
     """Apply ``plan`` to a corruption evaluation (module doc)."""
     rows = tuple(_evaluate(c, plan, result) for c in plan.criteria)
+    return PlanVerdict(
+        plan_title=plan.title, plan_version=plan.version, plan_owner=plan.owner, plan_sha256=plan.sha256,
+        plan_source=plan.source, confidence=plan.confidence, interval=plan.interval,
+        status=overall_status([r.status for r in rows]), rows=rows)
+
+
+def evaluate_combined_plan(plan: TestPlan, result: EvaluationResult,
+                           corruption: CorruptionEvaluationResult) -> PlanVerdict:
+    """Apply ``plan`` to an attack evaluation and the corruption evaluation run beside it on the same
+    data (``medadv evaluate --corruptions``): corruption criteria are answered by ``corruption``, every
+    other criterion (clean, attack, sanity flags) by ``result``, in the plan's order."""
+    from medadv_desktop.engine.metrics.per_class import per_class_measures
+    from medadv_desktop.engine.plans.verdict import _evaluate as _evaluate_attack
+
+    measures = per_class_measures(result, confidence=plan.confidence, method=plan.interval)
+    rows = tuple(_evaluate(c, plan, corruption) if c.spec.under_corruption
+                 else _evaluate_attack(c, plan, result, measures) for c in plan.criteria)
     return PlanVerdict(
         plan_title=plan.title, plan_version=plan.version, plan_owner=plan.owner, plan_sha256=plan.sha256,
         plan_source=plan.source, confidence=plan.confidence, interval=plan.interval,

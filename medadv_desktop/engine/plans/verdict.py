@@ -349,16 +349,20 @@ def _pct_beside(value: float, threshold: float) -> str:
 
 def check_plan_fits(plan: TestPlan, *, class_names: Sequence[str], attacks: Sequence[str],
                     eps_grid: Sequence[float], eps_native: Sequence[float | None] = (), units: str = "",
-                    native_per_unit: float | None = None) -> list[str]:
+                    native_per_unit: float | None = None, corruptions_run: bool = False) -> list[str]:
     """What would make criteria not evaluable, known before the run, so that the CLI and the GUI can
     refuse the plan before the model loads or the attacks run: one line per problem naming the
-    criterion's field. ``native_per_unit``: the model card's window width (for budgets in HU)."""
+    criterion's field. ``native_per_unit``: the model card's window width (for budgets in HU).
+    ``corruptions_run``: a corruption evaluation runs beside the attacks (``evaluate --corruptions``):
+    corruption criteria are then left to :func:`~medadv_desktop.engine.plans.corruption.check_corruption_plan_fits`."""
     run_attacks = [a.lower() for a in attacks]
     problems = []
     for i, c in enumerate(plan.criteria):
         where = f"criteria[{i}]"
         if c.spec.under_corruption:
-            problems.append(f"{where}.metric: {c.metric} is {CORRUPTION_ONLY}")
+            if not corruptions_run:
+                problems.append(f"{where}.metric: {c.metric} is {CORRUPTION_ONLY} (or medadv evaluate "
+                                "--corruptions)")
             continue
         if c.spec.per_class and _class_index(class_names, c.class_name) is None:
             problems.append(f"{where}.class: '{c.class_name}' is not one of the model's classes "

@@ -223,11 +223,15 @@ def report_document(result: EvaluationResult, *, before_after: BeforeAfterResult
 
 
 def write_result_json(result: EvaluationResult, path: str | Path, *, meta: Any = None,
-                      overwrite: bool = False) -> Path:
+                      overwrite: bool = False, corruption: Any = None) -> Path:
     """The result's own JSON (``EvaluationResult.save``'s fields, which :meth:`EvaluationResult.load`
-    reads) with the ``report`` and ``measures`` blocks beside them."""
+    reads) with the ``report`` and ``measures`` blocks beside them, and ``corruption`` (the whole
+    CorruptionEvaluationResult run beside the attacks, ``CorruptionEvaluationResult.from_dict`` reads it)
+    when given."""
     doc = to_jsonable(result)
     doc.update(_report_blocks(result, meta))
+    if corruption is not None:
+        doc["corruption"] = to_jsonable(corruption)
     out = atomic_write_bytes(path, dumps(doc).encode("utf-8"), overwrite=overwrite)
     log.info("Wrote result JSON %s", scrub_text(out.name))
     return out

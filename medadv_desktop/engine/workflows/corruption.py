@@ -17,7 +17,9 @@ The evaluation workflow:
    ``3HU``) are parsed against the model card;
 4. :func:`~medadv_desktop.engine.evaluation.corruption.corruption_evaluation_job` runs;
 5. the result is written as JSON (``kind``, ``schema_version``), the table as
-   CSV and the per-sample records as CSV when asked.
+   CSV, the per-sample records as CSV and the PDF report (with the test plan's
+   verdict and the sign-off names) when asked, all of them or none
+   (:func:`export_corruption_outcome`).
 
 The single-study workflow corrupts a study in its native units and writes it
 like the input (DICOM, NIfTI, PNG), de-identified by default, marked
@@ -86,6 +88,22 @@ def _choices(corruptions: str | Sequence[CorruptionChoice]) -> list[tuple[str, d
     return out
 
 
+def explicit_corruptions(corruptions: str | Sequence[CorruptionChoice]) -> list[str] | None:
+    """The registry names of corruptions given by name (unknown names fail here, before any work), or
+    None for ``default``/``all`` (chosen from the data later)."""
+    from medadv_desktop.engine.corruptions import get_corruption
+
+    choice = _choices(corruptions)
+    if isinstance(choice, str):
+        return None
+    if not choice:
+        from medadv_desktop.engine.corruptions import CorruptionConfigError
+
+        raise CorruptionConfigError("choose at least one corruption, e.g. ct_dose,jpeg2000 (or default, all)",
+                                    parameter="corruptions")
+    return [get_corruption(name).name for name, _ in choice]
+
+
 def resolve_corruptions(corruptions: str | Sequence[CorruptionChoice], dataset: Any, seed: int = 0
                         ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, str]]]:
     """The corruptions to run on ``dataset`` and the ones left out with the reason (``all``/``default``).
@@ -143,9 +161,12 @@ class CorruptionEvaluationRequest:
     csv: str | Path | None = None                          # the table (one row per corruption and severity)
     samples_csv: str | Path | None = None                  # one row per sample, corruption and severity
     plan: Any = None                                       # a TestPlan (engine/plans): verdict, checked first
+    pdf: str | Path | None = None                          # the corruption report (engine/reports/corruption_report)
+    requester: str = ""                                    # names printed in the PDF's sign-off block
+    approver: str = ""
 
     def outputs(self) -> list[Path]:
-        return [Path(p) for p in (self.json, self.csv, self.samples_csv) if p]
+        return [Path(p) for p in (self.json, self.csv, self.samples_csv, self.pdf) if p]
 
 
 @dataclass
@@ -155,6 +176,7 @@ class CorruptionEvaluationOutcome:
     failures: list[tuple[Path, str]] = field(default_factory=list)  # files of the data set not read
     written: list[Path] = field(default_factory=list)
     verdict: Any = None                                     # PlanVerdict when the request had a plan
+    meta: Any = None                                        # ReportMeta of the reports (id, names, verdict)
 
 
 def _check_plan(request: CorruptionEvaluationRequest, classifier: Any, severities: list[int],
@@ -190,6 +212,9 @@ def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluatio
     if len({p.resolve() for p in outputs}) != len(outputs):
         raise MedAdvError("Two outputs have the same file name; give each its own.")
     severities = parse_severities(request.severities)
+    from medadv_desktop.engine.reports.traceability import ReportMeta
+
+    names = ReportMeta.create(requester=request.requester, approver=request.approver)   # checked before the run
     choice = _choices(request.corruptions)
     if not isinstance(choice, str):                         # unknown names fail before the model loads
         from medadv_desktop.engine.corruptions import get_corruption
@@ -244,16 +269,38 @@ def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluatio
         from medadv_desktop.engine.plans import evaluate_corruption_plan
 
         outcome.verdict = evaluate_corruption_plan(request.plan, result)
-    if request.json:
-        outcome.written.append(result.save(request.json))
-    if request.csv or request.samples_csv:
-        from medadv_desktop.engine.reports.corruption_csv import write_corruption_csv, write_corruption_samples_csv
-
-        if request.csv:
-            outcome.written.append(write_corruption_csv(result, request.csv))
-        if request.samples_csv:
-            outcome.written.append(write_corruption_samples_csv(result, request.samples_csv))
+    outcome.meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=outcome.verdict)
+    outcome.written.extend(export_corruption_outcome(outcome, json=request.json, csv=request.csv,
+                                                     samples_csv=request.samples_csv, pdf=request.pdf))
     return outcome
+
+
+def export_corruption_outcome(outcome: CorruptionEvaluationOutcome, *, json: str | Path | None = None,
+                              csv: str | Path | None = None, samples_csv: str | Path | None = None,
+                              pdf: str | Path | None = None) -> list[Path]:
+    """Write a corruption evaluation as JSON, table CSV, per-sample CSV and/or PDF (with ``outcome.meta``):
+    all of them or none, never over an existing file. Returns the written paths."""
+    from medadv_desktop.engine.safe_write import all_or_nothing
+
+    result = outcome.result
+    with all_or_nothing() as written:
+        if json:
+            written.append(result.save(json))
+        if csv or samples_csv:
+            from medadv_desktop.engine.reports.corruption_csv import (
+                write_corruption_csv,
+                write_corruption_samples_csv,
+            )
+
+            if csv:
+                written.append(write_corruption_csv(result, csv))
+            if samples_csv:
+                written.append(write_corruption_samples_csv(result, samples_csv))
+        if pdf:
+            from medadv_desktop.engine.reports.corruption_report import write_corruption_pdf
+
+            written.append(write_corruption_pdf(result, pdf, meta=outcome.meta))
+    return list(written)
 
 
 @dataclass

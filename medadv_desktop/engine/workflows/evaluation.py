@@ -29,6 +29,13 @@
    :class:`~medadv_desktop.errors.OutputWriteError` carries the finished
    outcome (``unsaved``), so a front end can save it elsewhere.
 
+With ``corruptions`` (``medadv evaluate --corruptions a,b --severities 1-5``)
+the corruption evaluation (engine/evaluation/corruption.py) runs after the
+attacks on the same samples with the same loaded model; the corruptions are
+resolved against the data before any attack, the test plan is answered on
+both (:func:`~medadv_desktop.engine.plans.evaluate_combined_plan`), and the
+JSON and PDF carry both results.
+
 ``medadv evaluate`` and the GUI's "Labelled data set folder" scope call this.
 """
 
@@ -73,9 +80,12 @@ class EvaluationRequest:
     requester: str = ""                              # names printed in the reports' sign-off block
     approver: str = ""
     suite: str | None = None                         # the suite ``attacks`` was expanded from (recorded)
+    corruptions: str | Sequence[str] | None = None    # also the corruption evaluation: default, all or names
+    severities: str | Sequence[int] = "1-5"          # its severities (with ``corruptions``)
+    corruption_csv: str | Path | None = None         # its table as CSV (with ``corruptions``)
 
     def outputs(self) -> list[Path]:
-        return [Path(p) for p in (self.json, self.csv, self.pdf, self.summary_csv) if p]
+        return [Path(p) for p in (self.json, self.csv, self.pdf, self.summary_csv, self.corruption_csv) if p]
 
 
 @dataclass
@@ -86,6 +96,8 @@ class EvaluationOutcome:
     verdict: Any = None                              # PlanVerdict when a test plan was applied
     report_id: str = ""                              # the id printed on every report written
     meta: Any = None                                 # the ReportMeta of the reports (id, names, verdict)
+    corruption: Any = None                           # CorruptionEvaluationResult (request.corruptions)
+    corruption_skipped: list[tuple[str, str]] = field(default_factory=list)   # left out of default/all, why
 
 
 def _check_plan_before_run(plan: Any, card: ModelCard | None, request: EvaluationRequest) -> None:
@@ -100,7 +112,16 @@ def _check_plan_before_run(plan: Any, card: ModelCard | None, request: Evaluatio
     grid = parse_budget_list(request.eps, npu)
     names = [n for n, _ in attack_specs(request.attacks, npu)]
     problems = check_plan_fits(plan, class_names=list(card.class_names), attacks=names, eps_grid=grid,
-                               native_per_unit=npu)
+                               native_per_unit=npu, corruptions_run=request.corruptions is not None)
+    if request.corruptions is not None:
+        from medadv_desktop.engine.plans import check_corruption_plan_fits
+        from medadv_desktop.engine.workflows.corruption import explicit_corruptions, parse_severities
+
+        more = check_corruption_plan_fits(plan, class_names=list(card.class_names),
+                                          corruptions=explicit_corruptions(request.corruptions),
+                                          severities=parse_severities(request.severities), attack=False,
+                                          attacks_run=True)
+        problems += [p for p in more if p not in problems]
     if problems:
         raise PlanError("; ".join(problems), source=Path(plan.source).name if plan.source else "",
                         hint="Run the attacks, classes and budgets the plan names, or change the plan.")
@@ -160,6 +181,14 @@ def check_request(request: EvaluationRequest) -> None:
         seen[key] = path
         if os.path.lexists(path):
             raise OutputExistsError(path)
+    if request.corruptions is not None:                 # names and severities before anything is loaded
+        from medadv_desktop.engine.workflows.corruption import explicit_corruptions, parse_severities
+
+        parse_severities(request.severities)
+        explicit_corruptions(request.corruptions)
+    elif request.corruption_csv:
+        raise AttackConfigError("the corruption CSV needs the corruption evaluation (corruptions)",
+                                parameter="corruption_csv")
 
 
 def _input_paths(card: ModelCard | None, data: Any) -> list[Path]:
@@ -235,6 +264,12 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
     yield Progress("evaluate", 0, 0, f"Data set: {len(dataset)} samples"
                    + (f", {len(failures)} file(s) not read" if failures else ""),
                    {"kind": "dataset", "n_samples": len(dataset), "n_failures": len(failures)})
+    corruptions: list[tuple[str, dict[str, Any]]] = []
+    skipped: list[tuple[str, str]] = []
+    if request.corruptions is not None:                 # a misfit (CT dose on MR) before any attack runs
+        from medadv_desktop.engine.workflows.corruption import resolve_corruptions
+
+        corruptions, skipped = resolve_corruptions(request.corruptions, dataset, request.seed)
     from medadv_desktop.engine.models.guard import guard_job
 
     warnings = yield from guard_job(card, getattr(dataset, "studies", []) or [], "evaluate",
@@ -253,16 +288,26 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
     suite = suite_of(request)
     if suite is not None:
         result.provenance.suite = suite
+    corruption = None
+    if corruptions:                                     # the same samples, the same loaded model
+        from medadv_desktop.engine.evaluation.corruption import corruption_evaluation_job
+        from medadv_desktop.engine.workflows.corruption import parse_severities
+
+        corruption = yield from corruption_evaluation_job(
+            classifier, dataset, corruptions, parse_severities(request.severities), seed=request.seed,
+            batch_size=request.batch_size, max_samples=request.max_samples, cancel=cancel)
     verdict = None
     if plan is not None:
-        from medadv_desktop.engine.plans import evaluate_plan
+        from medadv_desktop.engine.plans import evaluate_combined_plan, evaluate_plan
 
-        verdict = evaluate_plan(plan, result)
+        verdict = (evaluate_combined_plan(plan, result, corruption) if corruption is not None
+                   else evaluate_plan(plan, result))
     meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict)
-    outcome = EvaluationOutcome(result, failures, verdict=verdict, report_id=meta.report_id, meta=meta)
+    outcome = EvaluationOutcome(result, failures, verdict=verdict, report_id=meta.report_id, meta=meta,
+                                corruption=corruption, corruption_skipped=skipped)
     try:
         export_outcome(outcome, json=request.json, csv=request.csv, summary_csv=request.summary_csv,
-                       pdf=request.pdf)
+                       pdf=request.pdf, corruption_csv=request.corruption_csv)
     except OutputWriteError as exc:          # the finished evaluation is still here: the caller saves it elsewhere
         exc.unsaved = outcome
         raise
@@ -286,17 +331,24 @@ def check_units(eps: Any, attacks: Sequence[AttackChoice], units: str) -> None:
 
 
 def export_outcome(outcome: EvaluationOutcome, *, json: str | Path | None = None, csv: str | Path | None = None,
-                   summary_csv: str | Path | None = None, pdf: str | Path | None = None) -> list[Path]:
+                   summary_csv: str | Path | None = None, pdf: str | Path | None = None,
+                   corruption_csv: str | Path | None = None) -> list[Path]:
     """Write the result as JSON, per-sample CSV, summary CSV and/or PDF (with ``outcome.meta``): all of
-    them or none, never over an existing file. Returns the written paths (also in ``outcome.written``)."""
+    them or none, never over an existing file. Returns the written paths (also in ``outcome.written``).
+    A corruption evaluation run beside (``outcome.corruption``) goes into the same JSON (``corruption``)
+    and PDF (its section), and its table into ``corruption_csv``."""
     from medadv_desktop.engine.safe_write import all_or_nothing
 
-    result, meta = outcome.result, outcome.meta
+    result, meta, corruption = outcome.result, outcome.meta, outcome.corruption
     with all_or_nothing() as written:
         if json:
             from medadv_desktop.engine.reports.tables import write_result_json
 
-            written.append(write_result_json(result, json, meta=meta))
+            written.append(write_result_json(result, json, meta=meta, corruption=corruption))
+        if corruption_csv and corruption is not None:
+            from medadv_desktop.engine.reports.corruption_csv import write_corruption_csv
+
+            written.append(write_corruption_csv(corruption, corruption_csv))
         if csv:
             from medadv_desktop.engine.reports import write_csv
 
@@ -308,6 +360,6 @@ def export_outcome(outcome: EvaluationOutcome, *, json: str | Path | None = None
         if pdf:
             from medadv_desktop.engine.reports import write_pdf
 
-            written.append(write_pdf(result, pdf, meta=meta))
+            written.append(write_pdf(result, pdf, meta=meta, corruption=corruption))
     outcome.written.extend(written)
     return list(written)
