@@ -207,7 +207,8 @@ def _main_table(ctx: Any, result: CorruptionEvaluationResult, width: float, inli
     widths += [11.0, 13.0] + ([27.0] if result.attack is not None else [])
     scale = width / (sum(widths) * mm)
     tbl = ctx.table(_small(ctx, rows, red=frozenset(red)), [w * mm * scale for w in widths], zebra=False)
-    style = [("LINEABOVE", (0, i), (-1, i), 0.4, ctx.colors.HexColor("#bbbbbb")) for i in firsts[1:]]
+    style: list[tuple[Any, ...]] = [("LINEABOVE", (0, i), (-1, i), 0.4, ctx.colors.HexColor("#bbbbbb"))
+                                    for i in firsts[1:]]
     style.append(("BACKGROUND", (0, 1), (-1, 1), ctx.colors.HexColor("#eef5ee")))
     tbl.setStyle(TableStyle(style))
     return tbl
