@@ -166,3 +166,24 @@ def test_reason_never_rounds_onto_the_threshold():
     assert _pct_beside(0.79996, 0.80) == "79.996"
     assert _pct_beside(0.8, 0.80) == "80.0"
     assert _pct_beside(0.723, 0.80) == "72.3"
+
+
+def test_at_plan_is_the_one_home_of_a_verdicts_interval():
+    """A rate measured at the plan's method and confidence is reused as is; any other k-of-n rate (a
+    corruption row's Rate, an interval at another level) is recomputed from its counts."""
+    from medadv_desktop.engine.metrics.intervals import proportion
+    from medadv_desktop.engine.plans import parse_plan
+    from medadv_desktop.engine.plans.verdict import at_plan
+    from medadv_desktop.engine.results.corruption import Rate
+
+    crit = {"metric": "clean_accuracy", "comparison": ">=", "threshold": 0.5}
+    exact = parse_plan({"plan": {"title": "t"}, "criteria": [crit]})
+    wilson = parse_plan({"plan": {"title": "t", "interval": "wilson", "confidence": 0.9}, "criteria": [crit]})
+    p = proportion(17, 20)
+    assert at_plan(p, exact) is p
+    w = at_plan(p, wilson)
+    assert (w.method, w.confidence) == ("wilson", 0.9)
+    assert (w.low, w.high) == (proportion(17, 20, confidence=0.9, method="wilson").low,
+                               proportion(17, 20, confidence=0.9, method="wilson").high)
+    row = Rate(k=17, n=20, value=0.85, low=p.low, high=p.high)          # as a corruption row stores it
+    assert at_plan(row, exact) == p and at_plan(row, wilson) == w
