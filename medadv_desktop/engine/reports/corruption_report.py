@@ -395,7 +395,7 @@ def _trace_pairs(result: CorruptionEvaluationResult, meta: ReportMeta) -> list[t
     pairs = [("Report id", meta.report_id),
              ("Report created", meta.created_utc.replace("T", " ").replace("+00:00", " UTC")),
              ("Evaluation run", str(prov.get("date_utc") or "").replace("T", " ").replace("+00:00", " UTC")),
-             ("Requested by", meta.requester), ("Approver", meta.approver),
+             ("Requested by", meta.requester), ("Approver", meta.approver), ("Purpose", meta.purpose),
              ("Model", result.model.name),
              ("Model weights SHA-256", result.model.sha256 or ""),
              ("Parent model SHA-256 (trained from)", result.model.parent_sha256 or ""),

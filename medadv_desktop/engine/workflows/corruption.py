@@ -164,6 +164,7 @@ class CorruptionEvaluationRequest:
     pdf: str | Path | None = None                          # the corruption report (engine/reports/corruption_report)
     requester: str = ""                                    # names printed in the PDF's sign-off block
     approver: str = ""
+    purpose: str = ""                                      # why the report was asked for (free text, scrubbed)
 
     def outputs(self) -> list[Path]:
         return [Path(p) for p in (self.json, self.csv, self.samples_csv, self.pdf) if p]
@@ -214,7 +215,8 @@ def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluatio
     severities = parse_severities(request.severities)
     from medadv_desktop.engine.reports.traceability import ReportMeta
 
-    names = ReportMeta.create(requester=request.requester, approver=request.approver)   # checked before the run
+    names = ReportMeta.create(requester=request.requester, approver=request.approver,   # checked before the run
+                              purpose=request.purpose)
     choice = _choices(request.corruptions)
     if not isinstance(choice, str):                         # unknown names fail before the model loads
         from medadv_desktop.engine.corruptions import get_corruption
@@ -269,7 +271,8 @@ def corruption_evaluation_workflow(classifier: Any, request: CorruptionEvaluatio
         from medadv_desktop.engine.plans import evaluate_corruption_plan
 
         outcome.verdict = evaluate_corruption_plan(request.plan, result)
-    outcome.meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=outcome.verdict)
+    outcome.meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=outcome.verdict,
+                                     purpose=names.purpose)
     outcome.written.extend(export_corruption_outcome(outcome, json=request.json, csv=request.csv,
                                                      samples_csv=request.samples_csv, pdf=request.pdf))
     return outcome

@@ -49,7 +49,8 @@ def corruption_result(tmp_path_factory):
 @pytest.fixture(scope="module")
 def corruption_pdf(corruption_result, tmp_path_factory):
     path = write_corruption_pdf(corruption_result, tmp_path_factory.mktemp("crpdf") / "corruptions.pdf",
-                                meta=ReportMeta.create(requester="Dr Q. Requester", approver="Dr A. Approver"))
+                                meta=ReportMeta.create(requester="Dr Q. Requester", approver="Dr A. Approver",
+                                                       purpose="Before the PACS moves to JPEG 2000 at 20:1"))
     return path, pdf_text(path)
 
 
@@ -89,6 +90,7 @@ def test_ce_table_key_findings_and_signoff(corruption_result, corruption_pdf):
     assert "Most harmful:" in text and "Lossy JPEG 2000 at severity" in text
     assert "Accuracy against severity" in text and "Sign-off" in text
     assert "Dr Q. Requester" in text and "Dr A. Approver" in text
+    assert "Before the PACS moves to JPEG 2000 at 20:1" in text
     assert "Data set fingerprint" in text and r.model.sha256 in text
     assert "SYNTHETIC DEMO TASK" in text
 
