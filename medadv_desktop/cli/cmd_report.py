@@ -47,6 +47,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from medadv_desktop.engine.jobs import run_job
     from medadv_desktop.engine.reports import export_reports_job, load_before_after, load_report_json
+    from medadv_desktop.engine.reports.tables import load_report_corruption
     from medadv_desktop.engine.safe_write import all_or_nothing, refuse_output_over_input
     from medadv_desktop.errors import MedAdvError, OutputWriteError, ReportError
 
@@ -69,17 +70,20 @@ def run(args: argparse.Namespace) -> int:
     if args.before_after_report:
         return _before_after_report(args, names)
     result, before_after = load_report_json(args.result)
+    corruption = load_report_corruption(args.result)     # `evaluate --corruptions`: kept in the rebuilt reports
     if args.before_after is not None:
         before_after = load_before_after(args.before_after)
     verdict = None
     if plan is not None:
         from medadv_desktop.engine.plans import evaluate_plan
+        from medadv_desktop.engine.plans.corruption import evaluate_combined_plan
 
-        verdict = evaluate_plan(plan, result)
+        verdict = evaluate_plan(plan, result) if corruption is None else \
+            evaluate_combined_plan(plan, result, corruption)
     meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict)
     job = export_reports_job(result, pdf=args.pdf, csv=args.csv, summary_csv=args.summary_csv, json=args.json,
                              before_after=before_after, overwrite=args.overwrite, include_phi=args.include_phi,
-                             meta=meta)
+                             meta=meta, corruption=corruption)
     try:
         with all_or_nothing() as written:
             def show(ev) -> None:

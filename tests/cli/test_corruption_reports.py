@@ -104,6 +104,18 @@ def test_evaluate_with_corruptions_one_json_one_pdf_plan_on_both(demo, tmp_path,
     j2k = c.row("jpeg2000", 5)
     assert j2k is not None and f"{100 * j2k.accuracy.value:.1f}%" in text
 
+    # `medadv report` rebuilds the reports from that JSON with the corruption section, plan on both
+    pdf2, rj, pdf3 = tmp_path / "r" / "r.pdf", tmp_path / "r" / "r.json", tmp_path / "r" / "r2.pdf"
+    pdf2.parent.mkdir()
+    assert main(["report", str(js), "--pdf", str(pdf2), "--json", str(rj), "--plan", str(plan)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS (3 pass, 0 fail, 0 not evaluable)" in out
+    assert "Lossy JPEG 2000" in pdf_text(pdf2)
+    assert json.loads(rj.read_text())["corruption"]["corruptions"] == ["ct_dose", "jpeg2000"]
+    assert main(["report", str(rj), "--pdf", str(pdf3)]) == 0          # and again from the report JSON
+    assert "Robustness to acquisition and archive artefacts" in pdf_text(pdf3)
+    capsys.readouterr()
+
     plan.write_text(PLAN.format(threshold=1.0), encoding="utf-8")   # jpeg2000 at severity 5 must be perfect
     js2 = tmp_path / "b" / "e.json"
     rc = _evaluate(demo, tmp_path / "b", "--json", str(js2), "--plan", str(plan))

@@ -17,7 +17,8 @@ def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = Non
                        csv: str | Path | None = None, summary_csv: str | Path | None = None,
                        json: str | Path | None = None, before_after: BeforeAfterResult | None = None,
                        cancel: CancelToken | None = None, overwrite: bool = False,
-                       include_phi: bool = False, meta: ReportMeta | None = None) -> Job[list[Path]]:
+                       include_phi: bool = False, meta: ReportMeta | None = None,
+                       corruption: Any = None) -> Job[list[Path]]:
     """Write the requested reports (any of PDF, per-sample CSV, summary CSV, JSON).
 
     Yields one ``Progress("report", i, n)`` before and after each file and
@@ -25,6 +26,8 @@ def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = Non
     is written, so an existing file (``OutputExistsError``) or two outputs with
     the same path leave nothing half-exported. Cancellation is checked
     between files; files already written are kept (they are complete).
+    ``corruption``: a corruption evaluation run beside the attacks, kept in the
+    JSON and given its section in the PDF.
     """
     from medadv_desktop.engine.reports import tables
     from medadv_desktop.engine.reports.pdf import write_pdf
@@ -34,7 +37,8 @@ def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = Non
     plan: list[tuple[str, Path, Callable[[Path], Any]]] = []
     if json is not None:
         plan.append(("JSON", Path(json), lambda p: tables.write_json(
-            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi, meta=meta)))
+            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi, meta=meta,
+            corruption=corruption)))
     if summary_csv is not None:
         plan.append(("summary CSV", Path(summary_csv), lambda p: tables.write_summary_csv(
             result, p, overwrite=overwrite, include_phi=include_phi, meta=meta)))
@@ -43,7 +47,8 @@ def export_reports_job(result: EvaluationResult, *, pdf: str | Path | None = Non
             result, p, overwrite=overwrite, include_phi=include_phi)))
     if pdf is not None:
         plan.append(("PDF report", Path(pdf), lambda p: write_pdf(
-            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi, meta=meta)))
+            result, p, before_after=before_after, overwrite=overwrite, include_phi=include_phi, meta=meta,
+            corruption=corruption)))
     if not plan:
         raise ReportError("No report file was chosen.", hint="Choose at least one of PDF, CSV or JSON.")
     seen: set[Path] = set()

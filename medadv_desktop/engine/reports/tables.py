@@ -205,15 +205,18 @@ def _report_blocks(result: EvaluationResult, meta: Any) -> dict[str, Any]:
 
 
 def report_document(result: EvaluationResult, *, before_after: BeforeAfterResult | None = None,
-                    include_phi: bool = False, meta: Any = None) -> dict[str, Any]:
+                    include_phi: bool = False, meta: Any = None, corruption: Any = None) -> dict[str, Any]:
     """The JSON document of a report: format tag, schema version, the result, the before/after table
-    (without its two evaluations: the result is the one reported), ``report`` and ``measures``."""
+    (without its two evaluations: the result is the one reported), ``report`` and ``measures``, and
+    ``corruption`` (the corruption evaluation run beside the attacks) when given."""
     doc = {
         "format": REPORT_FORMAT,
         "schema_version": SCHEMA_VERSION,
         "result": to_jsonable(result),
         "before_after": before_after.table_dict() if before_after is not None else None,
     }
+    if corruption is not None:
+        doc["corruption"] = to_jsonable(corruption)
     blocks = _report_blocks(result, meta)
     names = {k: blocks["report"].pop(k) for k in ("requester", "approver")}    # staff names: not scrubbed
     doc.update(blocks)
@@ -238,10 +241,13 @@ def write_result_json(result: EvaluationResult, path: str | Path, *, meta: Any =
 
 
 def write_json(result: EvaluationResult, path: str | Path, *, before_after: BeforeAfterResult | None = None,
-               overwrite: bool = False, include_phi: bool = False, meta: Any = None) -> Path:
-    """The whole result (and before/after table) as JSON; :func:`load_report_json` reads it back."""
+               overwrite: bool = False, include_phi: bool = False, meta: Any = None,
+               corruption: Any = None) -> Path:
+    """The whole result (and before/after table, and corruption evaluation) as JSON;
+    :func:`load_report_json` and :func:`load_report_corruption` read it back."""
     check_output_name(path, include_phi=include_phi)
-    doc = report_document(result, before_after=before_after, include_phi=include_phi, meta=meta)
+    doc = report_document(result, before_after=before_after, include_phi=include_phi, meta=meta,
+                          corruption=corruption)
     out = atomic_write_bytes(path, dumps(doc).encode("utf-8"), overwrite=overwrite)
     log.info("Wrote JSON report %s", scrub_text(out.name))
     return out
@@ -364,3 +370,20 @@ def load_report_json(path: str | Path) -> tuple[EvaluationResult, BeforeAfterRes
     if table is not None:
         complete_attack_info(table.attack_info, _registry_lookup)
     return result, table
+
+
+def load_report_corruption(path: str | Path) -> Any:
+    """The corruption evaluation stored beside the attacks in a result or report JSON (``medadv evaluate
+    --corruptions``: its ``corruption`` block), or None when the file has none."""
+    from medadv_desktop.engine.results.corruption import CorruptionEvaluationResult
+
+    path = Path(path)
+    doc = _read_json(path, _HINT)
+    block = doc.get("corruption") if isinstance(doc, dict) else None
+    if block is None:
+        return None
+    try:
+        return CorruptionEvaluationResult.from_dict(block)
+    except ResultFormatError as exc:
+        raise ReportError(f"'{path.name}' holds an incomplete corruption evaluation: {exc}",
+                          hint=exc.hint or "Re-run the evaluation to write a complete JSON.") from None
