@@ -36,6 +36,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +240,7 @@ def scene_ct_series(s: Shooter) -> None:
             raise SceneFailed(f"the CT series opened as {study.modality} with {study.n_slices} slice(s)")
         s.wait(lambda: bool(win.model_panel.prediction_texts()), "the prediction")
         viewer = win.viewer
-        bone = 1 + [name for name, _level, _width in viewer.preset_combo.presets()].index("Bone")
+        bone = 1 + [name for name, _level, _width in viewer.preset_combo.presets].index("Bone")
         s.click(viewer.panels[0].viewport(), viewer.panels[0].viewport().rect().center())   # keys to the viewer
         QTest.keyClick(viewer, Qt.Key_Home)                                    # first slice
         QTest.keyClick(viewer, Qt.Key_0 + bone)                                # the Bone preset by its digit
@@ -453,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
             except SceneFailed as exc:
                 shooter.failures.append(f"{name}: {exc}")
                 print(f"  FAILED: {exc}", file=sys.stderr, flush=True)
+            except Exception as exc:  # noqa: BLE001 - a broken scene must not stop the others
+                shooter.failures.append(f"{name}: {type(exc).__name__}: {exc}")
+                traceback.print_exc()
             print(f"  ({time.monotonic() - t0:.0f} s)", flush=True)
     lines = ["# MedAdv Desktop screenshots", "", "Taken by `scripts/screenshots.py` (real window, offscreen Qt).", ""]
     lines += [f"- `{file}`: {what}" for file, what in shooter.index]
