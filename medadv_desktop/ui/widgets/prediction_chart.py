@@ -40,6 +40,7 @@ class PredictionChart(pg.PlotWidget):
         self.before, self.after, self.class_names = [], [], []
         self.message = text
         self.setTitle("")
+        self.setLabel("left", "")
         self.getAxis("bottom").setTicks([[]])
         self.getAxis("left").setTicks([[]])
         self.setXRange(0, 1, padding=0)
@@ -56,6 +57,7 @@ class PredictionChart(pg.PlotWidget):
                           after: Sequence[float] | None, title: str = "") -> None:
         self.clear()
         self.message = ""
+        self.setLabel("left", "probability")
         self.class_names, self.before = list(class_names), [float(v) for v in before]
         self.after = [float(v) for v in after] if after is not None else []
         x = np.arange(len(class_names), dtype=float)

@@ -181,7 +181,7 @@ class ViewerWidget(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(4, 0, 4, 2)
         self.slice_label = QLabel("Slice –")
-        self.slice_label.setMinimumWidth(90)
+        self.slice_label.setSizePolicy(QSizePolicy.Minimum, QSizePolicy.Fixed)   # never clipped at 1280x800
         row.addWidget(self.slice_label)
         self.slice_slider = QSlider(Qt.Horizontal)
         self.slice_slider.setObjectName("slice_slider")
