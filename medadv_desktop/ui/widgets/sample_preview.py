@@ -44,13 +44,17 @@ class SamplePreview(QWidget):
         self.graphics.setBackground(theme.VIEWER_BACKGROUND)
         layout.addWidget(self.graphics, 1)
         self.items: list[pg.ImageItem] = []
-        for col, title in enumerate(("original", "adversarial", "Δ adv − orig (blue −, red +)")):
+        for col, title in enumerate(("original", "adversarial", "Δ (adv − orig)")):
             self.graphics.addLabel(title, row=0, col=col, color=theme.TEXT_DIM, size="8pt")
             vb = self.graphics.addViewBox(row=1, col=col, lockAspect=True, invertY=True, enableMouse=False)
             item = pg.ImageItem(axisOrder="row-major")
             vb.addItem(item)
             self.items.append(item)
+            self.graphics.ci.layout.setColumnStretchFactor(col, 1)      # three equal images whatever the titles
+            self.graphics.ci.layout.setColumnPreferredWidth(col, 100)
         self.items[2].setLookupTable(difference_colormap().getLookupTable(nPts=256, alpha=False))
+        self.graphics.setToolTip("Δ: adversarial − original, blue lower, white unchanged, red higher "
+                                 "(symmetric range about 0)")
         self.levels: tuple[float, float] | None = None
 
     def show_sample(self, original: np.ndarray, adversarial: np.ndarray, caption: str,
@@ -68,6 +72,7 @@ class SamplePreview(QWidget):
         self.items[2].setImage(delta, levels=(-vmax, vmax))
         for item in self.items:
             item.getViewBox().autoRange(padding=0.02)
+            item.getViewBox().enableAutoRange()          # and again once the layout has given it its size
         self.caption.setText(caption)
         self.open_button.setEnabled(openable)
 
