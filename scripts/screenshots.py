@@ -181,6 +181,10 @@ class Shooter:
             if prepare is not None:
                 prepare()
             self.settle(0.25)
+            if (win.width(), win.height()) != (width, height):
+                minimum = win.minimumSizeHint()
+                raise SceneFailed(f"the window cannot be {width}x{height} (it is {win.width()}x{win.height()}; "
+                                  f"its minimum is about {minimum.width()}x{minimum.height()})")
             path = self.out / f"{name}_{width}x{height}.png"
             if not win.grab().save(str(path), "PNG"):
                 raise SceneFailed(f"could not write {path}")
