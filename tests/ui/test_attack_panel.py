@@ -143,7 +143,8 @@ def test_dataset_scope_request_and_errors(panel, qtbot, tmp_path):
 
 def test_per_attack_checkbox_reaches_the_request(panel, qtbot, tmp_path):
     box = panel.per_attack
-    assert box.text() == "Each attack on every sample (per-attack rows, slower)"
+    assert box.text() == "Each attack on every sample" and "slower" in box.toolTip()
+    assert box.minimumSizeHint().width() < 260                             # fits the dock at 1280x800
     assert not box.isChecked() and not box.isVisibleTo(panel)             # only for a labelled data set
     panel.select_attack("fgsm")
     panel.set_scope(SCOPE_DATASET)

@@ -116,7 +116,11 @@ def test_fgsm_on_current_slice_end_to_end(window, qtbot, ct_small, tiny_card):
     # selecting the sample shows its original / adversarial / heatmap, at the card's window (40/400 HU)
     window.results_panel.samples.select_entry(0)
     preview = window.results_panel.preview
-    np.testing.assert_allclose(preview.items[2].image, heat, atol=1e-4)
+    signed = window.viewer.adversarial_slice() - window.viewer.original_slice()      # issue 13: signed, not |Δ|
+    np.testing.assert_allclose(preview.items[2].image, signed, atol=1e-4)
+    np.testing.assert_allclose(np.abs(preview.items[2].image), heat, atol=1e-4)
+    low, high = preview.items[2].levels
+    assert low == pytest.approx(-high) and high > 0
     assert preview.levels == pytest.approx((-160, 240))
     assert result.records[0].sample_id in preview.caption.text()
 

@@ -34,6 +34,23 @@ def card_window(card: Any, study: Any = None) -> tuple[float, float] | None:
     return None
 
 
+NO_BARS = "No attack result for this slice"
+
+
+def prediction_gap(outcome: Any, slice_index: int, any_attack: bool) -> str:
+    """Why Results ▸ Prediction change has no bars for this study and slice ("" when it has)."""
+    if outcome is None:
+        return ("No attack result for this study: run an attack on it, or select the study that was "
+                "attacked." if any_attack else "Run an attack to see how the prediction changes.")
+    result = outcome.result
+    if result.clean_probs is None:
+        return "This result keeps no class probabilities (an evaluation example keeps its top confidences only)."
+    if slice_index not in result.slices:
+        attacked = ", ".join(str(s + 1) for s in result.slices[:5]) + (" …" if len(result.slices) > 5 else "")
+        return f"Slice {slice_index + 1} was not attacked (attacked: slice {attacked})."
+    return ""
+
+
 class ResultsController(QObject):
     """Session results -> Results dock; the dock's picks -> the session (current result, sample to open)."""
 
@@ -125,8 +142,11 @@ class ResultsController(QObject):
         """Before/after probabilities of the current slice in Results ▸ Prediction change."""
         session = self.session
         outcome = session.study_results.get(session.current_index)
-        if outcome is None or session.current_slice not in outcome.result.slices \
-                or outcome.result.clean_probs is None:
+        reason = prediction_gap(outcome, session.current_slice, session.latest(AttackRun) is not None)
+        if reason:
+            # never leave another study's (or slice's) bars on screen: say why there are none
+            self.panel.prediction.show_message(NO_BARS)
+            self.panel.prediction_caption.setText(reason)
             return
         result = outcome.result
         i = result.slices.index(session.current_slice)

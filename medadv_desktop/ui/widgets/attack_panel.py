@@ -20,7 +20,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-    QListWidgetItem, QPushButton, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
+    QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from medadv_desktop.engine.attacks.spec import parse_budget_list
@@ -37,7 +37,7 @@ PER_ATTACK_TIP = (
     "Off (default): the attack cascade. The worst case is exact and cheapest to get; the rows of later "
     "attacks are cumulative (robust accuracy after this attack and the ones above it).\n"
     "On: every attack runs on every sample, so each attack's row is its own robust accuracy. "
-    "Same worst case, slower.")
+    "Same worst case, slower (per-attack rows).")
 
 
 class AttackPanel(QWidget):
@@ -134,9 +134,10 @@ class AttackPanel(QWidget):
         self.max_samples.setToolTip("Evaluate a seeded, class-balanced subset of at most this many samples "
                                     "(all: every sample); the CLI's --max-samples")
         form.addRow("Max samples:", self.max_samples)
-        self.per_attack = QCheckBox("Each attack on every sample (per-attack rows, slower)")
+        self.per_attack = QCheckBox("Each attack on every sample")     # short: a longer text widened the dock
         self.per_attack.setObjectName("per_attack")
         self.per_attack.setToolTip(PER_ATTACK_TIP)
+        self.per_attack.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Fixed)   # as wide as its text: all of it clicks
         form.addRow(self.per_attack)
         self.eval_note = dim_label(EVAL_NOTE)
         form.addRow(self.eval_note)

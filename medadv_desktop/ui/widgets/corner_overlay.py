@@ -113,18 +113,11 @@ class CornerOverlay(QWidget):
     def _place(self) -> None:
         area = self._area if self._area is not None and self._area.isValid() else self.rect()
         m = self.MARGIN
-        half = max(40, area.width() // 2 - 2 * m)
-        right_width = {}
-        for corner in ("top_right", "bottom_right"):
-            metrics = self.labels[corner].fontMetrics()
-            lines = getattr(self._texts, corner).split("\n")
-            right_width[corner] = min(half, max((metrics.horizontalAdvance(line) for line in lines), default=0))
+        rooms = self._rooms(max(80, area.width() - 4 * m))
         for corner, label in self.labels.items():
             metrics = label.fontMetrics()
-            # the left side may use what its right neighbour leaves free
-            room = half if corner.endswith("right") else \
-                max(half, area.width() - right_width[corner.replace("left", "right")] - 4 * m)
-            lines = [metrics.elidedText(line, Qt.ElideRight, room) for line in getattr(self._texts, corner).split("\n")]
+            lines = [metrics.elidedText(line, Qt.ElideRight, rooms[corner])
+                     for line in getattr(self._texts, corner).split("\n")]
             shown = "\n".join(lines) if any(lines) else ""
             if label.text() != shown:
                 label.setText(shown)
@@ -134,6 +127,30 @@ class CornerOverlay(QWidget):
             x = area.left() + m if corner.endswith("left") else area.right() - size.width() - m
             y = area.top() + m if corner.startswith("top") else area.bottom() - size.height() - m
             label.setGeometry(x, y, size.width(), size.height())
+
+    def _rooms(self, available: int) -> dict[str, int]:
+        """Width for each corner's lines: both corners of a row whole when they fit side by side, else each
+        at least half, a corner that needs less than half leaving the rest to its neighbour (a panel with
+        only W/L and zoom bottom right shows them whole)."""
+        rooms: dict[str, int] = {}
+        half = available // 2
+        for row in ("top", "bottom"):
+            need = {}
+            for side in ("left", "right"):
+                corner = f"{row}_{side}"
+                metrics = self.labels[corner].fontMetrics()
+                lines = getattr(self._texts, corner).split("\n")
+                need[side] = max((metrics.horizontalAdvance(line) for line in lines), default=0) + 2
+            left, right = need["left"], need["right"]
+            if left + right > available:
+                if left < half:
+                    right = available - left
+                elif right < half:
+                    left = available - right
+                else:
+                    left = right = half
+            rooms[f"{row}_left"], rooms[f"{row}_right"] = max(40, left), max(40, right)
+        return rooms
 
 
 def position_text(study: Any, index: int, row: int, col: int, scale: tuple[float, float]) -> str:

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QWidget
 
 from medadv_desktop.ui import theme
@@ -70,6 +71,32 @@ class SliceViewBox(pg.ViewBox):
         self.sig_wheel_slice.emit(-1 if ev.delta() > 0 else 1)
 
 
+class PanelTitle(pg.LabelItem):
+    """A panel's title, elided to the room it is given: ``text`` keeps the whole title (its tooltip too),
+    so a long title never widens the panel past its share of the viewer (which pushed the image and the
+    colour bar out of a narrow side-by-side panel at 1280x800)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("", color=theme.TEXT, size="9pt", bold=True)
+        self.room = 10_000
+        self.setText(text)
+
+    def setText(self, text, **args):  # noqa: N802 - pyqtgraph naming
+        font = QFont()
+        font.setPointSizeF(9)
+        font.setBold(True)
+        shown = QFontMetrics(font).elidedText(str(text), Qt.ElideRight, max(30, int(getattr(self, "room", 10_000))))
+        super().setText(shown, **args)
+        self.text = text
+        self.setToolTip(text if shown != text else "")
+        self.setMinimumWidth(0)                   # the panel's width decides, not the text
+
+    def set_room(self, width: float) -> None:
+        if abs(width - self.room) >= 1:
+            self.room = width
+            self.setText(self.text)
+
+
 class ImagePanel(pg.GraphicsLayoutWidget):
     """One image with title, orientation labels, optional heatmap overlay and one colour bar."""
 
@@ -80,7 +107,8 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         self.ci.setContentsMargins(2, 2, 2, 2)
         self.ci.setSpacing(0)
         self.kind = ORIGINAL
-        self.title = self.addLabel(title, row=0, col=0, colspan=3, color=theme.TEXT, size="9pt", bold=True)
+        self.title = PanelTitle(title)
+        self.addItem(self.title, row=0, col=0, colspan=4)
         self.label_top = self.addLabel("", row=1, col=1, color=theme.WARNING, size="9pt")
         self.label_left = self.addLabel("", row=2, col=0, color=theme.WARNING, size="9pt")
         self.view = SliceViewBox()
@@ -103,6 +131,12 @@ class ImagePanel(pg.GraphicsLayoutWidget):
 
     def set_title(self, text: str) -> None:
         self.title.setText(text)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        title = getattr(self, "title", None)          # pyqtgraph resizes once before __init__ is through
+        if title is not None:
+            title.set_room(self.width() - 16)
+        super().resizeEvent(event)
 
     def set_orientation(self, labels: tuple[str, str, str, str] | None) -> None:
         left, right, top, bottom = labels or ("", "", "", "")

@@ -49,6 +49,19 @@ def measure_button(kind: str) -> QToolButton:
     return button
 
 
+def axis_aligned_ellipse(pos: tuple[float, float], size: tuple[float, float]) -> pg.EllipseROI:
+    """An ellipse ROI that moves and resizes but never rotates (its statistics use the axis-aligned
+    bounding box): pyqtgraph's rotate handle is replaced by a width handle (right) and a height handle
+    (bottom); the diagonal handle scales both, all about the centre."""
+    roi = pg.EllipseROI(pos, size, pen=pg.mkPen(theme.ACCENT, width=2), rotatable=False)
+    for handle in list(roi.getHandles()):
+        if handle.typ in ("r", "sr"):
+            roi.removeHandle(handle)
+    roi.addScaleHandle([1.0, 0.5], [0.5, 0.5])
+    roi.addScaleHandle([0.5, 1.0], [0.5, 0.5])
+    return roi
+
+
 class MeasureTools(QObject):
     """One ruler and one ellipse ROI at most on ``panel``; ``sig_measured(kind, text)`` after every change."""
 
@@ -111,7 +124,7 @@ class MeasureTools(QObject):
         h, w = self._extent()
         size = size or (w / 4, h / 4)
         pos = pos or (w / 2 - size[0] / 2, h / 2 - size[1] / 2)
-        self.ellipse = pg.EllipseROI(pos, size, pen=pg.mkPen(theme.ACCENT, width=2))
+        self.ellipse = axis_aligned_ellipse(pos, size)
         self.panel.view.addItem(self.ellipse)
         self.ellipse.sigRegionChanged.connect(lambda *_a: self.update(ELLIPSE))
         self.update(ELLIPSE)

@@ -1,4 +1,9 @@
-"""Class probabilities before and after an attack, as grouped bars (Results ▸ Prediction change)."""
+"""Class probabilities before and after an attack, as grouped bars (Results ▸ Prediction change).
+
+The chart shows one study attack's result for the current slice, or nothing:
+:meth:`PredictionChart.show_message` empties it (no bars, no class ticks)
+and says why, so another study's or slice's bars never stay on screen.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +31,33 @@ class PredictionChart(pg.PlotWidget):
         self.before: list[float] = []
         self.after: list[float] = []
         self.class_names: list[str] = []
+        self.message = ""
+        self.show_message("No attack result yet")
+
+    def show_message(self, text: str) -> None:
+        """No bars: ``text`` in the middle of an empty plot (no class ticks, no probability ticks)."""
+        self.clear()
+        self.before, self.after, self.class_names = [], [], []
+        self.message = text
+        self.setTitle("")
+        self.setLabel("left", "")
+        self.getAxis("bottom").setTicks([[]])
+        self.getAxis("left").setTicks([[]])
+        self.setXRange(0, 1, padding=0)
+        self.setYRange(0, 1, padding=0)
+        label = pg.TextItem(text, color=theme.TEXT_DIM, anchor=(0.5, 0.5))
+        label.setPos(0.5, 0.5)
+        self.addItem(label)
+
+    @property
+    def has_bars(self) -> bool:
+        return bool(self.before)
 
     def set_probabilities(self, class_names: Sequence[str], before: Sequence[float],
                           after: Sequence[float] | None, title: str = "") -> None:
         self.clear()
+        self.message = ""
+        self.setLabel("left", "probability")
         self.class_names, self.before = list(class_names), [float(v) for v in before]
         self.after = [float(v) for v in after] if after is not None else []
         x = np.arange(len(class_names), dtype=float)

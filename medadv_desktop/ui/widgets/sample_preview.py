@@ -1,4 +1,9 @@
-"""Original, adversarial and |perturbation| of one sample, at the model card's clinical window."""
+"""Original and adversarial of one sample at the model card's clinical window, and the signed difference.
+
+The third image is adversarial − original in a diverging map centred at 0
+over a symmetric range, as the viewer's Difference panel (issue 13): an L∞
+perturbation's |Δ| is the same almost everywhere and drew a uniform block.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from medadv_desktop.ui import theme
-from medadv_desktop.ui.widgets.image_panel import heatmap_colormap
+from medadv_desktop.engine.perturbation import signed_delta, symmetric_range
+from medadv_desktop.ui.widgets.image_panel import difference_colormap
 
 NO_SAMPLE = "Select a sample to preview it."
 
@@ -38,13 +44,17 @@ class SamplePreview(QWidget):
         self.graphics.setBackground(theme.VIEWER_BACKGROUND)
         layout.addWidget(self.graphics, 1)
         self.items: list[pg.ImageItem] = []
-        for col, title in enumerate(("original", "adversarial", "|Δ| heatmap")):
+        for col, title in enumerate(("original", "adversarial", "Δ (adv − orig)")):
             self.graphics.addLabel(title, row=0, col=col, color=theme.TEXT_DIM, size="8pt")
             vb = self.graphics.addViewBox(row=1, col=col, lockAspect=True, invertY=True, enableMouse=False)
             item = pg.ImageItem(axisOrder="row-major")
             vb.addItem(item)
             self.items.append(item)
-        self.items[2].setLookupTable(heatmap_colormap().getLookupTable(nPts=256, alpha=False))
+            self.graphics.ci.layout.setColumnStretchFactor(col, 1)      # three equal images whatever the titles
+            self.graphics.ci.layout.setColumnPreferredWidth(col, 100)
+        self.items[2].setLookupTable(difference_colormap().getLookupTable(nPts=256, alpha=False))
+        self.graphics.setToolTip("Δ: adversarial − original, blue lower, white unchanged, red higher "
+                                 "(symmetric range about 0)")
         self.levels: tuple[float, float] | None = None
 
     def show_sample(self, original: np.ndarray, adversarial: np.ndarray, caption: str,
@@ -55,14 +65,14 @@ class SamplePreview(QWidget):
         if levels is None:
             levels = (float(original.min()), float(original.max()) or 1.0)
         self.levels = levels
-        heat = np.abs(adversarial - original)
-        if heat.ndim == 3:
-            heat = heat.max(axis=-1)
+        delta = signed_delta(original, adversarial)
+        vmax = symmetric_range(delta)
         self.items[0].setImage(original, levels=levels)
         self.items[1].setImage(adversarial, levels=levels)
-        self.items[2].setImage(heat, levels=(0, max(float(heat.max()), 1e-6)))
+        self.items[2].setImage(delta, levels=(-vmax, vmax))
         for item in self.items:
             item.getViewBox().autoRange(padding=0.02)
+            item.getViewBox().enableAutoRange()          # and again once the layout has given it its size
         self.caption.setText(caption)
         self.open_button.setEnabled(openable)
 

@@ -181,12 +181,13 @@ class ViewerWidget(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(4, 0, 4, 2)
         self.slice_label = QLabel("Slice –")
-        self.slice_label.setMinimumWidth(90)
+        self.slice_label.setSizePolicy(QSizePolicy.Minimum, QSizePolicy.Fixed)   # never clipped at 1280x800
         row.addWidget(self.slice_label)
         self.slice_slider = QSlider(Qt.Horizontal)
         self.slice_slider.setObjectName("slice_slider")
         self.slice_slider.setRange(0, 0)
         self.slice_slider.valueChanged.connect(self.set_slice)
+        self.slice_slider.setMinimumWidth(120)      # it stays usable at 1280x800 beside a 4-D study's volume box
         row.addWidget(self.slice_slider, 1)
         self.volume_spin = volume_spin()
         self.volume_spin.valueChanged.connect(lambda v: self.sig_volume_requested.emit(v - 1))
@@ -200,7 +201,7 @@ class ViewerWidget(QWidget):
         row.addWidget(self.window_label)
         self.cursor_label = QLabel("")
         self.cursor_label.setObjectName("cursor_label")
-        self.cursor_label.setMinimumWidth(230)
+        self.cursor_label.setMinimumWidth(170)
         self.cursor_label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
         row.addWidget(self.cursor_label)
         return row
