@@ -151,17 +151,21 @@ def test_4_sample_previews_cleared_windowed_numbered_from_one_and_openable(demo_
     entry = run_and_wait(qtbot, win)
     assert isinstance(entry, EvaluationEntry) and entry.result.n_samples == 8
     entries = win.results_panel.sample_entries
+
+    def key(e):
+        return e.record.sample_id, e.record.attack
+
     with_images = next(i for i, e in enumerate(entries) if e.has_images)
     without = next(i for i, e in enumerate(entries) if not e.has_images)
     table = win.results_panel.samples
-    row_of = {table.entry_at(r).record.sample_id: r for r in range(table.proxy.rowCount())}
-    click_sample(qtbot, win, row_of[entries[with_images].record.sample_id])
+    row_of = {key(table.entry_at(r)): r for r in range(table.proxy.rowCount())}     # a row per sample x attack
+    click_sample(qtbot, win, row_of[key(entries[with_images])])
     assert not preview.is_empty and preview.levels == (0.0, 1.0)         # [0, 1] = the card's window
     caption = preview.caption.text()
-    click_sample(qtbot, win, row_of[entries[without].record.sample_id])
+    click_sample(qtbot, win, row_of[key(entries[without])])
     assert preview.is_empty and preview.caption.text() != caption and "No images" in preview.caption.text()
     # a fooled case opens in the main viewer
-    click_sample(qtbot, win, row_of[entries[with_images].record.sample_id])
+    click_sample(qtbot, win, row_of[key(entries[with_images])])
     assert preview.open_button.isEnabled()
     n = len(win.session.studies)
     click(qtbot, preview.open_button)
