@@ -49,6 +49,7 @@ def _choose(panel, name: str) -> None:
 
 
 def _check_only(panel, names: set[str]) -> None:
+    panel.defaults_check.setChecked(False)
     for row in range(panel.corruption_list.count()):
         item = panel.corruption_list.item(row)
         item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in names else Qt.Unchecked)
@@ -79,6 +80,9 @@ def test_dock_lists_the_registry_with_modality_defaults(window, qtbot, ct_small,
     assert "ct_dose" not in panel.fitting and "rician" in panel.fitting
     assert panel.corruption_combo.currentData() in panel.fitting
     panel.scope.setCurrentIndex(panel.scope.findData("dataset"))
+    assert panel.defaults_check.isChecked() and not panel.corruption_list.isVisible()
+    qtbot.mouseClick(panel.defaults_check, Qt.LeftButton)
+    assert panel.corruption_list.isVisible()
     labels = {panel.corruption_list.item(r).data(Qt.UserRole): panel.corruption_list.item(r)
               for r in range(panel.corruption_list.count())}
     assert labels["ct_dose"].checkState() == Qt.Unchecked and "(other modality)" in labels["ct_dose"].text()
@@ -172,11 +176,12 @@ def test_dataset_evaluation_table_curve_cancel_and_export(window, qtbot, demo_da
     _show_dock(window, qtbot)
     panel, session = window.corruption_panel, window.session
     panel.scope.setCurrentIndex(panel.scope.findData("dataset"))
-    assert panel.corruption_list.isVisible() and not panel.corruption_combo.isVisible()
+    assert panel.defaults_check.isVisible() and not panel.corruption_combo.isVisible()
     qtbot.keyClicks(panel.dataset_edit, str(demo_data / "test"))
 
     # Cancel: the evaluation stops, nothing is kept, a later job runs
     _check_only(panel, {"ct_dose", "gamma", "jpeg2000", "blur"})
+    assert panel.corruption_list.isVisible()
     panel.severities_edit.setText("1-5")
     qtbot.mouseClick(panel.run_button, Qt.LeftButton)
     request = window.corruptions.last_request
@@ -235,8 +240,10 @@ def test_dataset_evaluation_table_curve_cancel_and_export(window, qtbot, demo_da
     assert "jpeg2000" in table_csv or result.rows[-1].label in table_csv
 
 
-def test_bad_dataset_folder_one_clear_error_and_the_app_keeps_working(window, qtbot, tmp_path):
-    from medadv_desktop.ui.session import CorruptedStudyEntry
+def test_bad_input_one_clear_error_then_data_set_defaults_and_study_runs(window, qtbot, tmp_path, demo_data):
+    from medadv_desktop.engine.datasets import LabelledDataset
+    from medadv_desktop.engine.workflows.corruption import resolve_corruptions
+    from medadv_desktop.ui.session import CorruptedStudyEntry, CorruptionEntry
 
     load(qtbot, window, demo=True)
     _show_dock(window, qtbot)
@@ -249,6 +256,18 @@ def test_bad_dataset_folder_one_clear_error_and_the_app_keeps_working(window, qt
     panel.severities_edit.setText("7")
     _click_run(qtbot, window)
     assert "outside 1..5" in panel.error.text()
+    # the data set's own defaults (as --corruptions default): single-slice samples, so no slice thickness,
+    # although the open demo study (a volume) offers it
+    assert "slice_thickness" in panel.fitting and panel.defaults_check.isChecked()
+    panel.dataset_edit.setText(str(demo_data / "test"))
+    panel.severities_edit.setText("5")
+    panel.max_spin.setValue(6)
+    entry = _click_run(qtbot, window)
+    assert isinstance(entry, CorruptionEntry), session.last_error
+    dataset = LabelledDataset.from_folder(demo_data / "test", session.card.class_names)
+    expected = [name for name, _ in resolve_corruptions("default", dataset)[0]]
+    assert entry.result.corruptions == expected and "slice_thickness" not in expected
+    assert len(window.corruptions.view.table_texts()) == 1 + len(expected)
     # the study scope still runs afterwards
     panel.scope.setCurrentIndex(panel.scope.findData("study"))
     _choose(panel, "gamma")

@@ -9,7 +9,8 @@
   prediction change of the current slice. File ▸ Export writes the corrupted
   study like ``medadv corrupt`` (de-identified, marked simulated).
 * Labelled data set folder: :func:`~medadv_desktop.engine.workflows.corruption.corruption_evaluation_workflow`
-  with its progress in the dock's bar and Cancel; the table and the severity
+  (the corruptions that fit the data set, as ``--corruptions default``, or
+  those checked) with its progress in the dock's bar and Cancel; the table and the severity
   curve open in the Results dock's "Corruptions" tab. File ▸ Export writes
   the JSON and CSVs like ``medadv evaluate-corruptions``.
 """
@@ -245,13 +246,15 @@ class CorruptionController(QObject):
 
             def job():
                 outcome = yield from corruption_evaluation_workflow(classifier, CorruptionEvaluationRequest(
-                    data=request.dataset, corruptions=list(request.corruptions), severities=request.severities,
+                    data=request.dataset, corruptions=request.corruptions, severities=request.severities,
                     seed=request.seed, max_samples=request.max_samples), cancel=cancel)
                 return outcome
             return job()
 
         cap = f", at most {request.max_samples} samples" if request.max_samples else ""
-        title = f"Evaluate {len(request.corruptions)} corruption(s), severities {request.severities}{cap}"
+        which = "the data set's default corruptions" if isinstance(request.corruptions, str) else \
+            f"{len(request.corruptions)} corruption(s)"
+        title = f"Evaluate {which}, severities {request.severities}{cap}"
 
         def on_result(outcome: Any) -> None:
             self.panel.set_progress(1.0, "Done")

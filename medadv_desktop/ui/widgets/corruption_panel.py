@@ -6,9 +6,11 @@ Two scopes:
 * **current study**: one corruption at one severity (1-5, calibrated in
   physical terms: the line under the choice says what it means for this
   study's modality, e.g. "CT dose reduction, severity 3 (12.5 % dose)");
-* **labelled data set folder**: the checked corruptions x the severities
-  (``1-5``, ``1,3,5``), the corruption evaluation with its progress bar and
-  Cancel; the table and the severity curve open in Results.
+* **labelled data set folder**: the corruptions whose physics fits the data
+  set (the CLI's ``--corruptions default``, decided by the engine on the data)
+  or the checked ones, x the severities (``1-5``, ``1,3,5``): the corruption
+  evaluation with its progress bar and Cancel; the table and the severity
+  curve open in Results.
 
 The list comes from the engine's corruption registry (:meth:`set_corruptions`
 with plain tuples); the corruptions whose physics fits the current study's
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
     QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
@@ -52,7 +54,7 @@ class CorruptionRequest:
     scope: str
     corruption: str = ""
     severity: int = 3
-    corruptions: list[str] = field(default_factory=list)
+    corruptions: list[str] | str = field(default_factory=list)     # names, or "default" (fits the data set)
     severities: str = "1-5"
     dataset: str = ""
     max_samples: int | None = None
@@ -92,10 +94,17 @@ class CorruptionPanel(QWidget):
         self.severity_spin.setToolTip("1 (mild) to 5 (severe), calibrated in physical terms (README table)")
         self.severity_label = QLabel("Severity")
         form.addRow(self.severity_label, self.severity_spin)
+        self.defaults_check = QCheckBox("Those that fit the data set (as --corruptions default)")
+        self.defaults_check.setObjectName("corruption_defaults")
+        self.defaults_check.setChecked(True)
+        self.defaults_check.setToolTip("The engine chooses, per data set, the corruptions whose physics fits its "
+                                       "modality and images (one slice or volumes); untick to choose by name")
+        self.defaults_label = QLabel("Corruptions")
+        form.addRow(self.defaults_label, self.defaults_check)
         self.corruption_list = QListWidget()
         self.corruption_list.setObjectName("corruption_list")
         self.corruption_list.setMinimumHeight(120)
-        self.list_label = QLabel("Corruptions")
+        self.list_label = QLabel("")
         form.addRow(self.list_label, self.corruption_list)
         self.severities_edit = QLineEdit("1-5")
         self.severities_edit.setObjectName("corruption_severities")
@@ -148,6 +157,7 @@ class CorruptionPanel(QWidget):
         self.corruption_combo.currentIndexChanged.connect(lambda _i: self._on_changed())
         self.severity_spin.valueChanged.connect(lambda _v: self._on_changed())
         self.corruption_list.itemChanged.connect(lambda _item: self.sig_changed.emit())
+        self.defaults_check.toggled.connect(lambda _on: self._on_scope())
         self.severities_edit.textChanged.connect(lambda _t: self.sig_changed.emit())
         self.dataset_edit.textChanged.connect(lambda _t: self.sig_changed.emit())
         self.run_button.clicked.connect(lambda _c=False: self.request_run())
@@ -205,7 +215,8 @@ class CorruptionPanel(QWidget):
 
     def request(self) -> CorruptionRequest:
         return CorruptionRequest(scope=self.scope_key(), corruption=str(self.corruption_combo.currentData() or ""),
-                                 severity=self.severity_spin.value(), corruptions=self.checked(),
+                                 severity=self.severity_spin.value(),
+                                 corruptions="default" if self.defaults_check.isChecked() else self.checked(),
                                  severities=self.severities_edit.text().strip(),
                                  dataset=self.dataset_edit.text().strip(),
                                  max_samples=self.max_spin.value() or None)
@@ -217,7 +228,7 @@ class CorruptionPanel(QWidget):
         if self.scope_key() == SCOPE_STUDY:
             return [] if self.corruption_combo.currentData() else ["Choose a corruption."]
         out = []
-        if not self.checked():
+        if not self.defaults_check.isChecked() and not self.checked():
             out.append("Check at least one corruption.")
         if not self.severities_edit.text().strip():
             out.append("Give the severities, e.g. 1-5.")
@@ -261,9 +272,11 @@ class CorruptionPanel(QWidget):
         study = self.scope_key() == SCOPE_STUDY
         for widget in (self.corruption_label, self.corruption_combo, self.severity_label, self.severity_spin):
             widget.setVisible(study)
-        for widget in (self.list_label, self.corruption_list, self.severities_label, self.severities_edit,
+        for widget in (self.defaults_label, self.defaults_check, self.severities_label, self.severities_edit,
                        self.dataset_label, self.dataset_row, self.max_label, self.max_spin):
             widget.setVisible(not study)
+        for widget in (self.list_label, self.corruption_list):
+            widget.setVisible(not study and not self.defaults_check.isChecked())
         self.run_button.setText("Run corruption" if study else "Evaluate corruptions")
         self._on_changed()
 
