@@ -135,8 +135,12 @@ class CorruptionController(QObject):
         self.update_run_state()
 
     def _on_model(self) -> None:
-        self.shown = None
-        self.show_change()
+        """The corrupted pixels stay on screen, but their probabilities were the previous model's."""
+        if self.shown is not None:
+            self.shown = None
+            names = list(self.session.card.class_names) if self.session.card is not None else []
+            self.panel.show_change("Another model is loaded: run the corruption again for its prediction change.",
+                                   names)
         self.update_run_state()
 
     def _on_result(self, entry: Any) -> None:

@@ -94,11 +94,12 @@ class CorruptionPanel(QWidget):
         self.severity_spin.setToolTip("1 (mild) to 5 (severe), calibrated in physical terms (README table)")
         self.severity_label = QLabel("Severity")
         form.addRow(self.severity_label, self.severity_spin)
-        self.defaults_check = QCheckBox("Those that fit the data set (as --corruptions default)")
+        self.defaults_check = QCheckBox("Those that fit the data set")
         self.defaults_check.setObjectName("corruption_defaults")
         self.defaults_check.setChecked(True)
         self.defaults_check.setToolTip("The engine chooses, per data set, the corruptions whose physics fits its "
-                                       "modality and images (one slice or volumes); untick to choose by name")
+                                       "modality and images (one slice or volumes), as the CLI's --corruptions default; "
+                                       "untick to choose by name")
         self.defaults_label = QLabel("Corruptions")
         form.addRow(self.defaults_label, self.defaults_check)
         self.corruption_list = QListWidget()

@@ -59,7 +59,8 @@ class CorruptionResultsView(QWidget):
         self.plot.setYRange(0.0, 1.0, padding=0.02)
         self.plot.setXRange(0, 5, padding=0.05)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.legend = self.plot.addLegend(offset=(-6, 6), labelTextSize="8pt")
+        # bottom left: where accuracy-vs-severity curves (high at 0, falling to the right) leave room
+        self.legend = self.plot.addLegend(offset=(6, -6), labelTextSize="8pt", brush=pg.mkBrush(20, 20, 24, 200))
         split.addWidget(self.plot)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
