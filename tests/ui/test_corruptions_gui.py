@@ -215,7 +215,7 @@ def test_dataset_evaluation_table_curve_cancel_and_export(window, qtbot, demo_da
         assert text_row[0] == row.label and text_row[1] == str(row.severity)
         assert f"({row.accuracy.k}/{row.accuracy.n})" in text_row[3] and f"({row.flips.k}/{row.flips.n})" in text_row[4]
     j2k = [r for r in rows if r[0] == result.rows[-1].label]
-    assert j2k and "ratio" in j2k[-1][2]
+    assert j2k and j2k[-1][2].startswith("340:1 ratio, reached ")           # the ratio the codec reached, as the PDF
     assert set(view.curves) == {"ct_dose", "jpeg2000"}
     xs, ys = view.curves["jpeg2000"]
     assert xs == [0, 1, 3, 5]
@@ -233,9 +233,16 @@ def test_dataset_evaluation_table_curve_cancel_and_export(window, qtbot, demo_da
         wait_idle(qtbot, window)
         assert job.status == "done", session.last_error
     files = sorted(p.name for p in out.iterdir())
-    assert len(files) == 6 and sum(f.endswith(".json") for f in files) == 2
+    assert len(files) == 8 and sum(f.endswith(".json") for f in files) == 2 and sum(f.endswith(".pdf") for f in files) == 2
     loaded = CorruptionEvaluationResult.load(next(out.glob("*.json")))
     assert [r.accuracy.k for r in loaded.rows] == [r.accuracy.k for r in result.rows]
+    from pypdf import PdfReader
+
+    pdf = next(out.glob("*.pdf"))
+    text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+    if SHOTS:
+        (Path(SHOTS) / "corruption_export.pdf").write_bytes(pdf.read_bytes())
+    assert "Robustness to acquisition and archive artefacts" in text and result.rows[-1].label in text
     table_csv = next(out.glob("*-table.csv")).read_text()
     assert "jpeg2000" in table_csv or result.rows[-1].label in table_csv
 

@@ -12,8 +12,8 @@
   dedicated before/after report (``…-before-after-report.pdf/.csv/.json``,
   both models' hashes, the recipe, the paired test: the CLI's
   ``report --before-after-report``);
-* a corruption evaluation: JSON, table CSV and per-sample CSV as
-  ``medadv evaluate-corruptions`` (``medadv-corruptions-<model>-<YYYYmmdd-HHMMSS>``);
+* a corruption evaluation: its PDF report, JSON, table CSV and per-sample
+  CSV as ``medadv evaluate-corruptions --report --json --csv --samples-csv`` (``medadv-corruptions-<model>-<YYYYmmdd-HHMMSS>``);
 * a corrupted study (Corruptions dock): the study corrupted again with the
   same corruption, severity and seed (deterministic), written like
   ``medadv corrupt`` (de-identified, marked simulated) with its record JSON.
@@ -66,7 +66,7 @@ BEFORE_AFTER_SUFFIXES = ("-before_after.json", "-before-after-report.pdf", "-bef
                          "-before-after-report.json")
 # the sign-off names (staff, not patients) are remembered between launches; the purpose is per session
 KEY_REQUESTER, KEY_APPROVER, KEY_ASK_SIGNOFF = "report/requester", "report/approver", "report/ask_signoff"
-CORRUPTION_SUFFIXES = (".json", "-table.csv", "-samples.csv")
+CORRUPTION_SUFFIXES = (".pdf", ".json", "-table.csv", "-samples.csv")
 
 
 def unique_stem(folder: Path, stem: str, suffixes: Sequence[str] = ("",)) -> str:
@@ -353,22 +353,18 @@ class ExportController(QObject):
         result = entry.result
         stem = unique_stem(folder, f"medadv-corruptions-{_slug(result.model.name or 'model').rstrip('-')}-{_stamp()}",
                            CORRUPTION_SUFFIXES)
-        json_path, csv_path, samples_path = (folder / f"{stem}{suffix}" for suffix in CORRUPTION_SUFFIXES)
+        pdf, json_path, csv, samples_csv = (folder / f"{stem}{suffix}" for suffix in CORRUPTION_SUFFIXES)
+        meta = self.signoff.meta()                               # one report id; the sign-off names if given
 
         def factory(cancel: CancelToken):
-            from medadv_desktop.engine.reports.corruption_csv import (
-                write_corruption_csv, write_corruption_samples_csv,
-            )
-            from medadv_desktop.engine.safe_write import all_or_nothing
+            from medadv_desktop.engine.workflows.corruption import CorruptionEvaluationOutcome, export_corruption_outcome
 
             def job():
-                yield Progress("export", 0, 3, "Writing the corruption evaluation")
-                with all_or_nothing() as written:
-                    written.append(result.save(json_path))
-                    written.append(write_corruption_csv(result, csv_path))
-                    written.append(write_corruption_samples_csv(result, samples_path))
-                yield Progress("export", 3, 3, "Exported")
-                return list(written)
+                yield Progress("export", 0, 1, "Writing the corruption evaluation (PDF, JSON, CSVs)")
+                written = export_corruption_outcome(CorruptionEvaluationOutcome(result, meta=meta), pdf=pdf,
+                                                    json=json_path, csv=csv, samples_csv=samples_csv)
+                yield Progress("export", 1, 1, "Exported")
+                return written                    # all four or none (the engine's all-or-nothing)
             return job()
 
         return f"Export corruption evaluation {stem}", factory

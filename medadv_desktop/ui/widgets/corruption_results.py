@@ -2,7 +2,8 @@
 
 Every number comes from the engine's :class:`~medadv_desktop.engine.results.corruption.CorruptionEvaluationResult`
 (rates with their 95 % intervals, flips, mean confidence change, corruption
-error); nothing is recomputed here. The curve plots accuracy against
+error) and the level text is the PDF's (:func:`~medadv_desktop.engine.reports.corruption_report.level_text`,
+with the compression ratio a lossy codec really reached); nothing is recomputed here. The curve plots accuracy against
 severity per corruption (severity 0 is the clean accuracy, shared by all),
 each corruption with its own colour and line style so it reads in grey too.
 """
@@ -15,6 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QVBoxLayout, QWidget
 
+from medadv_desktop.engine.reports.corruption_report import level_text
 from medadv_desktop.ui import theme
 from medadv_desktop.ui.widgets.common import dim_label, pct, table_item
 
@@ -92,7 +94,7 @@ class CorruptionResultsView(QWidget):
         rows = [result.clean, *result.rows]
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            level = "" if row.level is None else f"{row.level:g} {row.level_unit}".strip()
+            level = level_text(row) if row.severity else ""
             conf = "—" if row.mean_conf_change is None else f"{row.mean_conf_change:+.3f}"
             summary = summaries.get(row.corruption)
             last = summary is not None and row.severity == max(summary.severities)
