@@ -36,6 +36,7 @@ WORKER_MODULES: tuple[str, ...] = (
     "torch.profiler", "torch.profiler._cupti_monitor",
     "safetensors", "safetensors.torch",
     "PIL.Image", "PIL.PngImagePlugin", "PIL.TiffImagePlugin", "PIL.JpegImagePlugin",
+    "PIL.BmpImagePlugin", "PIL.GifImagePlugin", "PIL.PpmImagePlugin",      # Image.open's preinit (JPEG corruption)
     "pydicom", "pydicom.uid", "pydicom.dataset", "pydicom.errors", "pydicom.pixels", "pydicom.data",
     "pydicom.filewriter", "pydicom.filereader", "pydicom.encaps",
     "nibabel", "nibabel.spatialimages", "nibabel.filebasedimages", "nibabel.nifti1", "nibabel.orientations",

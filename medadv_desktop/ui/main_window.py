@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToo
 from medadv_desktop import __version__
 from medadv_desktop.ui.actions import ActionId, create_action
 from medadv_desktop.ui.controllers.attack import AttackController
+from medadv_desktop.ui.controllers.corruption import CorruptionController
 from medadv_desktop.ui.controllers.export import ExportController
 from medadv_desktop.ui.controllers.jobs import JobsController
 from medadv_desktop.ui.controllers.model import ModelController
@@ -28,6 +29,7 @@ from medadv_desktop.ui.session import APP_TITLE, DEMO_TITLE, Session
 from medadv_desktop.ui.settings import KEY_GEOMETRY, KEY_OPACITY, KEY_STATE, STATE_VERSION, SettingsStore, make_settings
 from medadv_desktop.ui.widgets.attack_panel import AttackPanel
 from medadv_desktop.ui.widgets.common import make_dock
+from medadv_desktop.ui.widgets.corruption_panel import CorruptionPanel
 from medadv_desktop.ui.widgets.jobs_panel import JobsPanel
 from medadv_desktop.ui.widgets.model_panel import ModelPanel
 from medadv_desktop.ui.widgets.results_panel import ResultsPanel
@@ -41,6 +43,7 @@ __all__ = ["APP_TITLE", "DEMO_TITLE", "MainWindow", "make_settings"]
 
 DOCK_STUDIES, DOCK_TAGS, DOCK_MODEL, DOCK_ATTACK, DOCK_JOBS, DOCK_RESULTS = (
     "dock_studies", "dock_tags", "dock_model", "dock_attack", "dock_jobs", "dock_results")
+DOCK_CORRUPTIONS = "dock_corruptions"   # a tab beside the attack dock; not in ``docks``
 DOCK_TRAINING = "dock_training"      # hidden until Model ▸ Adversarial Training; not in ``docks``
 VIEW_ACTIONS = {ORIGINAL: ActionId.VIEW_ORIGINAL, ADVERSARIAL: ActionId.VIEW_ADVERSARIAL,
                 DIFFERENCE: ActionId.VIEW_DIFFERENCE, SIDE_BY_SIDE: ActionId.VIEW_SIDE_BY_SIDE}
@@ -80,6 +83,7 @@ class MainWindow(QMainWindow):
         self.tag_browser = TagBrowser()
         self.model_panel = ModelPanel()
         self.attack_panel = AttackPanel()
+        self.corruption_panel = CorruptionPanel()
         self.jobs_panel = JobsPanel()
         self.results_panel = ResultsPanel()
         self.training_panel = TrainingPanel()
@@ -91,6 +95,7 @@ class MainWindow(QMainWindow):
             DOCK_JOBS: make_dock("Jobs", DOCK_JOBS, self.jobs_panel, self),
             DOCK_RESULTS: make_dock("Results", DOCK_RESULTS, self.results_panel, self),
         }
+        self.corruption_dock = make_dock("Corruptions", DOCK_CORRUPTIONS, self.corruption_panel, self, scroll=True)
         self.training_dock = make_dock("Adversarial Training", DOCK_TRAINING, self.training_panel, self)
         for key, width in ((DOCK_STUDIES, 200), (DOCK_TAGS, 200), (DOCK_MODEL, 290), (DOCK_ATTACK, 290)):
             self.docks[key].setMinimumWidth(width)
@@ -111,6 +116,7 @@ class MainWindow(QMainWindow):
         self.studies = StudiesController(s, self.study_browser, self.tag_browser, store, self.recent_menu, self)
         self.models = ModelController(s, self.model_panel, self.status, store, self)
         self.attacks = AttackController(s, self.attack_panel, store)
+        self.corruptions = CorruptionController(s, self.corruption_panel, self.viewer, self.results_panel)
         self.results = ResultsController(s, self.results_panel)
         self.training = TrainingController(s, self.training_panel, self.attack_panel, store)
         self.exporter = ExportController(s, store, self)
@@ -166,7 +172,7 @@ class MainWindow(QMainWindow):
                           ActionId.PREV_SLICE, ActionId.NEXT_SLICE, None):
             view.addSeparator() if action_id is None else view.addAction(a[action_id])
         panels = view.addMenu("&Panels")
-        for dock in (*self.docks.values(), self.training_dock):
+        for dock in (*self.docks.values(), self.corruption_dock, self.training_dock):
             panels.addAction(dock.toggleViewAction())
         view.addAction(a[ActionId.RESET_LAYOUT])
         menus["&Help"].addAction(a[ActionId.SHORTCUTS])
@@ -202,7 +208,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def default_layout(self) -> None:
-        """Left: studies over tags; right: model over attack; bottom: results beside jobs."""
+        """Left: studies over tags; right: model over attack (corruptions in a tab beside it); bottom: results beside jobs."""
         d = self.docks
         for dock in d.values():
             dock.setFloating(False)
@@ -213,6 +219,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.RightDockWidgetArea, d[DOCK_MODEL])
         self.addDockWidget(Qt.RightDockWidgetArea, d[DOCK_ATTACK])
         self.splitDockWidget(d[DOCK_MODEL], d[DOCK_ATTACK], Qt.Vertical)
+        self.corruption_dock.setFloating(False)
+        self.corruption_dock.show()
+        self.tabifyDockWidget(d[DOCK_ATTACK], self.corruption_dock)
+        d[DOCK_ATTACK].raise_()
         self.addDockWidget(Qt.BottomDockWidgetArea, d[DOCK_RESULTS])
         self.addDockWidget(Qt.BottomDockWidgetArea, d[DOCK_JOBS])
         self.splitDockWidget(d[DOCK_RESULTS], d[DOCK_JOBS], Qt.Horizontal)

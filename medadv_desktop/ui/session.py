@@ -6,8 +6,8 @@ The session holds state and emits signals; it has no widgets. Controllers
 State: the opened studies and the current study and slice; the loaded model
 (classifier, card, card path, device); the attacks the engine offers; the
 results (each run as a typed entry: :class:`AttackRun`, :class:`EvaluationEntry`,
-:class:`BeforeAfterEntry`), the latest attack of every study, the current
-result (what File ▸ Export writes); cached slice predictions.
+:class:`BeforeAfterEntry`, :class:`CorruptionEntry`, :class:`CorruptedStudyEntry`), the latest
+attack of every study, the current result (what File ▸ Export writes); cached slice predictions.
 
 Jobs: :meth:`submit` queues a :class:`~medadv_desktop.ui.worker.JobRequest`
 (its own callbacks say what to do with the outcome); :meth:`cancel_jobs`
@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -78,7 +78,36 @@ class BeforeAfterEntry:
         return "before/after adversarial training"
 
 
-ResultEntry = AttackRun | EvaluationEntry | BeforeAfterEntry
+@dataclass(eq=False)
+class CorruptionEntry:
+    """A corruption evaluation of a labelled data set (``CorruptionEvaluationResult``)."""
+
+    result: Any
+
+    @property
+    def label(self) -> str:
+        return "corruption evaluation"
+
+
+@dataclass(eq=False)
+class CorruptedStudyEntry:
+    """A study corrupted by the Corruptions dock (``CorruptStudyOutcome``), with the clean and corrupted
+    class probabilities per slice ((S, K) arrays; None for a 3-D model)."""
+
+    study_index: int
+    outcome: Any = field(repr=False)     # repr=False: the studies' headers may hold PHI; never in a log line
+    seed: int = 0
+    clean_probs: Any = field(default=None, repr=False)
+    corrupted_probs: Any = field(default=None, repr=False)
+    source: Any = field(default=None, repr=False)   # the study corrupted (File ▸ Export corrupts it again, same seed)
+
+    @property
+    def label(self) -> str:
+        record = self.outcome.record
+        return f"corrupted study ({record.label}, severity {record.severity})"
+
+
+ResultEntry = AttackRun | EvaluationEntry | BeforeAfterEntry | CorruptionEntry | CorruptedStudyEntry
 
 
 def freeze_long_lived() -> None:

@@ -11,7 +11,12 @@
   report with the table (PDF, CSVs, JSON), ``…-before_after.json`` and the
   dedicated before/after report (``…-before-after-report.pdf/.csv/.json``,
   both models' hashes, the recipe, the paired test: the CLI's
-  ``report --before-after-report``).
+  ``report --before-after-report``);
+* a corruption evaluation: its PDF report, JSON, table CSV and per-sample
+  CSV as ``medadv evaluate-corruptions --report --json --csv --samples-csv`` (``medadv-corruptions-<model>-<YYYYmmdd-HHMMSS>``);
+* a corrupted study (Corruptions dock): the study corrupted again with the
+  same corruption, severity and seed (deterministic), written like
+  ``medadv corrupt`` (de-identified, marked simulated) with its record JSON.
 
 A report (evaluation or before/after) carries the sign-off of
 :mod:`medadv_desktop.ui.dialogs.signoff` (requester, approver, purpose), asked
@@ -50,7 +55,9 @@ from medadv_desktop.errors import OutputWriteError
 from medadv_desktop.ui.dialogs.save_elsewhere import SaveElsewhereDialog
 from medadv_desktop.ui.dialogs.signoff import SignOff, SignOffDialog
 from medadv_desktop.ui.privacy import redact_path
-from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEntry, Session
+from medadv_desktop.ui.session import (
+    AttackRun, BeforeAfterEntry, CorruptedStudyEntry, CorruptionEntry, EvaluationEntry, Session,
+)
 from medadv_desktop.ui.settings import KEY_EXPORT_DIR, SettingsStore
 from medadv_desktop.ui.worker import JobFailure, JobRequest
 
@@ -59,6 +66,7 @@ BEFORE_AFTER_SUFFIXES = ("-before_after.json", "-before-after-report.pdf", "-bef
                          "-before-after-report.json")
 # the sign-off names (staff, not patients) are remembered between launches; the purpose is per session
 KEY_REQUESTER, KEY_APPROVER, KEY_ASK_SIGNOFF = "report/requester", "report/approver", "report/ask_signoff"
+CORRUPTION_SUFFIXES = (".pdf", ".json", "-table.csv", "-samples.csv")
 
 
 def unique_stem(folder: Path, stem: str, suffixes: Sequence[str] = ("",)) -> str:
@@ -197,6 +205,10 @@ class ExportController(QObject):
             title, factory = self._evaluation_job(entry, folder)
         elif isinstance(entry, BeforeAfterEntry):
             title, factory = self._before_after_job(entry, folder)
+        elif isinstance(entry, CorruptionEntry):
+            title, factory = self._corruption_job(entry, folder)
+        elif isinstance(entry, CorruptedStudyEntry):
+            title, factory = self._corrupted_study_job(entry, folder)
         else:  # pragma: no cover - every entry type is handled above
             raise TypeError(f"cannot export {type(entry).__name__}")
         return self.session.submit(JobRequest(title, factory, on_result=self._written,
@@ -336,3 +348,45 @@ class ExportController(QObject):
             return job()
 
         return f"Export before/after {stem}", factory
+
+    def _corruption_job(self, entry: CorruptionEntry, folder: Path):
+        result = entry.result
+        stem = unique_stem(folder, f"medadv-corruptions-{_slug(result.model.name or 'model').rstrip('-')}-{_stamp()}",
+                           CORRUPTION_SUFFIXES)
+        pdf, json_path, csv, samples_csv = (folder / f"{stem}{suffix}" for suffix in CORRUPTION_SUFFIXES)
+        meta = self.signoff.meta()                               # one report id; the sign-off names if given
+
+        def factory(cancel: CancelToken):
+            from medadv_desktop.engine.workflows.corruption import CorruptionEvaluationOutcome, export_corruption_outcome
+
+            def job():
+                yield Progress("export", 0, 1, "Writing the corruption evaluation (PDF, JSON, CSVs)")
+                written = export_corruption_outcome(CorruptionEvaluationOutcome(result, meta=meta), pdf=pdf,
+                                                    json=json_path, csv=csv, samples_csv=samples_csv)
+                yield Progress("export", 1, 1, "Exported")
+                return written                    # all four or none (the engine's all-or-nothing)
+            return job()
+
+        return f"Export corruption evaluation {stem}", factory
+
+    def _corrupted_study_job(self, entry: CorruptedStudyEntry, folder: Path):
+        record = entry.outcome.record
+        target = folder / unique_stem(folder, f"medadv-corrupt-{_slug(entry.source.pseudonym or 'study')}-"
+                                              f"{record.corruption}-s{record.severity}-{_stamp()}")
+
+        def factory(cancel: CancelToken):
+            from medadv_desktop.engine.workflows.corruption import corrupt_study_workflow
+            from medadv_desktop.engine.workflows.study_attack import check_output_dir
+
+            def job():
+                check_output_dir(target, entry.source)      # never into the study's own files or series folder
+                try:
+                    outcome = yield from corrupt_study_workflow(entry.source, record.corruption, record.severity,
+                                                                seed=entry.seed, out_dir=target, cancel=cancel)
+                except OutputWriteError:          # one unit: the new folder (all of it this export's) goes
+                    remove_new_outputs([p for p in target.rglob("*") if p.is_file()], [target])
+                    raise
+                return outcome.written
+            return job()
+
+        return "Export the corrupted study", factory

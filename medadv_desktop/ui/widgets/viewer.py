@@ -212,7 +212,7 @@ class ViewerWidget(QWidget):
     # -- study --------------------------------------------------------------
     def set_study(self, study: Study | None) -> None:
         self.flicker_button.setChecked(False)
-        self.study, self.adversarial = study, {}
+        self.study, self.adversarial, self.altered_label = study, {}, "Adversarial"
         self.overlay_source.set(None)
         self.preset_combo.clear()
         self._study_corners = study_lines(study) if study is not None else ("", "")
@@ -250,9 +250,9 @@ class ViewerWidget(QWidget):
         self.sig_slice_changed.emit(self.current)
 
     def set_adversarial(self, slices: dict[int, np.ndarray], *, show: bool = True,
-                        gradients: dict[int, np.ndarray] | None = None) -> None:
-        """Native adversarial slices (and loss ``gradients`` at the original) by index; ``show``: side by side."""
-        self.adversarial = {int(k): np.asarray(v, dtype=np.float32) for k, v in slices.items()}
+                        gradients: dict[int, np.ndarray] | None = None, label: str = "Adversarial") -> None:
+        """Native altered slices (``label``: Adversarial, Corrupted) and loss ``gradients`` by index; ``show``: side by side."""
+        self.adversarial, self.altered_label = {int(k): np.asarray(v, dtype=np.float32) for k, v in slices.items()}, label
         self.overlay_source.set(gradients)
         self.flicker_button.setEnabled(bool(self.adversarial))
         if self.adversarial and self.current not in self.adversarial:
@@ -475,7 +475,7 @@ class ViewerWidget(QWidget):
             panel.image.setLookupTable(self._diff_lut)
             panel.image.setLevels((-vmax, vmax))
             panel.show_colorbar(self.diff_cmap, (-vmax, vmax), f"Δ {units}")
-            title = f"Difference (adv − orig, {units})" if adv is not None else \
+            title = f"Difference ({'adv' if self.altered_label == 'Adversarial' else self.altered_label[:4].lower() + '.'} − orig, {units})" if adv is not None else \
                 "Difference — no attack yet (all 0)"
             show_overlay = False
         else:
@@ -486,7 +486,7 @@ class ViewerWidget(QWidget):
             if kind == ORIGINAL:
                 title = "Original"
             else:
-                title = "Adversarial" if adv is not None else "Adversarial — no attack yet (original)"
+                title = self.altered_label if adv is not None else "Adversarial — no attack yet (original)"
             if self._flicker is not None:
                 title = f"Flicker: {title.split(' —')[0].lower()}"
             explain = (adv is not None and kind == ADVERSARIAL and self.heatmap_check.isChecked()

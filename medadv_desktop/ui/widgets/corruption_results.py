@@ -1,0 +1,124 @@
+"""The Results tab of a corruption evaluation: the table (corruption x severity) and the severity curve.
+
+Every number comes from the engine's :class:`~medadv_desktop.engine.results.corruption.CorruptionEvaluationResult`
+(rates with their 95 % intervals, flips, mean confidence change, corruption
+error) and the level text is the PDF's (:func:`~medadv_desktop.engine.reports.corruption_report.level_text`,
+with the compression ratio a lossy codec really reached); nothing is recomputed here. The curve plots accuracy against
+severity per corruption (severity 0 is the clean accuracy, shared by all),
+each corruption with its own colour and line style so it reads in grey too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHeaderView, QSplitter, QTableWidget, QVBoxLayout, QWidget
+
+from medadv_desktop.engine.reports.corruption_report import level_text
+from medadv_desktop.ui import theme
+from medadv_desktop.ui.widgets.common import dim_label, pct, table_item
+
+COLUMNS = ("Corruption", "Severity", "Level", "Accuracy (95 % CI)", "Flips", "Newly wrong", "Δ conf. true class",
+           "CE (rel.)")
+PALETTE = ("#4e9af1", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
+           "#bab0ac")
+STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine, Qt.DashDotDotLine)
+SYMBOLS = ("o", "s", "t", "d", "+", "x", "star", "p", "h", "t1")
+
+
+def rate_text(rate: Any) -> str:
+    if rate is None or rate.value is None:
+        return "—"
+    return f"{pct(rate.value)} [{pct(rate.low)}–{pct(rate.high)}]  ({rate.k}/{rate.n})"
+
+
+class CorruptionResultsView(QWidget):
+    """Table and severity curve of one corruption evaluation (:meth:`set_result`)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("corruption_results")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.caption = dim_label("Run a corruption evaluation (Corruptions dock, labelled data set scope) "
+                                 "to see the table and the severity curve.", object_name="corruption_caption")
+        layout.addWidget(self.caption)
+        split = QSplitter(Qt.Horizontal)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("corruption_table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.setSelectionBehavior(QTableWidget.SelectRows)
+        split.addWidget(self.table)
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("corruption_curve")
+        self.plot.setBackground(theme.PANEL)
+        self.plot.setLabel("bottom", "severity (0 = clean)")
+        self.plot.setLabel("left", "accuracy")
+        self.plot.setYRange(0.0, 1.0, padding=0.02)
+        self.plot.setXRange(0, 5, padding=0.05)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        # bottom left: where accuracy-vs-severity curves (high at 0, falling to the right) leave room
+        self.legend = self.plot.addLegend(offset=(6, -6), labelTextSize="8pt", brush=pg.mkBrush(20, 20, 24, 200))
+        split.addWidget(self.plot)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([620, 380])                # the table's intervals need the room; the curve reads small
+        layout.addWidget(split, 1)
+        self.curves: dict[str, tuple[list[int], list[float]]] = {}     # corruption -> (severities, accuracies)
+        self.result: Any = None
+
+    def set_result(self, result: Any) -> None:
+        self.result = result
+        self._fill_table(result)
+        self._draw_curve(result)
+        n = result.n_samples
+        attack = f", then {result.attack['name']}" if result.attack else ""
+        synthetic = " Synthetic demo data." if getattr(result.dataset, "synthetic", False) else ""
+        mce = "" if result.relative_mce is None else f"; relative mCE {result.relative_mce:.2f}"
+        self.caption.setText(f"{result.dataset.name or 'data set'}: {n} samples, {len(result.corruptions)} "
+                             f"corruption(s) x severities {', '.join(map(str, result.severities))}{attack}; "
+                             f"clean accuracy {rate_text(result.clean.accuracy)}{mce}.{synthetic}")
+
+    def table_texts(self) -> list[list[str]]:
+        """What the table shows, row by row."""
+        return [[self.table.item(r, c).text() if self.table.item(r, c) else "" for c in range(self.table.columnCount())]
+                for r in range(self.table.rowCount())]
+
+    # -- internals ---------------------------------------------------------------------
+    def _fill_table(self, result: Any) -> None:
+        summaries = {s.corruption: s for s in result.summaries}
+        rows = [result.clean, *result.rows]
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            level = level_text(row) if row.severity else ""
+            conf = "—" if row.mean_conf_change is None else f"{row.mean_conf_change:+.3f}"
+            summary = summaries.get(row.corruption)
+            last = summary is not None and row.severity == max(summary.severities)
+            ce = "" if not last or summary.relative_ce is None else f"{summary.relative_ce:.2f}"
+            cells = (row.label if row.severity else "clean", str(row.severity), level, rate_text(row.accuracy),
+                     rate_text(row.flips), str(row.newly_wrong), conf, ce)
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, table_item(text, tip=row.description, align_right=c >= 3))
+
+    def _draw_curve(self, result: Any) -> None:
+        self.plot.clear()
+        self.legend.clear()
+        self.curves = {}
+        clean = result.clean.accuracy.value
+        for i, name in enumerate(result.corruptions):
+            rows = sorted((r for r in result.rows if r.corruption == name), key=lambda r: r.severity)
+            points = [(0, clean)] + [(r.severity, r.accuracy.value) for r in rows]
+            points = [(s, a) for s, a in points if a is not None]
+            if not points:
+                continue
+            xs, ys = [p[0] for p in points], [float(p[1]) for p in points]
+            self.curves[name] = (xs, ys)
+            colour = PALETTE[i % len(PALETTE)]
+            pen = pg.mkPen(colour, width=2, style=STYLES[i % len(STYLES)])
+            label = rows[0].label if rows else name
+            self.plot.plot(xs, ys, pen=pen, symbol=SYMBOLS[i % len(SYMBOLS)], symbolSize=7, symbolBrush=colour,
+                           symbolPen=colour, name=label)
