@@ -27,7 +27,7 @@ from medadv_desktop.engine.attacks.spec import (COMMON_PARAMS, NORMS, TARGET_MOD
 
 #: the built-in attack modules, imported (and so registered) in this order: the registry's order, which is
 #: the GUI's list order and the order in which the "full" suite appends the attacks it does not name
-BUILTIN = ("fgsm", "pgd", "apgd", "apgd_dlr", "apgd_targeted", "square", "vertical", "smia")
+BUILTIN = ("fgsm", "pgd", "apgd", "apgd_dlr", "apgd_targeted", "fab", "square", "vertical", "smia")
 
 
 def _register_builtin() -> None:
