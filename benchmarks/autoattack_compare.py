@@ -2,17 +2,24 @@
 
     python benchmarks/autoattack_compare.py [--data DIR] [--max-samples N] [--eps 8/255] [--norm linf]
                                             [--models demo,tiny-cnn3,resnet10,masked-resnet10]
-                                            [--square-queries 5000] [--threads 2] [--device cpu]
+                                            [--square-queries 5000] [--peer-square-queries 5000]
+                                            [--add-fab] [--threads 1] [--device cpu]
 
 MedAdv: its default suite "standard" (``attacks.suite_attacks()``: APGD-CE -> APGD-T ->
 Square-5000), run by ``engine.evaluation.evaluate_job`` as a cascade (a later attack runs
 only on the samples still robust; per-sample early stop; 100 APGD iterations, 9 target
-classes at most, Square p_init 0.8).
+classes at most, Square p_init 0.8). ``--add-fab`` inserts MedAdv's FAB-T (100 iterations,
+9 target classes at most) before Square: its cascade row then shows what FAB-T finds
+beyond APGD-CE and APGD-T (the measurement behind the standard suite's composition).
 Peer: ``torchattacks.AutoAttack(model, norm, eps, version="standard", n_classes=K, seed=0)``
 as its users run it (APGD-CE, APGD-T, FAB-T, Square-5000; its APGD and APGD-T use
-torchattacks' default 10 steps, not the original's 100). Its APGD-T and FAB need
-more classes than a binary model has: where the peer raises, the error is printed and
-the peer's standard attacks that do run on that model are used instead (named in the table).
+torchattacks' default 10 steps, not the original's 100). Its APGD-T ranks targets with the
+DLR-targeted loss, which indexes the 3rd and 4th largest logits: with fewer than 4 classes
+(a binary medical model) ``AutoAttack`` raises. For such a model the peer is built from its
+standard attacks that do run, constructed as ``AutoAttack`` constructs them: APGD-CE ->
+FAB-T (``multi_targeted``, n_classes=K: the K - 1 other classes) -> Square
+(``--peer-square-queries``, default 5000 as in AutoAttack); the table says so. Any other
+error of the peer falls back the same way after probing each attack.
 
 Models:
   demo             the demo model (resources/demo_model) on the held-out split of the
@@ -137,6 +144,9 @@ def medadv_cascade(model, x, y, k, eps, norm, args):
                                      name="benchmark", synthetic=True)
     attacks = [(name, {**params, "n_queries": args.square_queries} if name == "square" else params)
                for name, params in suite_attacks(DEFAULT_SUITE)]
+    if args.add_fab and "fab-t" not in [a for a, _ in attacks]:
+        at = [a for a, _ in attacks].index("square") if any(a == "square" for a, _ in attacks) else len(attacks)
+        attacks.insert(at, ("fab-t", {}))
     t = time.perf_counter()
     result = run_job(evaluate_job(model, ds, attacks, [eps], norm=norm, batch_size=args.batch, seed=0,
                                   n_examples=0))
@@ -164,13 +174,26 @@ def peer_cascade(torchattacks, model, x, y, k, eps, norm, args):
                     robust += int((model(adv).argmax(1) == yb[correct]).sum())
         return robust / len(xs), time.perf_counter() - t
 
-    note = "AutoAttack standard"
-    try:
-        ra, secs = run(torchattacks.AutoAttack(model, norm=peer_norm, eps=eps, version="standard", n_classes=k,
-                                               seed=0))
-        return ra, secs, note
-    except Exception as exc:  # noqa: BLE001 - the peer's own limits are part of the result
-        print(f"  peer: AutoAttack(version='standard', n_classes={k}) raised {type(exc).__name__}: {exc}")
+    q = args.peer_square_queries
+    if k >= 4:
+        note = "AutoAttack standard"
+        try:
+            ra, secs = run(torchattacks.AutoAttack(model, norm=peer_norm, eps=eps, version="standard", n_classes=k,
+                                                   seed=0))
+            return ra, secs, note
+        except Exception as exc:  # noqa: BLE001 - the peer's own limits are part of the result
+            print(f"  peer: AutoAttack(version='standard', n_classes={k}) raised {type(exc).__name__}: {exc}",
+                  flush=True)
+    else:
+        # its APGD-T (DLR-targeted loss: the 3rd and 4th largest logits) cannot run with fewer than 4 classes;
+        # the rest of its standard cascade, constructed as AutoAttack constructs it
+        kept = [("APGD-CE", torchattacks.APGD(model, norm=peer_norm, eps=eps, seed=0, loss="ce", n_restarts=1)),
+                ("FAB-T", torchattacks.FAB(model, norm=peer_norm, eps=eps, seed=0, multi_targeted=True, n_classes=k,
+                                           n_restarts=1)),
+                ("Square", torchattacks.Square(model, norm=peer_norm, eps=eps, seed=0, n_queries=q, n_restarts=1))]
+        ra, secs = run(torchattacks.MultiAttack([a for _, a in kept]))
+        return ra, secs, (f"AutoAttack standard without APGD-T (needs 4 classes, the model has {k}): "
+                          f"APGD-CE -> FAB-T -> Square-{q}, as AutoAttack constructs them")
     kept, dropped = [], []
     probe_x, probe_y = xs[:2], ys[:2]
     candidates = [
@@ -178,7 +201,7 @@ def peer_cascade(torchattacks, model, x, y, k, eps, norm, args):
         ("APGD-T", lambda: torchattacks.APGDT(model, norm=peer_norm, eps=eps, seed=0, n_classes=k, n_restarts=1)),
         ("FAB-T", lambda: torchattacks.FAB(model, norm=peer_norm, eps=eps, seed=0, multi_targeted=True, n_classes=k,
                                            n_restarts=1)),
-        ("Square", lambda: torchattacks.Square(model, norm=peer_norm, eps=eps, seed=0, n_queries=5000, n_restarts=1)),
+        ("Square", lambda: torchattacks.Square(model, norm=peer_norm, eps=eps, seed=0, n_queries=q, n_restarts=1)),
     ]
     for label, make in candidates:
         atk = make()
@@ -187,7 +210,7 @@ def peer_cascade(torchattacks, model, x, y, k, eps, norm, args):
                 atk.n_queries = 2
             atk(probe_x, probe_y)
             if label == "Square":
-                atk.n_queries = 5000
+                atk.n_queries = q
             kept.append((label, atk))
         except Exception as exc:  # noqa: BLE001
             dropped.append(f"{label} ({type(exc).__name__})")
@@ -204,10 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     ap.add_argument("--eps", default="8/255", help="budget (default 8/255; L2: e.g. 0.5)")
     ap.add_argument("--norm", choices=("linf", "l2"), default="linf")
-    ap.add_argument("--square-queries", type=int, default=5000, help="MedAdv's Square budget (peer: 5000, fixed)")
+    ap.add_argument("--square-queries", type=int, default=5000, help="MedAdv's Square budget (default 5000)")
+    ap.add_argument("--peer-square-queries", type=int, default=5000,
+                    help="the peer's Square budget where MedAdv builds its cascade (fewer than 4 classes; default "
+                         "5000 as AutoAttack; with 4 or more classes AutoAttack's own 5000)")
+    ap.add_argument("--add-fab", action="store_true",
+                    help="insert MedAdv's FAB-T before Square (shows what FAB-T adds to the cascade)")
     ap.add_argument("--tiny-samples", type=int, default=64, help="inputs per random-weight model (default 64)")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0: torch's choice)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     if args.threads:
@@ -217,9 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     import_timm()  # the torchvision fix before torchattacks imports torchvision
     import torchattacks
 
+    sys.stdout.reconfigure(line_buffering=True)  # progress visible when the output goes to a file
+    fab = " -> FAB-T" if args.add_fab else ""
     print(f"torch {torch.__version__}, torchattacks {torchattacks.__version__}, {torch.get_num_threads()} threads, "
-          f"device {device}; {args.norm} eps {args.eps}; MedAdv: APGD-CE -> APGD-T -> Square-{args.square_queries} "
-          "(evaluate_job cascade)")
+          f"device {device}; {args.norm} eps {args.eps}; MedAdv: APGD-CE -> APGD-T{fab} -> "
+          f"Square-{args.square_queries} (evaluate_job cascade); peer Square: {args.peer_square_queries} queries "
+          "below 4 classes, AutoAttack's 5000 otherwise")
     table = []
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         model, x, y, k, what = build(name, args, device)

@@ -43,6 +43,7 @@ class AttackRequest:
     full_rows: bool = False
     max_samples: int | None = None            # dataset scope: a seeded, class-balanced subset of at most this many
     plan: Any = None                          # dataset scope: the engine TestPlan to apply (acceptance criteria)
+    suite: str = ""                           # dataset scope: the named suite ``attacks`` is, exactly ("" = custom)
 
 
 def gather_attack_infos() -> list[AttackInfo]:

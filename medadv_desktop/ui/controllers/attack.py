@@ -219,12 +219,15 @@ class AttackController(QObject):
                 outcome = yield from evaluation_workflow(classifier, EvaluationRequest(
                     data=request.dataset, attacks=request.attacks, eps=request.eps_grid,
                     norm=request.params.get("norm", "linf"), seed=int(request.params.get("seed", 0)),
-                    full_rows=request.full_rows, max_samples=request.max_samples, plan=request.plan),
+                    full_rows=request.full_rows, max_samples=request.max_samples, plan=request.plan,
+                    suite=request.suite or None),
                     cancel=cancel)
                 return outcome.result, evaluation_measures(outcome.result), outcome.verdict
             return job()
 
         names = ", ".join(n for n, _ in request.attacks)
+        if request.suite:
+            names = f"the {request.suite} suite ({names})"
         mode = ", per-attack rows" if request.full_rows else ""
         cap = f", at most {request.max_samples} samples" if request.max_samples else ""
         title = f"Evaluate {names} on a labelled data set ({len(request.eps_grid)} eps{mode}{cap})"

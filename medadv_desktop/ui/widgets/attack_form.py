@@ -24,6 +24,7 @@ class AttackForm(QWidget):
     """A form generated from one attack's schema."""
 
     sig_validity_changed = Signal()
+    sig_edited = Signal()                   # any parameter's value changed (typed, clicked or set)
 
     def __init__(self, info: AttackInfo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +43,7 @@ class AttackForm(QWidget):
             if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
                 widget.setMinimumWidth(60)
                 widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+            self._watch(widget)
             if isinstance(widget, BudgetField):
                 widget.sig_validity_changed.connect(lambda _ok: self.sig_validity_changed.emit())
             else:
@@ -53,6 +55,21 @@ class AttackForm(QWidget):
         if "targeted" in self.widgets and "target_class" in self.widgets:
             self.widgets["targeted"].currentTextChanged.connect(self._targeted_changed)
             self._targeted_changed(self.widgets["targeted"].currentText())
+
+    def _watch(self, widget: QWidget) -> None:
+        """Emit :attr:`sig_edited` when ``widget``'s value changes."""
+        changed = {BudgetField: "sig_changed", QCheckBox: "toggled", QComboBox: "currentIndexChanged",
+                   QSpinBox: "valueChanged", QDoubleSpinBox: "valueChanged"}
+        for kind, signal in changed.items():
+            if isinstance(widget, kind):
+                getattr(widget, signal).connect(lambda *_a: self.sig_edited.emit())
+                return
+
+    def reset(self, keep: Sequence[str] = ()) -> None:
+        """Every parameter back to its schema default, except those named in ``keep``."""
+        for name, spec in self.specs.items():
+            if name not in keep:
+                self.set_value(name, spec.default)
 
     @staticmethod
     def _tooltip(spec) -> str:

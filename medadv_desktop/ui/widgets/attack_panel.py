@@ -23,12 +23,16 @@ from PySide6.QtWidgets import (
     QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from medadv_desktop.engine.attacks.spec import parse_budget_list
+from medadv_desktop.engine.attacks.spec import SUITES, parse_budget_list
 from medadv_desktop.errors import AttackConfigError, DatasetError, MedAdvError
 from medadv_desktop.ui.attack_info import SCOPE_DATASET, SCOPES, AttackInfo, AttackRequest
 from medadv_desktop.ui.widgets.attack_form import AttackForm
 from medadv_desktop.ui.widgets.common import dim_label, path_row, vertical_scroll_area
 from medadv_desktop.ui.widgets.plan_picker import PlanPicker
+from medadv_desktop.ui.widgets.suite_picker import SuitePicker
+
+#: parameters a suite leaves as the user set them (the budget and threat model are the evaluation's own)
+SUITE_KEEPS = ("eps", "norm", "seed")
 
 DEFAULT_EPS_GRID = "1/255, 2/255, 4/255"
 EVAL_NOTE = ("Evaluation runs every ticked attack in the list, in order, as a cascade: a later attack only on "
@@ -76,7 +80,7 @@ class AttackPanel(QWidget):
         self.attack_list = QListWidget()
         self.attack_list.setObjectName("attack_list")
         self.attack_list.currentRowChanged.connect(self._on_attack_changed)
-        self.attack_list.itemChanged.connect(lambda _item: self.sig_changed.emit())
+        self.attack_list.itemChanged.connect(lambda _item: self._edited())
         layout.addWidget(self.attack_list)
         self.description = dim_label("Starting the attack engine…")
         layout.addWidget(self.description)
@@ -105,6 +109,7 @@ class AttackPanel(QWidget):
         footer.addLayout(buttons)
         self.form_by_name: dict[str, AttackForm] = {}
         self.infos: list[AttackInfo] = []
+        self._applying = False
         self._native: tuple[float | None, str] = (None, "")
         self._class_names: list[str] = []
         self.scope.currentIndexChanged.connect(self._on_scope)
@@ -139,6 +144,9 @@ class AttackPanel(QWidget):
         self.per_attack.setToolTip(PER_ATTACK_TIP)
         self.per_attack.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Fixed)   # as wide as its text: all of it clicks
         form.addRow(self.per_attack)
+        self.suite_picker = SuitePicker()
+        self.suite_picker.sig_suite_chosen.connect(self.apply_suite)
+        form.addRow("Suite:", self.suite_picker)
         self.eval_note = dim_label(EVAL_NOTE)
         form.addRow(self.eval_note)
         self.plan_picker = PlanPicker()                     # issue 15: acceptance criteria (plan_picker.py)
@@ -169,6 +177,7 @@ class AttackPanel(QWidget):
             form.set_native_scale(*self._native)
             form.set_class_names(self._class_names)
             form.sig_validity_changed.connect(self.sig_changed)
+            form.sig_edited.connect(self._edited)
             self.form_by_name[info.name] = form
             self.forms.addWidget(form)
         self.attack_list.blockSignals(False)
@@ -203,6 +212,61 @@ class AttackPanel(QWidget):
         for r in range(self.attack_list.count()):
             item = self.attack_list.item(r)
             item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in names else Qt.Unchecked)
+
+    # -- suites -------------------------------------------------------------
+    def suite_specs(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        """``[(attack, the suite's settings)]`` of the suite ``name`` in run order ("full": then every other
+        attack of the list, in list order, at its defaults), as ``attacks.suite_attacks`` without torch."""
+        suite = SUITES[name]
+        specs = suite.specs()
+        if suite.with_registered:
+            specs += [(i.name, {}) for i in self.infos if i.name not in suite.names]
+        return [(n, p) for n, p in specs if n in self.form_by_name]
+
+    def apply_suite(self, name: str) -> None:
+        """Tick exactly the suite's attacks and put its settings into their forms (other parameters at their
+        defaults; eps, norm and seed as they are). "" (Custom) changes nothing."""
+        if name not in SUITES or not self.form_by_name:
+            return
+        self._applying = True
+        try:
+            specs = self.suite_specs(name)
+            for attack, params in specs:
+                form = self.form_by_name[attack]
+                form.reset(keep=SUITE_KEEPS)
+                for key, value in params.items():
+                    form.set_value(key, value)
+            self.set_ticked_attacks([n for n, _ in specs])
+            self.select_attack(specs[0][0])
+        finally:
+            self._applying = False
+        self.sig_changed.emit()
+
+    def suite_in_force(self) -> str:
+        """The chosen suite if the ticked attacks and their settings still are exactly its own, else ""."""
+        name = self.suite_picker.suite()
+        if name not in SUITES:
+            return ""
+        specs = self.suite_specs(name)
+        if set(self.ticked_attacks()) != {n for n, _ in specs}:
+            return ""
+        for attack, params in specs:
+            form = self.form_by_name[attack]
+            want = {k: v for k, v in {**{s.name: s.default for s in form.info.schema}, **params}.items()
+                    if k not in SUITE_KEEPS}
+            try:
+                have = form.values()
+            except MedAdvError:
+                return ""
+            if any(have.get(k) != form.specs[k].validate(v) for k, v in want.items()):
+                return ""
+        return name
+
+    def _edited(self) -> None:
+        """A tick or a form value changed: a suite no longer matched is shown as Custom."""
+        if not self._applying and self.suite_picker.suite() and not self.suite_in_force():
+            self.suite_picker.show_custom()
+        self.sig_changed.emit()
 
     def _on_attack_changed(self, row: int) -> None:
         if 0 <= row < len(self.infos):
@@ -304,8 +368,9 @@ class AttackPanel(QWidget):
             request.dataset = folder
             npu, units = self._native
             request.eps_grid = parse_budget_list(self.eps_grid.text(), npu, units if units != "a.u." else "")
-            names = self.ticked_attacks()
-            if request.attack not in names:
+            request.suite = self.suite_in_force()
+            names = [n for n, _ in self.suite_specs(request.suite)] if request.suite else self.ticked_attacks()
+            if not request.suite and request.attack not in names:
                 names.insert(0, request.attack)
             request.attacks = [(n, {k: v for k, v in self.form_by_name[n].values().items() if k != "eps"})
                                for n in names]
@@ -331,7 +396,8 @@ class AttackPanel(QWidget):
             forms[name] = form.text_values()
         return {"attack": self.current_attack(), "ticked": self.ticked_attacks(), "scope": self.scope_key(),
                 "eps_grid": self.eps_grid.text(), "max_samples": self.max_samples.value(),
-                "per_attack": self.per_attack.isChecked(), "plan": self.plan_picker.path(), "forms": forms}
+                "per_attack": self.per_attack.isChecked(), "plan": self.plan_picker.path(), "forms": forms,
+                "suite": self.suite_in_force()}
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Apply :meth:`settings_state` output; unknown attacks and values that no longer validate are skipped."""
@@ -353,3 +419,7 @@ class AttackPanel(QWidget):
             self.set_scope(state["scope"])
         if isinstance(state.get("attack"), str) and state["attack"] in self.form_by_name:
             self.select_attack(state["attack"])
+        if isinstance(state.get("suite"), str) and state["suite"] in SUITES:
+            self.suite_picker.set_suite(state["suite"], emit=False)
+            if not self.suite_in_force():
+                self.suite_picker.show_custom()
