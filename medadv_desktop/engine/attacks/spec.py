@@ -284,10 +284,10 @@ class Suite:
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(SUITE_STANDARD, "Standard (AutoAttack-grade)",
           "APGD-CE (100 iterations) -> APGD-T (DLR loss, up to 9 target classes, 100 iterations each) -> "
-          "Square (5000 queries, p_init 0.8): AutoAttack's standard cascade without FAB-T (Croce & Hein 2020), "
-          "the reliable worst case. White-box and black-box attacks, so gradient masking does not hide "
-          "adversarial examples.",
-          (("apgd-ce", ()), ("apgd-t", ()), ("square", (("n_queries", 5000),)))),
+          "FAB-T (up to 9 target classes, 100 iterations each) -> Square (5000 queries, p_init 0.8): "
+          "AutoAttack's standard cascade (Croce & Hein 2020), the reliable worst case. White-box and black-box "
+          "attacks, so gradient masking does not hide adversarial examples.",
+          (("apgd-ce", ()), ("apgd-t", ()), ("fab-t", ()), ("square", (("n_queries", 5000),)))),
     Suite(SUITE_QUICK, "Quick (upper bound on robustness)",
           "FGSM -> APGD-CE (20 iterations) -> Square (1000 queries): minutes instead of hours for interactive "
           "use. Its robust accuracy is an UPPER BOUND: the standard suite may find more adversarial examples.",
@@ -296,7 +296,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(SUITE_FULL, "Full (standard + every other attack)",
           "The standard suite, then every other registered attack with its defaults (FGSM, PGD, APGD-DLR, "
           "vertical, SMIA, ...): the slowest, for a complete per-attack picture.",
-          (("apgd-ce", ()), ("apgd-t", ()), ("square", (("n_queries", 5000),))), with_registered=True),
+          (("apgd-ce", ()), ("apgd-t", ()), ("fab-t", ()), ("square", (("n_queries", 5000),))), with_registered=True),
 )}
 
 

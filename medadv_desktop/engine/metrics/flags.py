@@ -175,7 +175,7 @@ def check_black_box_beats_white_box(rows: Sequence[AttackRow], black_box: Mappin
                     f"At eps {eps:.4g}, {seen} With trustworthy gradients this should not happen: it is the "
                     "classic sign of gradient masking (or of too few white-box steps). Treat the white-box "
                     f"numbers as optimistic; report the worst case, which includes '{name(b.attack)}', and for a reliable "
-                    "one run the standard suite (APGD-CE, APGD-T, Square with 5000 queries and p_init 0.8).")))
+                    "one run the standard suite (APGD-CE, APGD-T, FAB-T, Square with 5000 queries and p_init 0.8).")))
     return flags
 
 
