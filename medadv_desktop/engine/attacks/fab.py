@@ -87,7 +87,8 @@ class FABT(Attack):
     point within eps (the robust accuracy is the same; without it the norm keeps shrinking, as in the
     reference). Returned: the smallest adversarial point found, projected onto the eps-ball and [0, 1], or
     for a sample never fooled within eps the last iterate projected so; ``success`` is the model's
-    verdict on exactly the returned image (one final forward). Cost: one forward + backward per
+    verdict (the model as loaded, not its BatchNorm-folded copy) on exactly the returned image (one final
+    forward). Cost: one forward + backward per
     iteration and sample still attacked (plus one more after each step back), one forward at the end.
     """
 
@@ -141,8 +142,9 @@ class FABT(Attack):
         # the returned image: the smallest adversarial point found (else the last iterate), inside the budget
         out = torch.where(bview(torch.isfinite(best_norm), x), best, last)
         out = self._inside(x, out)
-        with torch.no_grad():
-            logits = self._logits(out)
+        with torch.no_grad():   # the verdict of the model as loaded: a minimum-norm point lies near the boundary,
+            # where the BatchNorm-folded copy's float rounding could differ
+            logits = self.model(out).float() if self.folded_pairs else self._logits(out)
         queries += 1
         success = self._is_success(logits, y, targets)
         report(progress, self.label, total, total, ~success, n)
