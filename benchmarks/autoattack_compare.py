@@ -6,11 +6,12 @@
                                             [--add-fab] [--threads 1] [--device cpu]
 
 MedAdv: its default suite "standard" (``attacks.suite_attacks()``: APGD-CE -> APGD-T ->
-Square-5000), run by ``engine.evaluation.evaluate_job`` as a cascade (a later attack runs
-only on the samples still robust; per-sample early stop; 100 APGD iterations, 9 target
-classes at most, Square p_init 0.8). ``--add-fab`` inserts MedAdv's FAB-T (100 iterations,
-9 target classes at most) before Square: its cascade row then shows what FAB-T finds
-beyond APGD-CE and APGD-T (the measurement behind the standard suite's composition).
+FAB-T -> Square-5000), run by ``engine.evaluation.evaluate_job`` as a cascade (a later attack
+runs only on the samples still robust; per-sample early stop; 100 APGD/FAB iterations, 9
+target classes at most, Square p_init 0.8). The cascade rows show what each attack finds
+beyond the ones before it (the FAB-T row: the measurement that put FAB-T into the suite).
+``--add-fab`` inserts FAB-T before Square when the suite lacks it (the standard suite has
+held it since that measurement, so it changes nothing there).
 Peer: ``torchattacks.AutoAttack(model, norm, eps, version="standard", n_classes=K, seed=0)``
 as its users run it (APGD-CE, APGD-T, FAB-T, Square-5000; its APGD and APGD-T use
 torchattacks' default 10 steps, not the original's 100). Its APGD-T ranks targets with the
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the peer's Square budget where MedAdv builds its cascade (fewer than 4 classes; default "
                          "5000 as AutoAttack; with 4 or more classes AutoAttack's own 5000)")
     ap.add_argument("--add-fab", action="store_true",
-                    help="insert MedAdv's FAB-T before Square (shows what FAB-T adds to the cascade)")
+                    help="insert MedAdv's FAB-T before Square when the suite lacks it (standard has it)")
     ap.add_argument("--tiny-samples", type=int, default=64, help="inputs per random-weight model (default 64)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0: torch's choice)")
