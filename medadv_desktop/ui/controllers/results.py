@@ -17,7 +17,7 @@ from medadv_desktop.engine.reports.formatting import eps_255, pct
 from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEntry, Session
 from medadv_desktop.ui.widgets.guard_banner import GuardBanner
 from medadv_desktop.ui.widgets.results_panel import TAB_PREDICTION, TAB_SUMMARY, ResultsPanel
-from medadv_desktop.ui.widgets.sample_table import SampleEntry
+from medadv_desktop.ui.widgets.sample_table import LazyEntries, SampleEntry
 from medadv_desktop.ui.widgets.summary_table import SummaryRow, evaluation_rows, study_attack_rates
 from medadv_desktop.ui.widgets.verdict_table import VerdictTable
 
@@ -126,15 +126,18 @@ class ResultsController(QObject):
         caption = "Partial result of a cancelled evaluation: only the rows that finished." if entry.partial else ""
         self.panel.show_curve(result.rows, result.clean_accuracy, caption)
         examples = {(e.sample_id, e.attack, round(e.eps, 9)): e for e in result.examples}
-        units = result.units
-        entries = []
-        for rec in result.samples:
+        units, records = result.units, result.samples
+
+        def entry(i: int) -> SampleEntry:         # built when its row is first shown (thousands of records)
+            rec = records[i]
             ex = examples.get((rec.sample_id, rec.attack, round(rec.eps, 9)))
             images = None
             if ex is not None:
                 def images(e=ex):
                     return np.asarray(e.original, np.float32), np.asarray(e.adversarial, np.float32)
-            entries.append(SampleEntry(rec, images, (0.0, 1.0), units, example=ex))
+            return SampleEntry(rec, images, (0.0, 1.0), units, example=ex)
+
+        entries = LazyEntries(len(records), entry)
         self.panel.set_samples(entries)
         self.panel.setCurrentIndex(TAB_SUMMARY)
 
