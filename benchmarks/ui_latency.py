@@ -10,15 +10,26 @@ Training dock's Run button), on the bundled demo study and demo model:
 
 1. PGD on the current slice (sized for ``--seconds``), with a peer in the same
    run: the same attack on the UI thread (what a naive GUI would do);
-2. a data-set evaluation of the demo test split with every registered attack
-   ticked (the GUI's default eps grid and per-attack settings);
-3. adversarial training on the demo train split (``--epochs``) with its
-   re-test of the hardened model.
+2. a data-set evaluation of the whole demo test split (300 samples) with every
+   registered attack ticked (the GUI's default eps grid and per-attack settings),
+   up to and including the display of its result (summary, curve, 7 200
+   per-sample rows);
+3. adversarial training on the demo train split (``--epochs``, at most
+   ``--max-train`` training samples) with its re-test of the hardened model
+   (at most ``--max-retest`` samples, the attacks the Training dock ticks).
+
+Bounded in time: a phase still running after ``--phase-limit-s`` is cancelled
+with its Cancel button, as a user would, and reported as CANCELLED (the
+heartbeat then covers the cancel and the display of the partial result).
 
 Prints the launch time (and whether torch was imported by then: it must not
-be), then per phase its duration and the heartbeat's max, p99 and median gap.
+be), the torch threads and the machine's load average, then per phase its
+duration, the heartbeat's max, p99 and median gap, the slowest job callbacks
+on the UI thread and the longest garbage collections. Run it single-threaded
+(``OMP_NUM_THREADS=1``) and quote the load average beside the numbers.
 
-    python benchmarks/ui_latency.py [--max-samples N] [--n-train N] [--epochs N] [--skip-training] [--no-peer]
+    OMP_NUM_THREADS=1 python benchmarks/ui_latency.py [--max-samples N] [--max-train N] [--max-retest N]
+        [--epochs N] [--phase-limit-s S] [--skip-evaluation] [--skip-training] [--no-peer] [--diagnose]
 
 The demo data set is written into a temporary folder (``write_demo_dataset``,
 synthetic, labelled as such), the demo test split with its default size unless
@@ -114,7 +125,49 @@ class DispatchTimer:
                 f"{what} of '{title[:40]}' {ms:.0f} ms" for _t, ms, what, title in slow))
 
 
+class GcPauses:
+    """Cyclic garbage collections longer than 10 ms (they hold the GIL: the UI thread cannot run)."""
+
+    def __init__(self) -> None:
+        import gc
+        import threading
+
+        self.records: list[tuple[str, int, float]] = []       # (thread, generation, ms)
+        self._start: dict[int, float] = {}
+        self._threading = threading
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        ident = self._threading.get_ident()
+        if phase == "start":
+            self._start[ident] = time.perf_counter()
+            return
+        t = self._start.pop(ident, None)
+        if t is not None and (ms := (time.perf_counter() - t) * 1000) > 10:
+            self.records.append((self._threading.current_thread().name, info.get("generation", -1), ms))
+
+    def clear(self) -> None:
+        self.records.clear()
+
+    def print_longest(self, n: int = 3) -> None:
+        if self.records:
+            longest = sorted(self.records, key=lambda r: -r[2])[:n]
+            print(f"  garbage collections > 10 ms: {len(self.records)}; longest: " + "; ".join(
+                f"gen {gen} on {thread} {ms:.0f} ms" for thread, gen, ms in longest))
+        else:
+            print("  garbage collections > 10 ms: none")
+
+
+def load_text() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min) on {os.cpu_count()} CPU(s)"
+
+
 WATCH: list[StallWatch] = []
+GC: list[GcPauses] = []
 
 
 class StallWatch:
@@ -162,13 +215,17 @@ class StallWatch:
         self.stalls.clear()
 
 
-def report(title: str, seconds: float, gaps: dict[str, float], dispatch: DispatchTimer | None = None) -> bool:
+def report(title: str, seconds: float, gaps: dict[str, float], dispatch: DispatchTimer | None = None,
+           cancelled: bool = False) -> bool:
     ok = gaps["p99"] < 50 and gaps["max"] < 200
-    print(f"\n{title}: {seconds:.1f} s on the worker thread")
+    how = " (CANCELLED at the phase limit: what ran, then the cancel and the partial result)" if cancelled else ""
+    print(f"\n{title}: {seconds:.1f} s on the worker thread{how}; {load_text()}")
     print(f"  heartbeat every 10 ms, {gaps['n']} gaps: max {gaps['max']:.1f} ms, p99 {gaps['p99']:.1f} ms, "
           f"median {gaps['p50']:.1f} ms; goals p99 < 50 ms and max < 200 ms: {'MET' if ok else 'NOT MET'}")
     if dispatch is not None:
         dispatch.print_slowest()
+    if GC:
+        GC[0].print_longest()
     if WATCH:
         WATCH[0].print_and_clear()
     return ok
@@ -182,6 +239,12 @@ def main(argv=None) -> int:
     parser.add_argument("--n-train", type=int, default=0, help="demo train split size (default: the demo's)")
     parser.add_argument("--n-test", type=int, default=0, help="demo test split size (default: the demo's)")
     parser.add_argument("--epochs", type=int, default=1, help="adversarial training epochs")
+    parser.add_argument("--max-train", type=int, default=200,
+                        help="train on at most N samples (the Training dock's 'Training samples'; 0: all)")
+    parser.add_argument("--max-retest", type=int, default=100,
+                        help="re-test on at most N samples (the Training dock's 'Re-test samples'; 0: all)")
+    parser.add_argument("--phase-limit-s", type=float, default=1200.0,
+                        help="cancel a phase (its Cancel button) that runs longer than this")
     parser.add_argument("--skip-evaluation", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--no-peer", action="store_true", help="skip the attack-on-the-UI-thread peer")
@@ -209,8 +272,7 @@ def main(argv=None) -> int:
     shown_s = time.perf_counter() - _T0
     torch_at_show = "torch" in sys.modules
     print(f"launch -> window shown: {shown_s:.2f} s (torch imported by then: {'yes' if torch_at_show else 'no'})")
-    print(f"torch threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-          f"{os.cpu_count()} CPU(s) seen")
+    print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {load_text()}")
     session = window.session
 
     def wait_idle(timeout_s: float = 7200.0) -> None:
@@ -234,19 +296,39 @@ def main(argv=None) -> int:
     wait_idle()
     print(f"engine + demo study + demo model loaded in {time.perf_counter() - t_load:.2f} s "
           f"(study: {session.study.modality} {session.study.n_slices} slice(s); model: {session.card.architecture})")
+    import torch
+
+    print(f"torch threads on the worker: {torch.get_num_threads()}")
     heartbeat = Heartbeat()
-    heartbeat.on_start = dispatch.clear
+    GC.append(GcPauses())
+
+    def on_start() -> None:
+        dispatch.clear()
+        GC[0].clear()
+
+    heartbeat.on_start = on_start
     if args.diagnose:
         WATCH.append(StallWatch(heartbeat))
     panel = window.attack_panel
     goals: list[bool] = []
 
-    def click_run(button, timeout_s: float = 7200.0) -> float:
+    cancelled: list[bool] = [False]
+
+    def click_run(button, cancel_button=None) -> float:
+        """Click ``button``; wait until the window is idle, clicking ``cancel_button`` after the phase limit."""
         assert button.isEnabled(), window.attacks.reason
+        cancelled[0] = False
         t = time.perf_counter()
         button.click()
         app.processEvents()
-        wait_idle(timeout_s)
+        end = time.monotonic() + args.phase_limit_s
+        while session.busy or not window.models.idle:
+            if cancel_button is not None and not cancelled[0] and time.monotonic() > end:
+                cancelled[0] = True
+                cancel_button.click()
+            app.processEvents()
+            time.sleep(0.005)
+        app.processEvents()
         if session.last_error:
             raise SystemExit(f"the job failed: {session.last_error}")
         return time.perf_counter() - t
@@ -305,12 +387,18 @@ def main(argv=None) -> int:
         panel.dataset_edit.setText(str(data / "test"))
         panel.max_samples.setValue(args.max_samples)
         heartbeat.start()
-        duration = click_run(panel.run_button)
+        duration = click_run(panel.run_button, panel.cancel_button)
+        end_display = time.perf_counter() + 2.0            # the result's display, then a user's look at it
+        while time.perf_counter() < end_display:
+            app.processEvents()
+            time.sleep(0.005)
         gaps = heartbeat.stop()
         entry = session.results[-1]
         n = getattr(entry.result, "n_samples", "?")
-        goals.append(report(f"2. evaluation of {n} demo test samples, attacks {', '.join(names)}, "
-                            f"eps grid {panel.eps_grid.text()}", duration, gaps, dispatch))
+        n_records = len(getattr(entry.result, "samples", []))
+        goals.append(report(f"2. evaluation of {n} demo test samples ({n_records} per-sample records), attacks "
+                            f"{', '.join(names)}, eps grid {panel.eps_grid.text()}", duration, gaps, dispatch,
+                            cancelled[0]))
 
     # -- 3. adversarial training with its re-test -----------------------------------------------
     if not args.skip_training:
@@ -318,13 +406,16 @@ def main(argv=None) -> int:
         training.data_edit.setText(str(data))
         training.out_edit.setText(str(tmp / "hardened"))
         training.epochs.setValue(args.epochs)
-        if args.max_samples:
-            training.max_eval.setValue(args.max_samples)
+        training.max_train.setValue(args.max_train)
+        training.max_eval.setValue(args.max_retest)
+        ticked = training.selected_attacks()
         heartbeat.start()
-        duration = click_run(training.start_button)
+        duration = click_run(training.start_button, training.cancel_button)
         gaps = heartbeat.stop()
-        goals.append(report(f"3. adversarial training ({args.epochs} epoch(s), {training.method.currentText()}) "
-                            "and the re-test", duration, gaps, dispatch))
+        goals.append(report(f"3. adversarial training ({args.epochs} epoch(s) on at most {args.max_train or 'all'} "
+                            f"samples, {training.method.currentText()}) and the re-test on at most "
+                            f"{args.max_retest or 'all'} samples ({', '.join(ticked)})", duration, gaps, dispatch,
+                            cancelled[0]))
     window.close()
     print(f"\nall goals met: {'yes' if all(goals) else 'NO'}")
     return 0 if all(goals) else 1
