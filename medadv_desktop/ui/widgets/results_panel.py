@@ -46,6 +46,9 @@ class ResultsPanel(QTabWidget):
         self.addTab(_page(self.prediction_caption, self.prediction), "Prediction change")
 
         self.table = SummaryTable()
+        # the columns fit their contents, measured on at most 64 rows: each layout of a table that grows by
+        # ~30 rows per evaluation would otherwise ask Python for every cell of up to 1 000 rows (Qt's default)
+        self.table.horizontalHeader().setResizeContentsPrecision(64)
         self.table.selectionModel().selectionChanged.connect(self._on_summary_selection)
         hint = QLabel("Click a header to sort · Ctrl+C copies the selected rows as TSV")
         hint.setObjectName("dim")
