@@ -345,7 +345,10 @@ def main(argv=None) -> int:
         return click_run(panel.run_button)
 
     short, long_ = run_pgd(2), run_pgd(12)
-    steps = max(20, int(args.seconds / max((long_ - short) / 10, 1e-3)))
+    # per step: the difference of the two runs, but at least a quarter of the longer run's mean (on a loaded
+    # machine the difference can be noise near zero, which once sized this phase at 3 000 steps)
+    per_step = max((long_ - short) / 10, long_ / 12 / 4, 1e-3)
+    steps = max(20, int(args.seconds / per_step))
     heartbeat.start()
     duration = run_pgd(steps)
     worker = heartbeat.stop()
