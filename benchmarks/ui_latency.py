@@ -12,7 +12,7 @@ Training dock's Run button), on the bundled demo study and demo model:
    run: the same attack on the UI thread (what a naive GUI would do);
 2. a data-set evaluation of the whole demo test split (300 samples) with every
    registered attack ticked (the GUI's default eps grid and per-attack settings),
-   up to and including the display of its result (summary, curve, 7 200
+   up to and including the display of its result (summary, curve, up to 7 200
    per-sample rows);
 3. adversarial training on the demo train split (``--epochs``, at most
    ``--max-train`` training samples) with its re-test of the hardened model
@@ -74,9 +74,12 @@ class Heartbeat:
         self.clock.start()
         self.timer = QTimer()
         self.timer.setInterval(10)
-        self.timer.timeout.connect(lambda: self.beats.append(self.clock.nsecsElapsed() / 1e9))
+        self.timer.timeout.connect(self.beat)
         self.on_start = None
         self.timer_active = False
+
+    def beat(self) -> None:
+        self.beats.append(self.clock.nsecsElapsed() / 1e9)
 
     def start(self) -> None:
         self.beats.clear()
@@ -361,9 +364,11 @@ def main(argv=None) -> int:
         heartbeat.start()
         app.processEvents()
         t = time.perf_counter()
+        heartbeat.beat()                  # the UI thread's last chance to react before the attack blocks it
         run_job(study_attack_workflow(session.classifier, session.study, "pgd", params,
                                       slices=[session.current_slice]))
         app.processEvents()
+        heartbeat.beat()                  # the first beat after it (a timer that was due fires now at the latest)
         peer_s = time.perf_counter() - t
         peer = heartbeat.stop()
         print(f"  peer: the same attack on the UI thread: {peer_s:.1f} s; largest gap {peer['max']:.0f} ms "
