@@ -128,7 +128,7 @@ class ResultsController(QObject):
         examples = {(e.sample_id, e.attack, round(e.eps, 9)): e for e in result.examples}
         units, records = result.units, result.samples
 
-        def entry(i: int) -> SampleEntry:         # built when its row is first shown (thousands of records)
+        def make_entry(i: int) -> SampleEntry:    # built when its row is first shown (thousands of records)
             rec = records[i]
             ex = examples.get((rec.sample_id, rec.attack, round(rec.eps, 9)))
             images = None
@@ -137,7 +137,7 @@ class ResultsController(QObject):
                     return np.asarray(e.original, np.float32), np.asarray(e.adversarial, np.float32)
             return SampleEntry(rec, images, (0.0, 1.0), units, example=ex)
 
-        entries = LazyEntries(len(records), entry)
+        entries = LazyEntries(len(records), make_entry)
         self.panel.set_samples(entries)
         self.panel.setCurrentIndex(TAB_SUMMARY)
 
