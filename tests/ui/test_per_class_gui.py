@@ -153,3 +153,38 @@ def test_corruption_tab_shows_each_rows_per_class_rates(window, qtbot, demo_data
     assert "severity 5 sensitivity of lesion" in tip and "Very few samples" in tip
     window.resize(1600, 1000)
     _shot(window, "per_class_corruptions.png")
+
+
+def test_three_classes_show_recall_and_the_specificity_caveat(qtbot):
+    """More than two classes: the sensitivity column is the class's recall and every robust row carries
+    the engine's caveat that an untargeted attack's specificity is not the worst case."""
+    from medadv_desktop.engine.metrics.per_class import (
+        MULTICLASS_SPECIFICITY_CAVEAT, PerClassMeasures, class_rates, robustness_by_class)
+    from medadv_desktop.engine.metrics.intervals import proportion
+    from medadv_desktop.engine.results.evaluation import SampleRecord
+    from medadv_desktop.ui.widgets.per_class_table import PerClassTable
+
+    names = ["normal", "benign", "malignant"]
+    labels = [i % 3 for i in range(30)]
+    adv = [(y + 1) % 3 if i % 4 == 0 else y for i, y in enumerate(labels)]
+    records = [SampleRecord(sample_id=f"S/slice-{i:03d}", true_label=y, attack="pgd", eps=2 / 255, clean_pred=y,
+                            adv_pred=a, clean_conf_true=0.9, adv_conf_true=0.5, success=a != y)
+               for i, (y, a) in enumerate(zip(labels, adv))]
+    robust = robustness_by_class(records, names, attack="pgd", eps=2 / 255, eps_native=3.1)
+    measures = PerClassMeasures(class_names=tuple(names), method="clopper-pearson", confidence=0.95, n_samples=30,
+                                clean_accuracy=proportion(30, 30), clean=class_rates(labels, labels, names),
+                                robust=(robust,))
+    view = PerClassTable()
+    qtbot.addWidget(view)
+    view.show()
+    view.set_measures(measures, "HU")
+    headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+    assert headers[3] == "Recall (sensitivity) (95 % CI, k/n)"
+    texts = view.texts()
+    assert len(texts) == 3 + 3
+    malignant = texts[5]
+    assert malignant[:3] == ["pgd", "2/255 (3.1 HU)", "malignant"]
+    assert _shows(malignant[3], robust.of("malignant").sensitivity)
+    assert MULTICLASS_SPECIFICITY_CAVEAT in view.table.item(5, 4).toolTip()
+    assert "robust recall of malignant" in view.table.item(5, 3).toolTip()
+    assert MULTICLASS_SPECIFICITY_CAVEAT not in view.table.item(0, 4).toolTip()      # clean rows: no caveat
