@@ -124,7 +124,7 @@ def test_corruption_tab_shows_each_rows_per_class_rates(window, qtbot, demo_data
     _click_tab(qtbot, tabs, "Corruptions")
     view = window.corruptions.view
     headers = view.headers()
-    sens_cols = [headers.index(f"Sens. {n} (95 % CI)") for n in names]
+    sens_cols = [headers.index(f"Sens. {n}\n(95 % CI)") for n in names]
     assert sens_cols == [4, 5] and headers[3] == "Accuracy (95 % CI)" and headers[6] == "Flips"
     texts = view.table_texts()
     assert len(texts) == len(rows) == 1 + 2 * 2

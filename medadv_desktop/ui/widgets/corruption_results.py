@@ -53,7 +53,7 @@ def columns(class_names: list[str]) -> list[str]:
     """The table's headers: per-class sensitivity after the accuracy when there are few classes."""
     if not 0 < len(class_names) <= INLINE_CLASSES:
         return list(COLUMNS)
-    sens = [f"Sens. {c} (95 % CI)" for c in class_names]
+    sens = [f"Sens. {c}\n(95 % CI)" for c in class_names]      # two lines: the rows stay narrow
     return [*COLUMNS[:SENS_AFTER], *sens, *COLUMNS[SENS_AFTER:]]
 
 
@@ -96,7 +96,7 @@ class CorruptionResultsView(QWidget):
         split.addWidget(self.plot)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([620, 380])                # the table's intervals need the room; the curve reads small
+        split.setSizes([660, 340])                # the table's intervals need the room; the curve reads small
         layout.addWidget(split, 1)
         self.curves: dict[str, tuple[list[int], list[float]]] = {}     # corruption -> (severities, accuracies)
         self.result: Any = None
