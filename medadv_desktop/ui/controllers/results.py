@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 from medadv_desktop.engine.reports.formatting import eps_255, pct
 from medadv_desktop.ui.session import AttackRun, BeforeAfterEntry, EvaluationEntry, Session
 from medadv_desktop.ui.widgets.guard_banner import GuardBanner
+from medadv_desktop.ui.widgets.per_class_table import PerClassTable
 from medadv_desktop.ui.widgets.results_panel import TAB_PREDICTION, TAB_SUMMARY, ResultsPanel
 from medadv_desktop.ui.widgets.sample_table import LazyEntries, SampleEntry
 from medadv_desktop.ui.widgets.summary_table import SummaryRow, evaluation_rows, study_attack_rates
@@ -71,6 +72,8 @@ class ResultsController(QObject):
             panel.widget(tab).layout().insertWidget(0, banner)
         self.verdict = VerdictTable()          # the test plan's verdict of the shown evaluation (issue 15)
         panel.widget(TAB_SUMMARY).layout().insertWidget(1, self.verdict)
+        self.per_class = PerClassTable()       # per-class robust sensitivity/specificity (issue 15, p1516)
+        panel.addTab(self.per_class, "Per class")
 
     def _show_warnings(self, warnings: list[Any]) -> None:
         for banner in self.guard_banners:
@@ -122,6 +125,7 @@ class ResultsController(QObject):
         source = f"eval {name}" + (" (partial: cancelled)" if entry.partial else "")
         self._add_rows(evaluation_rows(source, result, entry.measures), entry)
         self.verdict.set_verdict(entry.verdict)
+        self.per_class.set_measures(entry.measures, result.units)
         self._show_warnings(list(getattr(result, "warnings", [])))
         caption = "Partial result of a cancelled evaluation: only the rows that finished." if entry.partial else ""
         self.panel.show_curve(result.rows, result.clean_accuracy, caption)
