@@ -280,3 +280,14 @@ def test_bad_input_one_clear_error_then_data_set_defaults_and_study_runs(window,
     panel.scope.setCurrentIndex(panel.scope.findData("study"))
     _choose(panel, "gamma")
     assert isinstance(_click_run(qtbot, window), CorruptedStudyEntry)
+
+
+def test_every_corruption_gets_its_own_curve_style():
+    """Colour, line style and symbol together tell every registered corruption's curve apart (a PDF-style
+    legend in grey too): the screenshot of all 14 showed CT dose and contrast loss drawn alike before."""
+    from medadv_desktop.engine.corruptions import available as corruptions
+    from medadv_desktop.ui.widgets.corruption_results import curve_style
+
+    n = max(len(corruptions()), 20)
+    styles = [curve_style(i) for i in range(n)]
+    assert len(set(styles)) == n

@@ -33,7 +33,13 @@ SENS_AFTER = 4                 # the per-class sensitivity columns follow the ac
 PALETTE = ("#4e9af1", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
            "#bab0ac")
 STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine, Qt.DashDotDotLine)
-SYMBOLS = ("o", "s", "t", "d", "+", "x", "star", "p", "h", "t1")
+SYMBOLS = ("o", "s", "t", "d", "+", "x", "star", "p", "h")
+# Periods 10, 5 and 9: the first 90 curves differ in colour, line style or symbol (all 15 corruptions do).
+
+
+def curve_style(i: int) -> tuple[str, Any, str]:
+    """(colour, line style, symbol) of the ``i``-th severity curve."""
+    return PALETTE[i % len(PALETTE)], STYLES[i % len(STYLES)], SYMBOLS[i % len(SYMBOLS)]
 
 
 def rate_text(rate: Any) -> str:
@@ -165,8 +171,8 @@ class CorruptionResultsView(QWidget):
                 continue
             xs, ys = [p[0] for p in points], [float(p[1]) for p in points]
             self.curves[name] = (xs, ys)
-            colour = PALETTE[i % len(PALETTE)]
-            pen = pg.mkPen(colour, width=2, style=STYLES[i % len(STYLES)])
+            colour, style, symbol = curve_style(i)
+            pen = pg.mkPen(colour, width=2, style=style)
             label = rows[0].label if rows else name
-            self.plot.plot(xs, ys, pen=pen, symbol=SYMBOLS[i % len(SYMBOLS)], symbolSize=7, symbolBrush=colour,
+            self.plot.plot(xs, ys, pen=pen, symbol=symbol, symbolSize=7, symbolBrush=colour,
                            symbolPen=colour, name=label)
