@@ -227,8 +227,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.BottomDockWidgetArea, d[DOCK_JOBS])
         self.splitDockWidget(d[DOCK_RESULTS], d[DOCK_JOBS], Qt.Horizontal)
         self.training_dock.setFloating(False)
-        self.tabifyDockWidget(d[DOCK_RESULTS], self.training_dock)
-        self.training_dock.hide()
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.training_dock)   # tabbed when first shown: a hidden
+        self.training_dock.hide()                                         # tab left a ghost tab bar on the viewer
         d[DOCK_RESULTS].raise_()
         self.default_dock_sizes()
 
@@ -253,6 +253,11 @@ class MainWindow(QMainWindow):
         the first time so the training panel gets the full width (View ▸ Reset Layout restores it)."""
         dock = self.training_dock
         was_hidden = not dock.isVisible()
+        results = self.docks[DOCK_RESULTS]
+        if was_hidden and not dock.isFloating() and self.dockWidgetArea(dock) == Qt.BottomDockWidgetArea and \
+                not results.isFloating() and self.dockWidgetArea(results) == Qt.BottomDockWidgetArea and \
+                dock not in self.tabifiedDockWidgets(results):
+            self.tabifyDockWidget(results, dock)
         dock.show()
         if was_hidden and not dock.isFloating() and self.dockWidgetArea(dock) == Qt.BottomDockWidgetArea:
             jobs = self.docks[DOCK_JOBS]

@@ -187,7 +187,7 @@ class ViewerWidget(QWidget):
         self.slice_slider.setObjectName("slice_slider")
         self.slice_slider.setRange(0, 0)
         self.slice_slider.valueChanged.connect(self.set_slice)
-        self.slice_slider.setMinimumWidth(120)      # it stays usable at 1280x800 beside a 4-D study's volume box
+        self.slice_slider.setMinimumWidth(100)      # it stays usable at 1280x800 beside a 4-D study's volume box
         row.addWidget(self.slice_slider, 1)
         self.volume_spin = volume_spin()
         self.volume_spin.valueChanged.connect(lambda v: self.sig_volume_requested.emit(v - 1))
