@@ -329,6 +329,21 @@ class Session(QObject):
             self.current_slice = index
             self.slice_changed.emit(index)
 
+    def run_blocker(self, *, needs_study: bool, problems: Sequence[str] = ()) -> str:
+        """Why a Run button (attack or corruption) cannot run now, or "" when it can: the engine,
+        the model, a study (``needs_study``), the form's own ``problems``, a running job, in that order."""
+        if not self.engine_started:
+            return "Starting the engine…"
+        if self.classifier is None:
+            return "Load a model first (Model ▸ Load Model Card)."
+        if needs_study and self.study is None:
+            return "Open a study first (File ▸ Open), or choose the labelled data set scope."
+        if problems:
+            return problems[0]
+        if self.long_job_running:
+            return "A job is running: wait for it, or cancel it."
+        return ""
+
     # ------------------------------------------------------------------ model
     def set_model(self, classifier: Any, card_path: str | None = None) -> None:
         self.classifier = classifier

@@ -22,10 +22,6 @@ from medadv_desktop.ui.widgets.attack_panel import AttackPanel
 from medadv_desktop.ui.widgets.guard_banner import GuardBanner, warning_text
 from medadv_desktop.ui.worker import JobFailure, JobRequest, report_progress
 
-NO_ENGINE = "Starting the attack engine…"
-NO_MODEL = "Load a model first (Model ▸ Load Model Card)."
-NO_STUDY = "Open a study first (File ▸ Open), or choose the labelled data set scope."
-BUSY = "A job is running: wait for it, or cancel it."
 GUARD_BEFORE = "Modality guard (the attack will run, but read its numbers with care):"
 GUARD_DURING = "Modality guard, reported by the running job:"
 
@@ -50,7 +46,7 @@ class AttackController(QObject):
         super().__init__(session)
         self.session, self.panel, self.settings = session, panel, settings
         self.can_run = False
-        self.reason = NO_ENGINE
+        self.reason = session.run_blocker(needs_study=False)
         self.guard = GuardBanner()
         panel.layout().insertWidget(1, self.guard)      # above the footer's error line and buttons
         panel.sig_run_requested.connect(self.run)
@@ -118,19 +114,9 @@ class AttackController(QObject):
 
     def run_state(self) -> tuple[bool, str]:
         """(can Run, why not)."""
-        session = self.session
-        if not session.engine_started:
-            return False, NO_ENGINE
-        if session.classifier is None:
-            return False, NO_MODEL
-        if self.panel.scope_key() != SCOPE_DATASET and session.study is None:
-            return False, NO_STUDY
-        problems = self.panel.problems()
-        if problems:
-            return False, problems[0]
-        if session.long_job_running:
-            return False, BUSY
-        return True, ""
+        reason = self.session.run_blocker(needs_study=self.panel.scope_key() != SCOPE_DATASET,
+                                          problems=self.panel.problems())
+        return not reason, reason
 
     def update_run_state(self) -> None:
         self.can_run, self.reason = self.run_state()

@@ -31,10 +31,6 @@ from medadv_desktop.ui.widgets.corruption_results import CorruptionResultsView
 from medadv_desktop.ui.widgets.viewer import ViewerWidget
 from medadv_desktop.ui.worker import JobFailure, JobRequest
 
-NO_ENGINE = "Starting the engine…"
-NO_MODEL = "Load a model first (Model ▸ Load Model Card)."
-NO_STUDY = "Open a study first (File ▸ Open), or choose the labelled data set scope."
-BUSY = "A job is running: wait for it, or cancel it."
 CORRUPTED = "Corrupted"
 TAB_TITLE = "Corruptions"
 PREDICT_BATCH = 32
@@ -108,7 +104,7 @@ class CorruptionController(QObject):
         results_tabs.addTab(self.view, TAB_TITLE)
         self.shown: CorruptedStudyEntry | None = None      # the corrupted study the viewer shows
         self.last_request: JobRequest | None = None
-        self.can_run, self.reason = False, NO_ENGINE
+        self.can_run, self.reason = False, session.run_blocker(needs_study=False)
         panel.sig_run_requested.connect(self.run)
         panel.sig_cancel_requested.connect(session.cancel_jobs)
         panel.sig_changed.connect(self.update_run_state)
@@ -150,19 +146,9 @@ class CorruptionController(QObject):
             self.show_change()
 
     def run_state(self) -> tuple[bool, str]:
-        session = self.session
-        if not session.engine_started:
-            return False, NO_ENGINE
-        if session.classifier is None:
-            return False, NO_MODEL
-        if self.panel.scope_key() != SCOPE_DATASET and session.study is None:
-            return False, NO_STUDY
-        problems = self.panel.problems()
-        if problems:
-            return False, problems[0]
-        if session.long_job_running:
-            return False, BUSY
-        return True, ""
+        reason = self.session.run_blocker(needs_study=self.panel.scope_key() != SCOPE_DATASET,
+                                          problems=self.panel.problems())
+        return not reason, reason
 
     def update_run_state(self) -> None:
         self.can_run, self.reason = self.run_state()
