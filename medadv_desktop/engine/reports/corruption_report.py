@@ -423,7 +423,7 @@ def render_corruption_pdf(result: CorruptionEvaluationResult, *, meta: ReportMet
     from reportlab.platypus import SimpleDocTemplate, Spacer
 
     from medadv_desktop import __version__
-    from medadv_desktop.engine.reports.pdf import SYNTHETIC_BANNER, _Context, _numbered_canvas_class
+    from medadv_desktop.engine.reports.pdf import SYNTHETIC_BANNER, _Context, _numbered_canvas_class, page_frame
     from medadv_desktop.engine.reports.verdict_section import signoff_section, verdict_section
 
     ctx = _Context(result, None, include_phi, meta)            # type: ignore[arg-type]
@@ -443,27 +443,8 @@ def render_corruption_pdf(result: CorruptionEvaluationResult, *, meta: ReportMet
     story += signoff_section(ctx, ctx.meta, width)
     model_name = ctx.t(result.model.name)[:70]
 
-    def page_of(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        w, h = A4
-        canvas.setStrokeColor(ctx.colors.HexColor("#12355b"))
-        canvas.setLineWidth(0.6)
-        canvas.line(margin, h - 11 * mm, w - margin, h - 11 * mm)
-        canvas.setFont("Helvetica-Bold", 8)
-        canvas.setFillColor(ctx.colors.HexColor("#12355b"))
-        canvas.drawString(margin, h - 9.5 * mm, "MedAdv Desktop - " + TITLE)
-        canvas.setFont("Helvetica", 8)
-        canvas.drawRightString(w - margin, h - 9.5 * mm, model_name)
-        canvas.setFillColor(ctx.colors.HexColor("#555555"))
-        canvas.drawString(margin, 8 * mm, "De-identified: no patient identifiers" if not include_phi
-                          else "Contains identifiers: handle as patient data")
-        canvas.drawRightString(w - margin, 8 * mm, f"Page {page} of {total}")
-        canvas.drawString(margin, 4.5 * mm, f"Report id {ctx.meta.report_id}")
-        if synthetic:
-            canvas.setFillColor(ctx.colors.HexColor("#b00020"))
-            canvas.setFont("Helvetica-Bold", 8)
-            canvas.drawCentredString(w / 2, 8 * mm, SYNTHETIC_BANNER)
-        canvas.restoreState()
+    page_of = page_frame(ctx, title=TITLE, model_name=model_name, margin=margin, include_phi=include_phi,
+                         synthetic=synthetic)
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,

@@ -911,6 +911,39 @@ def _numbered_canvas_class(draw_total: Any) -> Any:
     return NumberedCanvas
 
 
+def page_frame(ctx: Any, *, title: str, model_name: str, margin: float, include_phi: bool,
+               synthetic: bool) -> Any:
+    """The frame every page of a MedAdv PDF report gets (for :func:`_numbered_canvas_class`): the
+    header rule with the report's title and model, the de-identification line, the synthetic banner,
+    "Page X of Y" and the report id."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+
+    def page_of(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
+        w, h = A4
+        canvas.setStrokeColor(ctx.colors.HexColor("#12355b"))
+        canvas.setLineWidth(0.6)
+        canvas.line(margin, h - 11 * mm, w - margin, h - 11 * mm)
+        canvas.setFont("Helvetica-Bold", 8)
+        canvas.setFillColor(ctx.colors.HexColor("#12355b"))
+        canvas.drawString(margin, h - 9.5 * mm, "MedAdv Desktop - " + title)
+        canvas.setFont("Helvetica", 8)
+        canvas.drawRightString(w - margin, h - 9.5 * mm, model_name)
+        canvas.setFillColor(ctx.colors.HexColor("#555555"))
+        canvas.drawString(margin, 8 * mm, "De-identified: no patient identifiers" if not include_phi
+                          else "Contains identifiers: handle as patient data")
+        canvas.drawRightString(w - margin, 8 * mm, f"Page {page} of {total}")
+        canvas.drawString(margin, 4.5 * mm, f"Report id {ctx.meta.report_id}")
+        if synthetic:
+            canvas.setFillColor(ctx.colors.HexColor("#b00020"))
+            canvas.setFont("Helvetica-Bold", 8)
+            canvas.drawCentredString(w / 2, 8 * mm, SYNTHETIC_BANNER)
+        canvas.restoreState()
+
+    return page_of
+
+
 def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | None = None,
                include_phi: bool = False, meta: ReportMeta | None = None, corruption: Any = None) -> bytes:
     """Build the PDF report in memory and return its bytes (see module docstring).
@@ -929,33 +962,8 @@ def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | No
     synthetic = result.synthetic
     model_name = ctx.t(result.model.name)[:70]
 
-    def decorate(canvas, doc):
-        canvas.saveState()
-        w, h = A4
-        canvas.setStrokeColor(ctx.colors.HexColor("#12355b"))
-        canvas.setLineWidth(0.6)
-        canvas.line(margin, h - 11 * mm, w - margin, h - 11 * mm)
-        canvas.setFont("Helvetica-Bold", 8)
-        canvas.setFillColor(ctx.colors.HexColor("#12355b"))
-        canvas.drawString(margin, h - 9.5 * mm, "MedAdv Desktop - " + TITLE)
-        canvas.setFont("Helvetica", 8)
-        canvas.drawRightString(w - margin, h - 9.5 * mm, model_name)
-        canvas.setFillColor(ctx.colors.HexColor("#555555"))
-        canvas.drawString(margin, 8 * mm, "De-identified: no patient identifiers" if not include_phi
-                          else "Contains identifiers: handle as patient data")
-        if synthetic:
-            canvas.setFillColor(ctx.colors.HexColor("#b00020"))
-            canvas.setFont("Helvetica-Bold", 8)
-            canvas.drawCentredString(w / 2, 8 * mm, SYNTHETIC_BANNER)
-        canvas.restoreState()
-
-    def page_of(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        canvas.setFont("Helvetica", 8)
-        canvas.setFillColor(ctx.colors.HexColor("#555555"))
-        canvas.drawRightString(A4[0] - margin, 8 * mm, f"Page {page} of {total}")
-        canvas.drawString(margin, 4.5 * mm, f"Report id {ctx.meta.report_id}")
-        canvas.restoreState()
+    page_of = page_frame(ctx, title=TITLE, model_name=model_name, margin=margin, include_phi=include_phi,
+                         synthetic=synthetic)
 
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,
                             bottomMargin=15 * mm, title=TITLE, author="MedAdv Desktop",
@@ -983,7 +991,7 @@ def render_pdf(result: EvaluationResult, *, before_after: BeforeAfterResult | No
     story += _how_to_read(ctx, width)
     story += _appendix(ctx, width)
     story += signoff_section(ctx, ctx.meta, width)
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=_numbered_canvas_class(page_of))
+    doc.build(story, canvasmaker=_numbered_canvas_class(page_of))
     return buf.getvalue()
 
 
