@@ -254,7 +254,9 @@ class Corruption:
             return f"{self.label}, severity 0 (no change)"
         group = (context or ImageContext()).group
         value = self.table_for(group)[self.severity - 1]
-        return f"{self.label}, severity {self.severity} ({value:g} {self.severity_unit})".replace(" )", ")")
+        unit = self.severity_unit
+        sep = "" if not unit or unit.startswith(":") else " "          # a ratio reads "340:1", not "340 :1"
+        return f"{self.label}, severity {self.severity} ({value:g}{sep}{unit})"
 
 
 def _validated(spec: ParamSpec, value: Any) -> Any:

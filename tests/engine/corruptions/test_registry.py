@@ -121,6 +121,8 @@ def test_describe_and_record_state_the_physical_parameters(ct_study):
     study = res.to_study(ct_study)
     assert study.pixels is res.pixels and study.modality == "CT" and ct_study.pixels is not res.pixels
     assert create_corruption("blur", 0).describe() == "Blur, severity 0 (no change)"
+    ratio = create_corruption("jpeg2000", 5).describe(ImageContext.from_study(ct_study))
+    assert ratio.endswith(":1 ratio)") and " :1" not in ratio, ratio          # "340:1", not "340 :1"
 
 
 def test_the_corruptions_import_neither_torch_nor_qt():
