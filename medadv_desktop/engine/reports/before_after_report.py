@@ -133,7 +133,7 @@ def render_before_after_pdf(table: BeforeAfterResult, *, meta: ReportMeta | None
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate, Spacer
 
-    from medadv_desktop.engine.reports.pdf import _Context, _numbered_canvas_class
+    from medadv_desktop.engine.reports.pdf import _Context, _numbered_canvas_class, page_frame
     from medadv_desktop.engine.reports.verdict_section import before_after_section, signoff_section
 
     ev = _evaluation(table)
@@ -142,7 +142,7 @@ def render_before_after_pdf(table: BeforeAfterResult, *, meta: ReportMeta | None
     width = A4[0] - 2 * margin
     story: list = [ctx.p(TITLE, "title"), ctx.p(f"Model: {ev.model.name or 'hardened model'}", "subtitle"),
                    Spacer(1, 3 * mm)]
-    if table.before is not None and table.before.synthetic or ev.synthetic:
+    if table.before is not None and table.before.synthetic or ev.synthetic:       # also on every page (page_frame)
         story += [ctx.banner("SYNTHETIC DEMO TASK, NOT FOR CLINICAL USE", width), Spacer(1, 3 * mm)]
     pairs: list[tuple[str, Any]] = [
         ("Report id", ctx.meta.report_id),
@@ -160,14 +160,9 @@ def render_before_after_pdf(table: BeforeAfterResult, *, meta: ReportMeta | None
     story += before_after_section(ctx, width, with_recipe=False)
     story += signoff_section(ctx, ctx.meta, width)
 
-    def page_of(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        canvas.setFont("Helvetica", 8)
-        canvas.drawString(margin, 8 * mm, "De-identified: no patient identifiers" if not include_phi
-                          else "Contains identifiers: handle as patient data")
-        canvas.drawRightString(A4[0] - margin, 8 * mm, f"Page {page} of {total}")
-        canvas.drawString(margin, 4.5 * mm, f"Report id {ctx.meta.report_id}")
-        canvas.restoreState()
+    synthetic = bool(table.before is not None and table.before.synthetic or ev.synthetic)
+    page_of = page_frame(ctx, title=TITLE, model_name=ev.model.name or "hardened model", margin=margin,
+                         include_phi=include_phi, synthetic=synthetic)
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,

@@ -225,6 +225,9 @@ def test_before_after_report_of_its_own_from_the_cli(tmp_path, capsys):
     text = " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages).replace("\n", " ")
     assert "before/after report" in text and "a" * 64 in text.replace(" ", "") and "b" * 64 in text.replace(" ", "")
     assert "McNemar p" in text and "Page 1 of" in text and "Prof Bo Approver" in text and "Training recipe" in text
+    # the one page frame of every MedAdv PDF (pdf.page_frame): header with title and model on every page
+    pages = [page.extract_text() for page in PdfReader(str(pdf)).pages]
+    assert all("MedAdv Desktop - Adversarial training: before/after report" in t for t in pages), pages[0][:200]
     rows = list(csv.DictReader(csv_path.open()))
     assert rows[0]["attack"] == "clean" and rows[0]["mcnemar_p"] != "" and int(rows[0]["n_pairs"]) == 24
     doc = json.loads(js.read_text())
