@@ -2,7 +2,7 @@
 
     medadv evaluate --model CARD --data DIR --attacks fgsm,pgd \\
         --eps 1/255,2/255,4/255 [--json OUT.json] [--csv OUT.csv] [--summary-csv OUT.csv] [--report OUT.pdf]
-        [--plan PLAN.toml] [--requester NAME] [--approver NAME]
+        [--plan PLAN.toml] [--requester NAME] [--approver NAME] [--purpose TEXT]
         [--corruptions default|all|ct_dose,jpeg2000 [--severities 1-5] [--corruption-csv OUT.csv]]
 
 Runs the evaluation workflow (``engine/workflows/evaluation.py``). Prints a
@@ -40,6 +40,7 @@ from medadv_desktop.cli.options import (
     add_attack_list_option,
     add_attack_options,
     add_card_options,
+    add_signoff_options,
     attack_names,
     check_options_used,
     device_arg,
@@ -101,8 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="corruption severities 1..5 with --corruptions: 1-5, 1,3,5 or 4 (default 1-5)")
     p.add_argument("--corruption-csv", default=None, metavar="OUT", type=path_arg,
                    help="with --corruptions: write the corruption table (one row per corruption and severity) as CSV")
-    p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
-    p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
+    add_signoff_options(p)
     p.add_argument("--examples-with-burned-in", action="store_true",
                    help="let images flagged for burned-in annotation (ultrasound, secondary captures, "
                         "BurnedInAnnotation = YES) be example images of the report (default: left out)")
@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         json=args.json, csv=args.csv, pdf=args.report, modality=args.modality,
         strict_modality=args.strict_modality, examples_with_burned_in=args.examples_with_burned_in,
         summary_csv=args.summary_csv, plan=plan, requester=args.requester, approver=args.approver,
+        purpose=args.purpose,
         suite=suite.name if suite else None, corruptions=args.corruptions, severities=args.severities or "1-5",
         corruption_csv=args.corruption_csv)
     check_request(request)                              # numbers and outputs before the card is even read

@@ -2,7 +2,7 @@
 
     medadv evaluate-corruptions --model CARD --data DIR [--corruptions default|all|ct_dose,jpeg2000] \\
         [--severities 1-5] [--attack pgd --eps 2/255] [--json OUT.json] [--csv OUT.csv] [--samples-csv OUT.csv] \\
-        [--report OUT.pdf] [--requester NAME] [--approver NAME] [--plan PLAN.toml]
+        [--report OUT.pdf] [--requester NAME] [--approver NAME] [--purpose TEXT] [--plan PLAN.toml]
 
 Runs the corruption evaluation workflow (``engine/workflows/corruption.py``):
 every sample is corrupted in its native units (HU for CT) at each severity,
@@ -29,7 +29,7 @@ import argparse
 import sys
 from typing import Any
 
-from medadv_desktop.cli.options import add_attack_options, given_specific_options, params_for
+from medadv_desktop.cli.options import add_attack_options, add_signoff_options, given_specific_options, params_for
 from medadv_desktop.cli.progress import ProgressPrinter
 from medadv_desktop.errors import AttackConfigError, MedAdvError
 
@@ -59,8 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--samples-csv", default=None, metavar="OUT", help="also write one CSV row per sample and row")
     p.add_argument("--report", default=None, metavar="OUT.pdf",
                    help="write the PDF report (table with intervals, CE/mCE, severity curve, verdict, sign-off)")
-    p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
-    p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
+    add_signoff_options(p)
     p.add_argument("--plan", default=None, metavar="PLAN.toml",
                    help="test plan (TOML/JSON) with clean and corruption criteria (e.g. corruption_accuracy of "
                         "jpeg2000 at severity 3, relative_mce): prints the verdict; exit 0 pass, 3 fail or not "
@@ -154,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, max_samples=args.max_samples, attack=attack,
         eps=args.eps if args.attack else None, norm=args.norm, json=args.json, csv=args.csv,
         samples_csv=args.samples_csv, plan=plan, pdf=args.report, requester=args.requester,
-        approver=args.approver)
+        approver=args.approver, purpose=args.purpose)
     with ProgressPrinter() as printer:
         def show(event: Any) -> None:
             if event.data.get("kind") == "dataset" and event.data.get("n_failures"):

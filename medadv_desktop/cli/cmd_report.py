@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from medadv_desktop.cli.options import path_arg
+from medadv_desktop.cli.options import add_signoff_options, path_arg
 
 
 def register(subparsers) -> None:
@@ -33,8 +33,7 @@ def register(subparsers) -> None:
                    help="adversarial training before/after JSON (e.g. the training output's before_after.json)")
     p.add_argument("--plan", type=Path, metavar="PLAN.toml",
                    help="apply a test plan: its verdict opens the PDF; exit code 0 pass / 3 fail")
-    p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
-    p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
+    add_signoff_options(p)
     p.add_argument("--before-after-report", action="store_true",
                    help="RESULT.json is an adversarial training before/after result: write its own report "
                         "(both models' hashes, recipe, accuracies with intervals, paired McNemar test)")
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         from medadv_desktop.engine.plans import load_plan
 
         plan = load_plan(args.plan)
-    names = ReportMeta.create(requester=args.requester, approver=args.approver)
+    names = ReportMeta.create(requester=args.requester, approver=args.approver, purpose=args.purpose)
     if args.before_after_report:
         return _before_after_report(args, names)
     result, before_after = load_report_json(args.result)
@@ -80,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
         verdict = evaluate_plan(plan, result) if corruption is None else \
             evaluate_combined_plan(plan, result, corruption)
-    meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict)
+    meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict,
+                             purpose=names.purpose)
     job = export_reports_job(result, pdf=args.pdf, csv=args.csv, summary_csv=args.summary_csv, json=args.json,
                              before_after=before_after, overwrite=args.overwrite, include_phi=args.include_phi,
                              meta=meta, corruption=corruption)

@@ -309,3 +309,12 @@ def check_options_used(args: argparse.Namespace, attacks: list[str]) -> None:
         if not any(pname in {s.name for s in get_attack(a).params} for a in attacks):
             raise AttackConfigError(f"none of the chosen attacks has this option; it applies to "
                                     f"{', '.join(args._specs[pname][1])}", parameter=pname.replace("_", "-"))
+
+
+def add_signoff_options(p: argparse.ArgumentParser) -> None:
+    """``--requester``, ``--approver`` and ``--purpose``: the reports' sign-off block (staff names, not
+    patients; the purpose is free text, checked by ``ReportMeta.create``)."""
+    p.add_argument("--requester", default="", metavar="NAME", help="who asked for the evaluation (sign-off block)")
+    p.add_argument("--approver", default="", metavar="NAME", help="who signs the report off (sign-off block)")
+    p.add_argument("--purpose", default="", metavar="TEXT",
+                   help="what the report is for, printed in the sign-off block (at most 2000 characters)")

@@ -60,12 +60,14 @@ def test_failing_plan_exit_3_with_fail_row_report_without_json(demo, tmp_path, c
     pdf, summary = tmp_path / "r.pdf", tmp_path / "s.csv"
     rc = main(["evaluate", "--model", str(card), "--data", str(data), "--attacks", "fgsm", "--eps", "1/255,2/255",
                "--plan", str(plan), "--report", str(pdf), "--summary-csv", str(summary),
-               "--requester", "Dr Ada Requester", "--approver", "Prof Bo Approver"])
+               "--requester", "Dr Ada Requester", "--approver", "Prof Bo Approver",
+               "--purpose", "Acceptance of the demo classifier before the pilot"])
     out = capsys.readouterr().out
     assert rc == 3, out
     assert "FAIL" in out and "C2" in out and "exit code 3" in out
     text = "\n".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
     assert "Verdict against the test plan" in text and "Page 1 of" in text and "Prof Bo Approver" in text
+    assert "Acceptance of the demo classifier before the pilot" in " ".join(text.split())      # --purpose
     assert "robust_accuracy_low" in summary.read_text().splitlines()[0]
     assert [p.name for p in tmp_path.glob("*.json")] == ["plan.json"]      # no --json, no JSON written
 

@@ -79,6 +79,7 @@ class EvaluationRequest:
     plan: Any = None                                 # a TestPlan or the path of one (acceptance criteria)
     requester: str = ""                              # names printed in the reports' sign-off block
     approver: str = ""
+    purpose: str = ""                                # what the report is for (sign-off block)
     suite: str | None = None                         # the suite ``attacks`` was expanded from (recorded)
     corruptions: str | Sequence[str] | None = None    # also the corruption evaluation: default, all or names
     severities: str | Sequence[int] = "1-5"          # its severities (with ``corruptions``)
@@ -232,7 +233,8 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
         from medadv_desktop.engine.io import normalize_modality
 
         normalize_modality(request.modality)             # a bad code fails before any work
-    names = ReportMeta.create(requester=request.requester, approver=request.approver)   # checked before the run
+    names = ReportMeta.create(requester=request.requester, approver=request.approver,   # checked before the run
+                              purpose=request.purpose)
     plan = request.plan
     if isinstance(plan, (str, Path)):
         from medadv_desktop.engine.plans import load_plan
@@ -302,7 +304,8 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
 
         verdict = (evaluate_combined_plan(plan, result, corruption) if corruption is not None
                    else evaluate_plan(plan, result))
-    meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict)
+    meta = ReportMeta.create(requester=names.requester, approver=names.approver, verdict=verdict,
+                             purpose=names.purpose)
     outcome = EvaluationOutcome(result, failures, verdict=verdict, report_id=meta.report_id, meta=meta,
                                 corruption=corruption, corruption_skipped=skipped)
     try:
