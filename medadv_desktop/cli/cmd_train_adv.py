@@ -127,7 +127,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from medadv_desktop.engine.attacks import parse_budget
     from medadv_desktop.engine.jobs import run_job
-    from medadv_desktop.engine.reports.formatting import budget_text, num
+    from medadv_desktop.engine.reports.formatting import budget_text, num, seconds
     from medadv_desktop.engine.training import TrainingConfig, format_table
     from medadv_desktop.engine.workflows.training import (
         AdversarialTrainingRequest,
@@ -173,7 +173,10 @@ def run(args: argparse.Namespace) -> int:
                     printer.restart()
                 elif kind == "retest":
                     printer.line(f"Before/after evaluation on the {ev.data['source']}: {ev.data['n_samples']} "
-                                 f"samples, attacks {', '.join(ev.data['attacks'])}")
+                                 f"samples, attacks {', '.join(ev.data['attacks'])}; takes at most "
+                                 f"{seconds(ev.data['upper_bound_s'])} (an upper bound from the measured model "
+                                 "speed: attacks stop early on fooled samples; --attacks quick|standard|full, "
+                                 "--max-eval-samples N)")
                 else:
                     printer(ev)
 

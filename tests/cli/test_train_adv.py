@@ -32,6 +32,9 @@ def test_train_adv_prints_epochs_and_the_table_and_writes_json(demo_dir, tmp_pat
     assert "epoch 1/2" in text and "epoch 2/2" in text and "before training" in text
     assert "SYNTHETIC" in text and "test/ folder" in text
     assert "worst-case" in text and "2/255*" in text
+    # before the re-test: what it runs and at most how long (an upper bound from the measured model speed)
+    line = next(ln for ln in text.splitlines() if ln.startswith("Before/after evaluation"))
+    assert "8 samples, attacks fgsm, pgd; takes at most" in line and "upper bound" in line
     table = json.loads((out / "before_after.json").read_text())
     rows = [(r["attack"], round(r["eps"] * 255, 6)) for r in table["rows"]]
     assert rows == [("clean", 0), ("fgsm", 1), ("fgsm", 2), ("pgd", 1), ("pgd", 2), ("worst-case", 1),

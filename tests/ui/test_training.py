@@ -76,6 +76,10 @@ def test_training_dock_runs_to_the_before_after_table_and_uses_the_model(window,
 
     early = [text for text, maximum in shown if maximum == 0]
     assert early and set(early) & set(EARLY_MESSAGES.values()), shown[:6]
+    # before the re-test starts: what it runs and at most how long (an upper bound), kept beside its progress
+    retest = [text for text, _ in shown if text.startswith("Re-test")]
+    assert retest and "at most" in retest[0] and "upper bound" in retest[0], retest[:2]
+    assert all("at most" in text for text in retest), retest
 
     # live curves: one loss point per batch (24 training images / 16 = 2 batches), epochs 0 and 1
     curves = panel.curves

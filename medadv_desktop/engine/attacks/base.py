@@ -127,6 +127,21 @@ class Attack:
         """True when the attack, with these parameters, needs only the model's outputs (no gradients)."""
         return bool(cls.black_box)
 
+    @classmethod
+    def model_calls(cls, params: Mapping[str, Any] | None = None, n_classes: int = 2) -> tuple[int, int]:
+        """The most model calls one sample can cost, as ``(forward passes, forward+backward passes)``, with
+        these parameters on a model with ``n_classes`` classes: every restart and target class run to the
+        last step or query (early stopping on success only makes it cheaper). Used for time estimates
+        (:mod:`medadv_desktop.engine.evaluation.estimate`); an attack with a different cost overrides it."""
+        values = {spec.name: spec.default for spec in cls.schema()}
+        values.update(params or {})
+        runs = max(1, int(values.get("restarts") or 1))
+        if "n_target_classes" in values and values.get("targeted", "none") == "none":
+            runs *= max(1, min(int(values["n_target_classes"]), max(1, n_classes - 1)))
+        if cls.is_black_box(values):
+            return runs * max(1, int(values.get("n_queries") or 1)) + 1, 0
+        return runs + 1, runs * max(1, int(values.get("steps") or 1))
+
     # -- the one place the model is called ---------------------------------
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the model, float32.

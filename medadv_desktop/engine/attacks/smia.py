@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +88,13 @@ class SMIA(Attack):
         if int(values["kernel_size"]) % 2 == 0:
             raise AttackConfigError("the Gaussian kernel side must be odd (e.g. 3, 5, 7)", parameter="kernel_size")
         return values
+
+    @classmethod
+    def model_calls(cls, params: Mapping[str, Any] | None = None, n_classes: int = 2) -> tuple[int, int]:
+        """Each step also runs the smoothed image (beta > 0): twice the rows of a plain gradient step."""
+        forwards, gradients = super().model_calls(params, n_classes)
+        beta = (params or {}).get("beta", next(p.default for p in cls.params if p.name == "beta"))
+        return forwards, gradients * (1 if float(beta) == 0 else 2)
 
     def _objective(self, adv: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None):
         beta = float(self.config["beta"])

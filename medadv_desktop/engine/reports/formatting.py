@@ -74,7 +74,9 @@ def seconds(value: Any) -> str:
         return f"{value * 1000:.0f} ms"
     if value < 120:
         return f"{value:.1f} s"
-    return f"{value / 60:.1f} min"
+    if value < 7200:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"
 
 
 # -- appended for the CLI and the GUI (issue 11: one home for percent/eps formatting) -------------------

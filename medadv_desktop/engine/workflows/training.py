@@ -234,6 +234,7 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
     ``data["kind"] == "retest"`` (source, n_samples, attacks)."""
     from medadv_desktop.engine.attacks import parse_budget_list
     from medadv_desktop.engine.attacks.spec import SUITE_QUICK
+    from medadv_desktop.engine.reports.formatting import seconds as seconds_text
     from medadv_desktop.engine.training.before_after import before_after_job
     from medadv_desktop.engine.workflows.evaluation import attack_specs
 
@@ -243,9 +244,11 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
     grid = parse_budget_list(request.eps_grid, npu)
     eval_set = phase.retest.dataset
     n = min(len(eval_set), request.max_eval_samples or len(eval_set))
-    yield Progress("evaluate", 0, 2, f"Re-testing on the {phase.retest.source}: {n} samples",
+    upper_s = retest_seconds_upper_bound(original, eval_set, attacks, request, n, grid)
+    yield Progress("evaluate", 0, 2, f"Re-testing on the {phase.retest.source}: {n} samples; "
+                   f"at most {seconds_text(upper_s)} (an upper bound: attacks stop early on fooled samples)",
                    {"kind": "retest", "source": phase.retest.source, "n_samples": n,
-                    "attacks": [name for name, _ in attacks]})
+                    "attacks": [name for name, _ in attacks], "upper_bound_s": upper_s})
     result = phase.result
     table = yield from before_after_job(
         original, result.model_card_path, eval_set, attacks, request.config.eps, grid, training=result,
@@ -264,6 +267,26 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
     except OutputExistsError:
         pass
     return RetestOutcome(table, path)
+
+
+def retest_seconds_upper_bound(original: Any, eval_set: Any, attacks: list[tuple[str, dict[str, Any]]],
+                               request: AdversarialTrainingRequest, n_samples: int, grid: list[float]) -> float:
+    """At most how long the before/after attack table takes (both models, every attack on every sample,
+    the training eps added to the grid), from one measured batch of the re-test set on ``original``."""
+    import torch
+
+    from medadv_desktop.engine.evaluation.estimate import attack_seconds_upper_bound, measure_call_seconds
+    from medadv_desktop.engine.training.before_after import merge_eps_grid
+
+    card = original.card
+    batch = max(1, min(request.eval_batch_size, n_samples))
+    x, _, _, _ = eval_set.head(batch, seed=request.config.seed).to_tensors(card)
+    device = next(original.parameters()).device
+    speed = measure_call_seconds(original, torch.as_tensor(x, dtype=torch.float32, device=device))
+    return attack_seconds_upper_bound(attacks, speed, n_samples=n_samples,
+                                      n_eps=len(merge_eps_grid(request.config.eps, grid)),
+                                      n_classes=len(card.class_names), batch_size=request.eval_batch_size,
+                                      n_models=2)
 
 
 def _retest_corruptions(original: Any, phase: TrainingPhaseOutcome, request: AdversarialTrainingRequest,

@@ -31,6 +31,7 @@ from PySide6.QtCore import QObject, Signal
 from medadv_desktop.engine.jobs import CancelToken, Progress
 from medadv_desktop.engine.reports import formatting
 from medadv_desktop.engine.reports.formatting import budget_text as format_budget
+from medadv_desktop.engine.reports.formatting import seconds as seconds_text
 from medadv_desktop.errors import OutputWriteError
 from medadv_desktop.ui.session import BeforeAfterEntry, Session
 from medadv_desktop.ui.settings import KEY_TRAINING_DATA, SettingsStore
@@ -114,6 +115,7 @@ class TrainingController(QObject):
         self._seen = (0, 0)
         self._original: Any = None
         self._eval_source = ""
+        self._retest_bound = ""                       # "at most X" of the running re-test, from its first event
         self._started_batches = False
         self._train_job: JobRequest | None = None
         panel.attack_params = self.attack_params
@@ -215,8 +217,15 @@ class TrainingController(QObject):
 
     def _on_retest_progress(self, event: Progress) -> None:
         self.panel.set_progress(event.fraction, "Re-testing")
-        if event.message:
+        if event.data.get("kind") == "retest":          # before it starts: what runs and at most how long
+            self._retest_bound = (f"at most {seconds_text(event.data['upper_bound_s'])}"
+                                  if event.data.get("upper_bound_s") is not None else "")
+            self.session.message.emit("Re-test: " + event.message)
             self.panel.set_status("Re-test, " + event.message)
+            return
+        if event.message:
+            bound = self._retest_bound
+            self.panel.set_status("Re-test, " + event.message + (f" (the whole re-test: {bound})" if bound else ""))
 
     def _handle_training(self, outcome: Any) -> None:
         self._pull()
@@ -243,7 +252,7 @@ class TrainingController(QObject):
                 return retest, paired_rows(retest.table)       # the paired tests on the worker (issue 15)
             return job()
 
-        job = JobRequest(f"Before/after re-test ({', '.join(n for n, _ in request.attacks)})", factory,
+        job = JobRequest(f"Before/after re-test ({', '.join(a if isinstance(a, str) else a[0] for a in request.attacks)})", factory,
                          on_progress=self._on_retest_progress, on_result=self._handle_before_after,
                          on_error=self._failed("The before/after re-test"),
                          on_finished=lambda status: self._finished(job, status))
