@@ -35,15 +35,19 @@ def retype(qtbot, edit, text):
 
 
 def test_every_attack_gets_a_form_from_its_schema(panel, infos):
+    from medadv_desktop.engine.attacks.spec import DEFAULT_SUITE, SUITES
+
     names = {i.name for i in infos}
     assert {"fgsm", "pgd"} <= names
+    suite = dict(SUITES[DEFAULT_SUITE].specs())        # the default suite's settings are in its attacks' forms
     for info in infos:
         form = panel.form_by_name[info.name]
         assert set(form.widgets) == {spec.name for spec in info.schema}
         values = form.values()
         for spec in info.schema:
-            assert values[spec.name] == pytest.approx(spec.default) if spec.kind in ("float", "budget") \
-                else values[spec.name] == spec.default
+            want = suite.get(info.name, {}).get(spec.name, spec.default)
+            assert values[spec.name] == pytest.approx(want) if spec.kind in ("float", "budget") \
+                else values[spec.name] == want
 
 
 def test_int_ranges_come_from_schema(panel):
@@ -126,7 +130,14 @@ def test_dataset_scope_request_and_errors(panel, qtbot, tmp_path):
     retype(qtbot, panel.eps_grid, "1/255, 2/255")
     request = panel.build_request()
     assert request.eps_grid == pytest.approx([1 / 255, 2 / 255])
-    assert request.attacks[0][0] == "fgsm" and "eps" not in request.attacks[0][1]
+    # the default is the standard (AutoAttack-grade) suite, as in the CLI, in the suite's order
+    assert panel.suite_picker.suite() == "standard" and request.suite == "standard"
+    assert [n for n, _ in request.attacks] == ["apgd-ce", "apgd-t", "fab-t", "square"]
+    assert dict(request.attacks)["square"]["n_queries"] == 5000
+    panel.set_ticked_attacks(["fgsm"])                                     # Custom: the ticked attack only
+    request = panel.build_request()
+    assert panel.suite_picker.suite() == "" and not request.suite
+    assert [n for n, _ in request.attacks] == ["fgsm"] and "eps" not in request.attacks[0][1]
     assert request.full_rows is False and request.max_samples is None      # default: the cascade, all samples
     panel.max_samples.setValue(10)
     assert panel.build_request().max_samples == 10

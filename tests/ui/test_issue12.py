@@ -144,6 +144,7 @@ def test_4_sample_previews_cleared_windowed_numbered_from_one_and_openable(demo_
     assert preview.levels == pytest.approx((-160, 240))                  # the card's 40/400 HU window
     assert "slice-008" in preview.caption.text() and not preview.is_empty
     # a data-set evaluation keeps images of its example panels only
+    panel.set_ticked_attacks([panel.current_attack()])     # Custom: the attack above only
     panel.set_scope(SCOPE_DATASET)
     panel.dataset_edit.setText(str(demo_data / "test"))
     retype(qtbot, panel.eps_grid, "8/255")

@@ -275,6 +275,7 @@ def test_evaluation_export_on_full_then_read_only_disk(window, qtbot, tmp_path, 
     start_engine_and_model(qtbot, window, tiny_card)
     panel = window.attack_panel
     panel.select_attack("fgsm")
+    panel.set_ticked_attacks(["fgsm"])               # Custom: FGSM only (the default is the standard suite)
     panel.set_scope(SCOPE_DATASET)
     panel.dataset_edit.setText(str(data))
     panel.eps_grid.setText("4/255")

@@ -107,6 +107,7 @@ def test_plan_verdict_intervals_and_signed_report_export(window, qtbot, tmp_path
     start_engine_and_model(qtbot, window, tiny_card)
     panel = window.attack_panel
     panel.select_attack("fgsm")
+    panel.set_ticked_attacks(["fgsm"])               # Custom: FGSM only (the default is the standard suite)
     panel.set_scope(SCOPE_DATASET)
     panel.dataset_edit.setText(str(demo_data / "test"))
     panel.eps_grid.setText("2/255, 4/255")

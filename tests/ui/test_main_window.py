@@ -225,6 +225,7 @@ def test_evaluation_on_labelled_folder_and_export_twice(window, qtbot, tmp_path,
     start_engine_and_model(qtbot, window, tiny_card)
     panel = window.attack_panel
     panel.select_attack("fgsm")
+    panel.set_ticked_attacks(["fgsm"])               # Custom: FGSM only (the default is the standard suite)
     panel.set_scope(SCOPE_DATASET)
     panel.dataset_edit.setText(str(data))
     panel.eps_grid.setText("2/255, 8/255")

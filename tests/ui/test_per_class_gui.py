@@ -57,6 +57,7 @@ def test_per_class_tab_shows_the_engines_rates_of_an_evaluation(window, qtbot, t
     start_engine_and_model(qtbot, window, tiny_card)
     panel = window.attack_panel
     panel.select_attack("fgsm")
+    panel.set_ticked_attacks(["fgsm"])               # Custom: FGSM only (the default is the standard suite)
     panel.set_scope(SCOPE_DATASET)
     panel.dataset_edit.setText(str(demo_data / "test"))
     panel.eps_grid.setText("2/255, 8/255")

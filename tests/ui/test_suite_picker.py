@@ -54,7 +54,11 @@ def retype_spin(qtbot, spin: QSpinBox, text: str) -> None:
 
 @pytest.mark.parametrize("suite", ["quick", "standard", "full"])
 def test_choosing_a_suite_ticks_its_attacks_with_its_settings_in_its_order(qtbot, panel, suite):
-    assert panel.suite_picker.suite() == ""                       # Custom by default: the ticked attacks
+    assert panel.suite_picker.suite() == "standard"               # the default, as in the CLI
+    assert set(panel.ticked_attacks()) == {n for n, _ in suite_attacks("standard")}
+    assert panel.current_attack() == "fgsm"                       # the single-study attack stays the first row
+    choose(qtbot, panel, "")                                      # Custom leaves the ticks as they are
+    assert set(panel.ticked_attacks()) == {n for n, _ in suite_attacks("standard")}
     choose(qtbot, panel, suite)
     want = suite_attacks(suite)                                   # the engine's own list (torch side)
     assert set(panel.ticked_attacks()) == {n for n, _ in want}
@@ -108,6 +112,15 @@ def test_the_chosen_suite_survives_the_settings_round_trip(qtbot, panel, infos):
     again.set_attacks(infos)
     again.restore_state(state)
     assert again.suite_picker.suite() == "quick" and again.suite_in_force() == "quick"
+    # a remembered Custom choice comes back as Custom with its ticks, not as the default suite
+    choose(qtbot, panel, "")
+    panel.set_ticked_attacks(["fgsm", "pgd"])
+    custom = AttackPanel()
+    qtbot.addWidget(custom)
+    custom.set_attacks(infos)
+    assert custom.suite_picker.suite() == "standard"
+    custom.restore_state(panel.settings_state())
+    assert custom.suite_picker.suite() == "" and set(custom.ticked_attacks()) == {"fgsm", "pgd"}
 
 
 def test_the_panels_suite_request_runs_the_suite_and_the_result_records_it(qtbot, panel):
@@ -129,3 +142,31 @@ def test_the_panels_suite_request_runs_the_suite_and_the_result_records_it(qtbot
     suite = outcome.result.provenance.suite
     assert suite["name"] == "quick" and suite["upper_bound"]
     assert [r.attack for r in outcome.result.rows if r.attack != "worst-case"][:3] == ["fgsm", "apgd-ce", "square"]
+
+
+def test_the_training_docks_retest_suite_quick_by_default_custom_on_a_tick(qtbot, infos):
+    """The Training dock's re-test: a suite picker, "quick" by default; while the ticks are a suite's the request
+    names the suite (the engine runs it with the suite's settings); a tick by hand makes it Custom (the ticked
+    attacks with the Attack panel's parameters)."""
+    from medadv_desktop.ui.widgets.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.set_attacks(infos)
+    picker = panel.retest_suite
+    assert picker.suite() == "quick" and "UPPER BOUND" in picker.note.text()
+    assert set(panel.selected_attacks()) == {n for n, _ in suite_attacks("quick")}
+    assert panel.retest_attacks(lambda n: {"steps": 3}) == ["quick"]
+    choose(qtbot, panel_like(picker), "standard")
+    assert set(panel.selected_attacks()) == {n for n, _ in suite_attacks("standard")}
+    assert panel.retest_attacks() == ["standard"]
+    panel.select_attacks(["fgsm", "pgd"])
+    assert picker.suite() == ""
+    assert panel.retest_attacks(lambda n: {"steps": 3}) == [("fgsm", {"steps": 3}), ("pgd", {"steps": 3})]
+    panel.set_attacks(infos)                                   # the engine's list again: the ticks are kept
+    assert set(panel.selected_attacks()) == {"fgsm", "pgd"}
+
+
+class panel_like:                                              # choose() needs .suite_picker.combo
+    def __init__(self, picker):
+        self.suite_picker = picker

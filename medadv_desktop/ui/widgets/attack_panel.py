@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from medadv_desktop.engine.attacks.spec import SUITES, parse_budget_list
+from medadv_desktop.engine.attacks.spec import DEFAULT_SUITE, SUITES, parse_budget_list
 from medadv_desktop.errors import AttackConfigError, DatasetError, MedAdvError
 from medadv_desktop.ui.attack_info import SCOPE_DATASET, SCOPES, AttackInfo, AttackRequest
 from medadv_desktop.ui.widgets.attack_form import AttackForm
@@ -185,7 +185,13 @@ class AttackPanel(QWidget):
         self.attack_list.setFixedHeight(min(6, rows) * (self.attack_list.sizeHintForRow(0) or 18) + 6)
         if self.infos:
             self.attack_list.setCurrentRow(0)
-            self.attack_list.item(0).setCheckState(Qt.Checked)
+            # the data-set default is the engine's default suite (AutoAttack-grade), as in the CLI; the current
+            # row (the single-study attack) stays the list's first
+            if all(n in self.form_by_name for n in SUITES[DEFAULT_SUITE].names):
+                self.apply_suite(DEFAULT_SUITE, select=False)
+                self.suite_picker.set_suite(DEFAULT_SUITE, emit=False)
+            else:
+                self.attack_list.item(0).setCheckState(Qt.Checked)
         self.sig_changed.emit()
 
     def select_attack(self, name: str) -> AttackForm:
@@ -223,9 +229,10 @@ class AttackPanel(QWidget):
             specs += [(i.name, {}) for i in self.infos if i.name not in suite.names]
         return [(n, p) for n, p in specs if n in self.form_by_name]
 
-    def apply_suite(self, name: str) -> None:
+    def apply_suite(self, name: str, *, select: bool = True) -> None:
         """Tick exactly the suite's attacks and put its settings into their forms (other parameters at their
-        defaults; eps, norm and seed as they are). "" (Custom) changes nothing."""
+        defaults; eps, norm and seed as they are); ``select``: show the suite's first attack's form. ""
+        (Custom) changes nothing."""
         if name not in SUITES or not self.form_by_name:
             return
         self._applying = True
@@ -237,7 +244,8 @@ class AttackPanel(QWidget):
                 for key, value in params.items():
                     form.set_value(key, value)
             self.set_ticked_attacks([n for n, _ in specs])
-            self.select_attack(specs[0][0])
+            if select:
+                self.select_attack(specs[0][0])
         finally:
             self._applying = False
         self.sig_changed.emit()
@@ -421,5 +429,5 @@ class AttackPanel(QWidget):
             self.select_attack(state["attack"])
         if isinstance(state.get("suite"), str) and state["suite"] in SUITES:
             self.suite_picker.set_suite(state["suite"], emit=False)
-            if not self.suite_in_force():
-                self.suite_picker.show_custom()
+        if not self.suite_in_force():                     # e.g. a remembered Custom choice over the default suite
+            self.suite_picker.show_custom()

@@ -19,10 +19,11 @@ from PySide6.QtWidgets import (
     QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
-from medadv_desktop.engine.attacks.spec import SUITE_QUICK
+from medadv_desktop.engine.attacks.spec import SUITE_QUICK, SUITES
 from medadv_desktop.ui.widgets.before_after_table import BeforeAfterTable
 from medadv_desktop.ui.widgets.budget_field import BudgetField
 from medadv_desktop.ui.widgets.common import job_progress_bar, path_row, vertical_scroll_area
+from medadv_desktop.ui.widgets.suite_picker import SuitePicker
 from medadv_desktop.ui.widgets.training_curves import TrainingCurves
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,6 +90,7 @@ class TrainingPanel(QWidget):
         #: the re-test attacks' parameters (except eps and norm), by attack name; set by the controller
         self.attack_params: Callable[[str], dict[str, Any]] | None = None
         self._card_name: str | None = None
+        self._infos: list[Any] = []
         self._model_ready = False
         self._running = False
         outer = QHBoxLayout(self)
@@ -208,11 +210,17 @@ class TrainingPanel(QWidget):
         retest = QLabel("Re-test before / after")
         retest.setObjectName("heading")
         form.addRow(retest)
+        self.retest_suite = SuitePicker()             # quick (default), standard, full, or Custom (the ticks)
+        self.retest_suite.setObjectName("training_suite")
+        self.retest_suite.set_suite(SUITE_QUICK, emit=False)
+        self.retest_suite.sig_suite_chosen.connect(self._apply_retest_suite)
+        form.addRow("Suite:", self.retest_suite)
         self.attack_list = QListWidget()
         self.attack_list.setObjectName("training_attack_list")
-        self.attack_list.setToolTip("Attacks of the before/after table; their parameters (except eps) come "
-                                    "from the Attack panel")
+        self.attack_list.setToolTip("Attacks of the before/after table. A suite runs with its own settings; "
+                                    "Custom: the ticked attacks with the Attack panel's parameters (except eps)")
         self.attack_list.setFixedHeight(70)
+        self.attack_list.itemChanged.connect(lambda _item: self._retest_ticks_changed())
         form.addRow("Attacks:", self.attack_list)
         self.eps_grid = QLineEdit(DEFAULT_EPS_GRID)
         self.eps_grid.setObjectName("training_eps_grid")
@@ -292,8 +300,13 @@ class TrainingPanel(QWidget):
         self.method.setCurrentIndex(max(0, self.method.findData(key)))
 
     def set_attacks(self, infos: Sequence[Any]) -> None:
-        """The attack list of the re-test (``AttackInfo``); the attacks of the "quick" suite ticked by default."""
-        ticked = set(self.selected_attacks()) or {i.name for i in infos if SUITE_QUICK in i.default_suites}
+        """The attack list of the re-test (``AttackInfo``); the chosen suite's attacks ticked (by default the
+        "quick" suite)."""
+        suite = self.retest_suite.suite()
+        ticked = (set(self.suite_names(suite, infos)) if suite else set(self.selected_attacks())) or \
+            {i.name for i in infos if SUITE_QUICK in i.default_suites}
+        self._infos = list(infos)
+        self.attack_list.blockSignals(True)
         self.attack_list.clear()
         for info in infos:
             item = QListWidgetItem(info.label + ("  ·  black-box" if info.black_box else ""))
@@ -302,12 +315,43 @@ class TrainingPanel(QWidget):
             item.setCheckState(Qt.Checked if info.name in ticked else Qt.Unchecked)
             item.setToolTip(info.description)
             self.attack_list.addItem(item)
+        self.attack_list.blockSignals(False)
         self.set_running(self._running)
 
+    @staticmethod
+    def suite_names(suite: str, infos: Sequence[Any]) -> list[str]:
+        """The attacks of the named suite, in its order ("full": then every other listed attack)."""
+        spec = SUITES[suite]
+        return spec.names + ([i.name for i in infos if i.name not in spec.names] if spec.with_registered else [])
+
+    def _apply_retest_suite(self, suite: str) -> None:
+        """A suite chosen: tick exactly its attacks ("" (Custom) keeps the ticks)."""
+        if suite:
+            self.select_attacks(self.suite_names(suite, self._infos))
+
+    def _retest_ticks_changed(self) -> None:
+        """A tick changed by hand: a suite no longer matched is shown as Custom."""
+        suite = self.retest_suite.suite()
+        if suite and set(self.selected_attacks()) != set(self.suite_names(suite, self._infos)):
+            self.retest_suite.show_custom()
+
+    def retest_attacks(self, attack_params: Callable[[str], dict[str, Any]] | None = None) -> list[Any]:
+        """What the request's ``attacks`` holds: ``[suite name]`` while the ticks are a suite's (the engine
+        runs it with the suite's settings), else ``[(name, the Attack panel's parameters)]``."""
+        suite, names = self.retest_suite.suite(), self.selected_attacks()
+        if suite and set(names) == set(self.suite_names(suite, self._infos)):
+            return [suite]
+        return [(n, dict(attack_params(n)) if attack_params is not None else {}) for n in names]
+
     def select_attacks(self, names: Sequence[str]) -> None:
-        for row in range(self.attack_list.count()):
-            item = self.attack_list.item(row)
-            item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in names else Qt.Unchecked)
+        self.attack_list.blockSignals(True)
+        try:
+            for row in range(self.attack_list.count()):
+                item = self.attack_list.item(row)
+                item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in names else Qt.Unchecked)
+        finally:
+            self.attack_list.blockSignals(False)
+        self._retest_ticks_changed()
 
     def selected_attacks(self) -> list[str]:
         return [self.attack_list.item(r).data(Qt.UserRole) for r in range(self.attack_list.count())
@@ -426,7 +470,7 @@ class TrainingPanel(QWidget):
         if not names:
             raise AttackConfigError("tick at least one attack for the before/after re-test", parameter="attacks")
         grid = parse_budget_list(self.eps_grid.text())
-        attacks = [(n, dict(attack_params(n)) if attack_params is not None else {}) for n in names]
+        attacks = self.retest_attacks(attack_params)
         return AdversarialTrainingRequest(data=data, out_dir=str(out_path), config=config, attacks=attacks,
                                           eps_grid=grid, max_eval_samples=self.max_eval.value() or None,
                                           max_train_samples=self.max_train.value() or None)
