@@ -71,6 +71,9 @@ def test_choosing_a_suite_ticks_its_attacks_with_its_settings_in_its_order(qtbot
             assert sent[key] == value, (name, key)
     note = panel.suite_picker.note.text()
     assert ("UPPER BOUND" in note) == (suite == "quick")
+    from medadv_desktop.engine.attacks.spec import SUITES
+
+    assert note == SUITES[suite].short and panel.suite_picker.note.toolTip() == SUITES[suite].description
 
 
 def test_a_suite_resets_what_the_user_changed_and_a_change_after_it_makes_it_custom(qtbot, panel):

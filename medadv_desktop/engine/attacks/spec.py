@@ -266,6 +266,7 @@ class Suite:
     attacks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
     upper_bound: bool = False
     with_registered: bool = False
+    short: str = ""                 # one line for narrow places (the GUI docks); the description in full elsewhere
 
     @property
     def names(self) -> list[str]:
@@ -287,16 +288,18 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
           "FAB-T (up to 9 target classes, 100 iterations each) -> Square (5000 queries, p_init 0.8): "
           "AutoAttack's standard cascade (Croce & Hein 2020), the reliable worst case. White-box and black-box "
           "attacks, so gradient masking does not hide adversarial examples.",
-          (("apgd-ce", ()), ("apgd-t", ()), ("fab-t", ()), ("square", (("n_queries", 5000),)))),
+          (("apgd-ce", ()), ("apgd-t", ()), ("fab-t", ()), ("square", (("n_queries", 5000),))),
+          short="APGD-CE → APGD-T → FAB-T → Square-5000: the reliable worst case (slow on a CPU)"),
     Suite(SUITE_QUICK, "Quick (upper bound on robustness)",
           "FGSM -> APGD-CE (20 iterations) -> Square (1000 queries): minutes instead of hours for interactive "
           "use. Its robust accuracy is an UPPER BOUND: the standard suite may find more adversarial examples.",
           (("fgsm", ()), ("apgd-ce", (("steps", 20),)), ("square", (("n_queries", 1000),))),
-          upper_bound=True),
+          upper_bound=True, short="FGSM → APGD-CE-20 → Square-1000: minutes; an UPPER BOUND on robustness"),
     Suite(SUITE_FULL, "Full (standard + every other attack)",
           "The standard suite, then every other registered attack with its defaults (FGSM, PGD, APGD-DLR, "
           "vertical, SMIA, ...): the slowest, for a complete per-attack picture.",
-          (("apgd-ce", ()), ("apgd-t", ()), ("fab-t", ()), ("square", (("n_queries", 5000),))), with_registered=True),
+          (("apgd-ce", ()), ("apgd-t", ()), ("fab-t", ()), ("square", (("n_queries", 5000),))), with_registered=True,
+          short="the standard suite, then every other attack: the slowest"),
 )}
 
 

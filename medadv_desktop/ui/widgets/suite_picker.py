@@ -64,8 +64,10 @@ class SuitePicker(QWidget):
 
     def _describe(self) -> None:
         name = self.suite()
-        text = SUITES[name].description if name in SUITES else CUSTOM_NOTE
-        self.note.setText(text)
+        suite = SUITES.get(name)
+        text = suite.description if suite is not None else CUSTOM_NOTE
+        self.note.setText((suite.short or suite.description) if suite is not None else CUSTOM_NOTE)  # one line
+        self.note.setToolTip(text)                                                                  # in full
         self.combo.setToolTip(text)
 
     def _chosen(self) -> None:
