@@ -92,10 +92,12 @@ def test_invalid_eps_disables_run_with_the_reason(panel, qtbot):
         problems = panel.problems()
         assert problems and reason in problems[0], problems
         assert "per image" not in problems[0]                 # the old, wrong reason on a windowed card
+        assert eps.native_edit.text() == ""                   # the HU mirror no longer shows the old value
         with pytest.raises(AttackConfigError):
             panel.build_request()
     retype(qtbot, eps.unit_edit, "1/255")
     assert panel.problems() == [] and panel.build_request().params["eps"] == pytest.approx(1 / 255)
+    assert eps.native_edit.text() == "1.57"                   # and shows the valid one again
     retype(qtbot, eps.native_edit, "6HU")
     assert panel.build_request().params["eps"] == pytest.approx(6 / 400)
 

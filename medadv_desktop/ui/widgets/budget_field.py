@@ -107,6 +107,12 @@ class BudgetField(QWidget):
         except MedAdvError as exc:
             self.failure = exc
             self._set_error(exc.user_message(), edit)
+            other = self.native_edit if edit is self.unit_edit else self.unit_edit
+            if other.isEnabled():             # the mirror no longer shows the last valid value as if it held
+                self._syncing = True
+                other.setText("")
+                other.setPlaceholderText("—")
+                self._syncing = False
             return
         self.value = value
         self._set_error("")
