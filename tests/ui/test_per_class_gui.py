@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from medadv_desktop.ui.attack_info import SCOPE_DATASET
 from medadv_desktop.ui.session import CorruptionEntry, EvaluationEntry
+from medadv_desktop.ui.widgets.common import SORT_ROLE
 from medadv_desktop.ui.widgets.corruption_results import PER_CLASS_TAB
 from tests.ui.conftest import load, run_and_wait, start_engine_and_model, wait_idle
 
@@ -189,3 +190,12 @@ def test_three_classes_show_recall_and_the_specificity_caveat(qtbot):
     assert MULTICLASS_SPECIFICITY_CAVEAT in view.table.item(5, 4).toolTip()
     assert "robust recall of malignant" in view.table.item(5, 3).toolTip()
     assert MULTICLASS_SPECIFICITY_CAVEAT not in view.table.item(0, 4).toolTip()      # clean rows: no caveat
+    # a header click sorts: rates as numbers (not as text), the engine's order back on new rows
+    header = view.table.horizontalHeader()
+    qtbot.mouseClick(header.viewport(), Qt.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(3) + 5, header.height() // 2))
+    values = [view.table.item(r, 3).data(SORT_ROLE) for r in range(view.table.rowCount())]
+    assert values == sorted(values) or values == sorted(values, reverse=True)
+    assert len(set(values)) > 1
+    view.set_measures(measures, "HU")
+    assert view.texts() == texts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -78,8 +79,27 @@ def dim_label(text: str = "", *, wrap: bool = True, object_name: str = "dim") ->
     return label
 
 
-def table_item(text: str, *, tip: str = "", align_right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
+#: the item data role holding a cell's sort key (a number or a tuple), where the text does not sort right
+SORT_ROLE = Qt.UserRole + 7
+
+
+class SortableItem(QTableWidgetItem):
+    """A cell that sorts by its :data:`SORT_ROLE` key (numbers as numbers; no key: after every key)."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:  # type: ignore[override]
+        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if a is None or b is None:
+            return (a is not None) if (a is None) != (b is None) else super().__lt__(other)
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)
+
+
+def table_item(text: str, *, tip: str = "", align_right: bool = False, sort_key: Any = None) -> QTableWidgetItem:
+    item: QTableWidgetItem = QTableWidgetItem(text) if sort_key is None else SortableItem(text)
+    if sort_key is not None:
+        item.setData(SORT_ROLE, sort_key)
     item.setFlags(item.flags() & ~Qt.ItemIsEditable)
     if tip:
         item.setToolTip(tip)

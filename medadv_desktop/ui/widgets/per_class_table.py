@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QVBoxLayout, QWidget
 
 from medadv_desktop.ui.widgets.common import dim_label, pct, table_item
@@ -63,6 +64,7 @@ class PerClassRow:
     specificity: Any
     note: str = ""             # tooltip of the whole row (caveat, cumulative, worst case)
     condition: str = ""        # "robust" / "under jpeg2000 severity 5" for the cells' tooltips
+    sort_keys: tuple[Any, ...] = ()   # per key column, where its text does not sort right (eps, severity)
 
 
 class PerClassTable(QWidget):
@@ -94,7 +96,8 @@ class PerClassTable(QWidget):
         multi = len(measures.class_names) > 2
         rows: list[PerClassRow] = []
         for c in measures.clean:
-            rows.append(PerClassRow((CLEAN, "—"), c.class_name, c.sensitivity, c.specificity, condition="clean"))
+            rows.append(PerClassRow((CLEAN, "—"), c.class_name, c.sensitivity, c.specificity, condition="clean",
+                                    sort_keys=(None, 0.0)))
         for c_name in measures.class_names:
             for r in measures.robust:
                 rates = r.of(c_name)
@@ -104,7 +107,7 @@ class PerClassTable(QWidget):
                                      WORST_CASE_TIP if r.attack == "worst-case" else "", r.caveat or "") if n]
                 rows.append(PerClassRow((attack_text(r), eps_text(r.eps, r.eps_native, units)), c_name,
                                         rates.sensitivity, rates.specificity, note="\n".join(notes),
-                                        condition="robust"))
+                                        condition="robust", sort_keys=(None, float(r.eps))))
         text = caption or (f"{measures.n_samples} samples; {100 * measures.confidence:g} % intervals "
                            f"({measures.method}). Robust sensitivity of a class: the share of its samples still "
                            "recognised after the attack (a sample missed on clean input counts as missed).")
@@ -118,7 +121,8 @@ class PerClassTable(QWidget):
             condition = f"under {row.label} severity {row.severity}" if row.severity else "clean"
             for c in row.per_class:
                 rows.append(PerClassRow((label, str(row.severity)), c.class_name, c.sensitivity, c.specificity,
-                                        note=row.description, condition=condition))
+                                        note=row.description, condition=condition,
+                                        sort_keys=(None, int(row.severity))))
         self.set_rows(("Corruption", "Severity"), rows,
                       "Per-class sensitivity and one-vs-rest specificity in each row, with 95 % intervals.",
                       len(result.class_names), recall=len(result.class_names) > 2)
@@ -137,14 +141,21 @@ class PerClassTable(QWidget):
         n_keys = len(key_columns)
         for r, row in enumerate(self.rows):
             for c, text in enumerate(row.keys):
-                self.table.setItem(r, c, table_item(text, tip=row.note))
+                key = row.sort_keys[c] if c < len(row.sort_keys) else None
+                self.table.setItem(r, c, table_item(text, tip=row.note, sort_key=key))
             self.table.setItem(r, n_keys, table_item(row.class_name, tip=row.note))
             kind = f"{row.condition} " if row.condition else ""
             sens_subject = f"{kind}{'recall' if recall else 'sensitivity'} of {row.class_name}"
             spec_subject = f"{kind}specificity of {row.class_name}"
             for c, (rate, subject) in enumerate(((row.sensitivity, sens_subject), (row.specificity, spec_subject))):
                 tip = "\n".join(t for t in (rate_tip(rate, subject), row.note) if t)
-                self.table.setItem(r, n_keys + 1 + c, table_item(rate_text(rate), tip=tip, align_right=True))
+                value = None if rate is None or rate.value is None else float(rate.value)
+                self.table.setItem(r, n_keys + 1 + c, table_item(rate_text(rate), tip=tip, align_right=True,
+                                                                 sort_key=value))
+        header = self.table.horizontalHeader()
+        header.setSortIndicator(-1, Qt.AscendingOrder)       # new rows: the engine's order until a header click
+        self.table.setSortingEnabled(True)                  # a header click sorts; rates and eps as numbers
+        header.setSortIndicatorShown(bool(self.rows))
         self.caption.setText(caption)
 
     def texts(self) -> list[list[str]]:
