@@ -1,31 +1,47 @@
-"""Measures of perturbations and robustness, and sanity flags (no Qt)."""
+"""Measures of perturbations and robustness, and sanity flags (no Qt).
 
-from medadv_desktop.engine.metrics.aggregate import (
-    ClassificationSummary, classification_summary, confusion_matrix, summarize_records,
-    transition_matrix, worst_case_records)
-from medadv_desktop.engine.metrics.distances import (
-    L0_TOLERANCE, PerturbationMeasures, as_two_class_logits, perturbation_measures, ssim,
-    true_class_confidence)
-from medadv_desktop.engine.metrics.flags import (
-    check_black_box_beats_white_box, check_nondeterminism, check_probabilities,
-    check_zero_gradients, model_sanity_flags)
-from medadv_desktop.engine.metrics.intervals import (
-    CLOPPER_PEARSON, WILSON, PairedComparison, Proportion, clopper_pearson_interval, mcnemar_exact,
-    newcombe_paired_interval, paired_caution, paired_comparison, paired_comparison_counts, proportion,
-    proportion_interval, small_sample_caution, wilson_interval)
-from medadv_desktop.engine.metrics.per_class import (
-    ClassRates, PerClassMeasures, RobustnessByClass, class_rates, paired_robustness, per_class_measures,
-    records_at, robustness_by_class)
+The names below load their module on first use (``__getattr__``): ``intervals`` and ``per_class``
+need no torch, so a script that imports only them (``engine.metrics.intervals``) stays light;
+``aggregate``, ``distances`` and ``flags`` import torch when first used.
+"""
 
-__all__ = [
-    "ClassificationSummary", "classification_summary", "confusion_matrix", "summarize_records",
-    "transition_matrix", "worst_case_records", "L0_TOLERANCE", "PerturbationMeasures",
-    "as_two_class_logits", "perturbation_measures", "ssim", "true_class_confidence",
-    "check_black_box_beats_white_box", "check_nondeterminism", "check_probabilities",
-    "check_zero_gradients", "model_sanity_flags",
-    "CLOPPER_PEARSON", "WILSON", "PairedComparison", "Proportion", "clopper_pearson_interval", "mcnemar_exact",
-    "newcombe_paired_interval", "paired_caution", "paired_comparison", "paired_comparison_counts", "proportion",
-    "proportion_interval", "small_sample_caution", "wilson_interval",
-    "ClassRates", "PerClassMeasures", "RobustnessByClass", "class_rates", "paired_robustness",
-    "per_class_measures", "records_at", "robustness_by_class",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys((
+        "ClassificationSummary", "classification_summary", "confusion_matrix", "summarize_records",
+        "transition_matrix", "worst_case_records",
+    ), "aggregate"),
+    **dict.fromkeys((
+        "L0_TOLERANCE", "PerturbationMeasures", "as_two_class_logits", "perturbation_measures", "ssim",
+        "true_class_confidence",
+    ), "distances"),
+    **dict.fromkeys((
+        "check_black_box_beats_white_box", "check_nondeterminism", "check_probabilities",
+        "check_zero_gradients", "model_sanity_flags",
+    ), "flags"),
+    **dict.fromkeys((
+        "CLOPPER_PEARSON", "WILSON", "PairedComparison", "Proportion", "clopper_pearson_interval",
+        "mcnemar_exact", "newcombe_paired_interval", "paired_caution", "paired_comparison",
+        "paired_comparison_counts", "proportion", "proportion_interval", "small_sample_caution",
+        "wilson_interval",
+    ), "intervals"),
+    **dict.fromkeys((
+        "ClassRates", "PerClassMeasures", "RobustnessByClass", "class_rates", "paired_robustness",
+        "per_class_measures", "records_at", "robustness_by_class",
+    ), "per_class"),
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -37,8 +37,8 @@ def rate_text(rate: Any) -> str:
 
 def rate_tip(rate: Any, subject: str) -> str:
     """Counts, interval and method, and the engine's small-sample caution (if one is due)."""
-    # imported here, not at module level: engine.metrics pulls torch; once the engine has started
-    # (before any result can exist) every engine module is loaded, so this costs nothing then
+    # imported here, not at module level: the GUI's start imports no engine computation (intervals itself
+    # needs no torch); once the engine has started every engine module is loaded, so this costs nothing then
     from medadv_desktop.engine.metrics.intervals import small_sample_caution
 
     if rate is None:

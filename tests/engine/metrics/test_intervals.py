@@ -159,3 +159,16 @@ def test_small_sample_cautions():
     assert proportion(3, 5).caution("clean accuracy").startswith("Very few samples (n = 5): clean accuracy")
     assert paired_caution(paired_comparison([], [])).startswith("No paired samples")
     assert not math.isnan(proportion(3, 5).width)
+
+
+def test_the_interval_module_loads_without_torch():
+    """engine.metrics' package names load lazily: the statistics (intervals, per-class rates) need no torch,
+    so a report script or the GUI's result views do not pay torch's import for them."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import medadv_desktop.engine.metrics.intervals, medadv_desktop.engine.metrics.per_class; "
+            "from medadv_desktop.engine.metrics import wilson_interval; "
+            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:3]")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
