@@ -117,6 +117,11 @@ class LabelledDataset:
                 continue
             ds.failures.extend((Path(p), str(r)) for p, r in report.failures)
             for study in report.studies:
+                # a data set needs the pixels and the study's facts (modality, spacing, units, flags), not its
+                # header elements or reader objects: thousands of files' pydicom elements (about 100 objects
+                # per file) kept alive cost memory and a long garbage-collection pause in the GUI after a job
+                study.header = []
+                study.native = None
                 ds._add_study(study, label, pseudonym)
         if not ds.samples:
             raise DatasetError(

@@ -745,42 +745,48 @@ def header_elements(ds, *, max_depth: int = 4) -> list[HeaderElement]:
     """
     out: list[HeaderElement] = []
     skipped = [0]
-
-    def add(elem, depth: int, inherited_phi: bool) -> None:
-        if len(out) >= _MAX_HEADER_ELEMENTS:
-            skipped[0] += 1
-            return
-        try:
-            keyword = elem.keyword or ("Private" if elem.tag.is_private else "Unknown")
-            vr = str(elem.VR)
-            tag = f"({elem.tag.group:04X},{elem.tag.element:04X})"
-            phi = inherited_phi or is_phi(elem.keyword or keyword, int(elem.tag))
-            if vr == "SQ":
-                items = elem.value or []
-                out.append(HeaderElement(tag, keyword, vr, f"Sequence of {len(items)} item(s)", phi, depth))
-                if depth + 1 > max_depth:
-                    return
-                for i, item in enumerate(items):
-                    if len(out) >= _MAX_HEADER_ELEMENTS:
-                        skipped[0] += 1
-                        continue
-                    out.append(HeaderElement("", f"Item {i + 1}", "", "", phi, depth + 1))
-                    for sub in item:
-                        add(sub, depth + 2 if depth + 2 <= max_depth + 1 else depth + 1, phi)
-                return
-            out.append(HeaderElement(tag, keyword, vr, _display_value(elem, vr), phi, depth))
-        except Exception as exc:  # a damaged element: show it, do not fail the study
-            out.append(HeaderElement("", "Unreadable element", "", _short(exc)[:80], True, depth))
-
     meta = getattr(ds, "file_meta", None)
     if meta is not None:
         for elem in meta:
-            add(elem, 0, False)
+            _add_element(out, skipped, elem, 0, False, max_depth)
     for elem in ds:
-        add(elem, 0, False)
+        _add_element(out, skipped, elem, 0, False, max_depth)
     if skipped[0]:
         out.append(HeaderElement("", "...", "", f"{skipped[0]} more element(s) not listed", False, 0))
     return out
+
+
+def _add_element(out: list[HeaderElement], skipped: list[int], elem, depth: int, inherited_phi: bool,
+                 max_depth: int) -> None:
+    """One element (a sequence with its items, recursively) of :func:`header_elements`. A module
+    function, not a closure: a recursive closure is a reference cycle that kept every file's header list
+    alive until the next garbage collection (thousands of files' lists while the GUI's collector is
+    paused during a job, then one long pause)."""
+    if len(out) >= _MAX_HEADER_ELEMENTS:
+        skipped[0] += 1
+        return
+    try:
+        keyword = elem.keyword or ("Private" if elem.tag.is_private else "Unknown")
+        vr = str(elem.VR)
+        tag = f"({elem.tag.group:04X},{elem.tag.element:04X})"
+        phi = inherited_phi or is_phi(elem.keyword or keyword, int(elem.tag))
+        if vr == "SQ":
+            items = elem.value or []
+            out.append(HeaderElement(tag, keyword, vr, f"Sequence of {len(items)} item(s)", phi, depth))
+            if depth + 1 > max_depth:
+                return
+            for i, item in enumerate(items):
+                if len(out) >= _MAX_HEADER_ELEMENTS:
+                    skipped[0] += 1
+                    continue
+                out.append(HeaderElement("", f"Item {i + 1}", "", "", phi, depth + 1))
+                for sub in item:
+                    _add_element(out, skipped, sub, depth + 2 if depth + 2 <= max_depth + 1 else depth + 1, phi,
+                                 max_depth)
+            return
+        out.append(HeaderElement(tag, keyword, vr, _display_value(elem, vr), phi, depth))
+    except Exception as exc:  # a damaged element: show it, do not fail the study
+        out.append(HeaderElement("", "Unreadable element", "", _short(exc)[:80], True, depth))
 
 
 def _display_value(elem, vr: str) -> str:

@@ -211,3 +211,43 @@ def test_open_path_job_reports_progress_and_cancels(series_folder):
     token.cancel()
     with pytest.raises(JobCancelled):
         run_job(open_path_job(series_folder["folder"], cancel=token))
+
+
+def test_header_listing_and_data_set_reading_leave_no_garbage_cycles():
+    """The tag list of a file is freed by reference counting alone, and a labelled data set keeps no
+    header elements or pydicom objects: with the GUI's collector paused during a job, cycles per file
+    (the old recursive closure in header_elements) piled up to ~700 000 objects and a 200-360 ms
+    collection after a training run."""
+    import gc
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from pydicom.data import get_testdata_file
+
+    from medadv_desktop.engine.datasets import LabelledDataset
+    from medadv_desktop.engine.io.dicom import header_elements, read_dataset
+
+    ds = read_dataset(Path(get_testdata_file("CT_small.dcm")))
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        assert header_elements(ds)
+        gc.collect()
+        before = len(gc.get_objects())
+        for _ in range(20):
+            header_elements(ds)
+        assert len(gc.get_objects()) - before < 20           # nothing left behind for the collector
+    finally:
+        if was:
+            gc.enable()
+    root = Path(tempfile.mkdtemp())
+    try:
+        for cls in ("a", "b"):
+            (root / cls).mkdir()
+            shutil.copy(get_testdata_file("CT_small.dcm"), root / cls / "x.dcm")
+        data = LabelledDataset.from_folder(root, ["a", "b"])
+        assert all(s.header == [] and s.native is None for s in data.studies)
+        assert all(s.modality == "CT" and s.units == "HU" for s in data.studies)
+    finally:
+        shutil.rmtree(root)
