@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from medadv_desktop.engine._lazy import lazy_attribute
 from medadv_desktop.engine.attacks.spec import (COMMON_PARAMS, NORMS, TARGET_MODES, ParamSpec, check_budget_units,
                                                 parse_budget, parse_budget_list)
 
@@ -46,10 +47,4 @@ __all__ = ["COMMON_PARAMS", "NORMS", "TARGET_MODES", "ParamSpec", "check_budget_
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    _register_builtin()
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name, after_import=_register_builtin)

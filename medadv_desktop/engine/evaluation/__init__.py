@@ -10,9 +10,9 @@ package (and the result dataclasses) at start-up cheaply.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from medadv_desktop.engine._lazy import lazy_attribute
 from medadv_desktop.engine.results import (
     WORST_CASE, AttackRow, EvaluationResult, ExamplePanel, SampleRecord, SanityFlag, StudyAttackResult)
 
@@ -23,9 +23,4 @@ __all__ = ["WORST_CASE", "AttackRow", "EvaluationResult", "ExamplePanel", "Sampl
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name)

@@ -7,8 +7,9 @@ need no torch, so a script that imports only them (``engine.metrics.intervals``)
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from medadv_desktop.engine._lazy import lazy_attribute
 
 _LAZY: dict[str, str] = {
     **dict.fromkeys((
@@ -39,9 +40,4 @@ __all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name)

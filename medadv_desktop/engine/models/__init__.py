@@ -14,9 +14,9 @@ the GUI can import this package at start-up cheaply)::
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from medadv_desktop.engine._lazy import lazy_attribute
 from medadv_desktop.engine.models.card import IntensityMapping, ModelCard
 
 _LAZY = {
@@ -31,12 +31,7 @@ __all__ = ["ModelCard", "IntensityMapping", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name)
 
 
 def __dir__() -> list[str]:

@@ -15,9 +15,9 @@ first used, so the GUI can import this package at start-up cheaply)::
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from medadv_desktop.engine._lazy import lazy_attribute
 from medadv_desktop.engine.training.before_after import (
     CLEAN, BeforeAfterResult, BeforeAfterRow, before_after_job, format_table, merge_eps_grid, pair_results)
 from medadv_desktop.engine.training.config import (
@@ -38,9 +38,4 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name)

@@ -22,8 +22,9 @@ package at start-up cheaply.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from medadv_desktop.engine._lazy import lazy_attribute
 
 _LAZY = {
     "study_attack_workflow": "study_attack", "StudyAttackOutcome": "study_attack",
@@ -39,9 +40,4 @@ __all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name)
