@@ -202,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
                                  sys.stderr)
                 if is_warning(event):
                     print_warning(event, printer)
+                elif event.data.get("kind") == "estimate":     # before any attack step: at most how long
+                    printer.line(f"Evaluation: {event.message}; --attacks quick, --max-samples N for less",
+                                 sys.stderr)
                 elif event.stage in ("evaluate", "corruption"):
                     printer(event)
 

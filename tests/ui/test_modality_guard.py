@@ -134,8 +134,13 @@ def test_evaluation_on_an_mr_data_set_keeps_the_guard_with_its_result(window, qt
         item = panel.attack_list.item(row)
         item.setCheckState(Qt.Checked if item.text() == "FGSM" else Qt.Unchecked)
     assert not window.attacks.guard.isVisible()          # a folder is checked by the run
+    said: list[str] = []
+    window.session.message.connect(said.append)
     entry = run_and_wait(qtbot, window)
     assert isinstance(entry, EvaluationEntry)
+    # before any attack step, the status bar said at most how long the evaluation takes
+    assert any(m.startswith("Evaluation: 2 samples x 1 eps, attacks ") and "fgsm" in m and ": at most " in m
+               for m in said), said
     codes = {w.code for w in entry.result.warnings}
     assert MODALITY_MISMATCH in codes
     assert window.attacks.guard.isVisible()

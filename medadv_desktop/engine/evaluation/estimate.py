@@ -11,6 +11,9 @@ shorter when a model is fragile. The front ends say so beside the number.
 
     speed = measure_call_seconds(classifier, x_batch)
     upper = attack_seconds_upper_bound(attacks, speed, n_samples=300, n_eps=3, n_classes=2, batch_size=32)
+
+:func:`dataset_seconds_upper_bound` does both on a few samples of a labelled data set: what
+``medadv evaluate``, the GUI's data-set evaluation and the before/after re-test say before they start.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["CallSeconds", "attack_seconds_upper_bound", "measure_call_seconds", "model_calls_per_sample"]
+__all__ = ["CallSeconds", "attack_seconds_upper_bound", "dataset_seconds_upper_bound", "measure_call_seconds",
+           "model_calls_per_sample"]
+
+#: samples timed for an estimate: a small batch costs at least as much per sample as a larger one, so the
+#: bound scaled up from it stays a bound, and the probe stays cheap (a fraction of a second on the demo model)
+PROBE_SAMPLES = 8
 
 
 @dataclass(frozen=True)
@@ -95,3 +103,19 @@ def attack_seconds_upper_bound(attacks: Sequence[tuple[str, dict[str, Any]]], sp
     scale = min(batch_size, max(1, n_samples)) / max(1, speed.batch)      # per-batch time ~ batch size
     per_batch = (forwards * speed.forward_s + gradients * speed.gradient_s) * scale
     return per_batch * batches * max(1, n_eps) * max(1, n_models)
+
+
+def dataset_seconds_upper_bound(classifier: Any, dataset: Any,
+                                attacks: Sequence[tuple[str, dict[str, Any]]], *, n_samples: int, n_eps: int,
+                                batch_size: int, seed: int = 0, n_models: int = 1) -> float:
+    """At most how long ``attacks`` take on ``n_samples`` samples of the labelled data set ``dataset`` at
+    ``n_eps`` budgets, for ``n_models`` models as fast as ``classifier``: timed on a seeded, class-balanced
+    batch of at most :data:`PROBE_SAMPLES` of its samples, mapped by the classifier's card."""
+    card = classifier.card
+    probe = dataset.head(max(1, min(PROBE_SAMPLES, batch_size, n_samples)), seed=seed)
+    x = probe.to_tensors(card)[0][:PROBE_SAMPLES]
+    param = next(iter(classifier.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    speed = measure_call_seconds(classifier, torch.as_tensor(x, dtype=torch.float32, device=device))
+    return attack_seconds_upper_bound(attacks, speed, n_samples=n_samples, n_eps=n_eps,
+                                      n_classes=len(card.class_names), batch_size=batch_size, n_models=n_models)

@@ -213,6 +213,28 @@ def suite_of(request: EvaluationRequest) -> dict[str, Any] | None:
     return None if suite is None else suite.describe()
 
 
+def _estimate_event(classifier: Any, dataset: Any, attacks: list[tuple[str, dict[str, Any]]], grid: list[float],
+                    request: EvaluationRequest) -> Progress | None:
+    """The event that says, before any attack step, at most how long the attacks take (``data["kind"] ==
+    "estimate"``, ``upper_bound_s``); None for a data set the estimate cannot sample (no labelled studies)."""
+    if not attacks or not grid or getattr(classifier, "card", None) is None or not hasattr(dataset, "head"):
+        return None
+    from medadv_desktop.engine.evaluation.estimate import dataset_seconds_upper_bound
+    from medadv_desktop.engine.reports.formatting import seconds as seconds_text
+
+    n = min(len(dataset), request.max_samples or len(dataset))
+    if n <= 0:
+        return None
+    upper_s = dataset_seconds_upper_bound(classifier, dataset, attacks, n_samples=n, n_eps=len(grid),
+                                          batch_size=request.batch_size, seed=request.seed)
+    names = ", ".join(name for name, _ in attacks)
+    return Progress("evaluate", 0, 0, f"{n} samples x {len(grid)} eps, attacks {names}: at most "
+                    f"{seconds_text(upper_s)} (an upper bound from the measured model speed: attacks stop "
+                    "early on fooled samples)",
+                    {"kind": "estimate", "n_samples": n, "n_eps": len(grid),
+                     "attacks": [name for name, _ in attacks], "upper_bound_s": upper_s})
+
+
 def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: str | None = None,
                         cancel: CancelToken | None = None,
                         on_attack_progress: Callable[[Progress], None] | None = None) -> Job[EvaluationOutcome]:
@@ -281,6 +303,9 @@ def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: 
 
         yield Progress("evaluate", 0, 0, "Loading the model")
         classifier = load_classifier(card if card is not None else classifier, device=device)
+    estimate = _estimate_event(classifier, dataset, attacks, grid, request)
+    if estimate is not None:
+        yield estimate
     result = yield from evaluate_job(
         classifier, dataset, attacks, grid, norm=request.norm, batch_size=request.batch_size, seed=request.seed,
         cascade=request.cascade, full_rows=request.full_rows, n_examples=request.n_examples,

@@ -272,21 +272,13 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
 def retest_seconds_upper_bound(original: Any, eval_set: Any, attacks: list[tuple[str, dict[str, Any]]],
                                request: AdversarialTrainingRequest, n_samples: int, grid: list[float]) -> float:
     """At most how long the before/after attack table takes (both models, every attack on every sample,
-    the training eps added to the grid), from one measured batch of the re-test set on ``original``."""
-    import torch
-
-    from medadv_desktop.engine.evaluation.estimate import attack_seconds_upper_bound, measure_call_seconds
+    the training eps added to the grid), from a few measured samples of the re-test set on ``original``."""
+    from medadv_desktop.engine.evaluation.estimate import dataset_seconds_upper_bound
     from medadv_desktop.engine.training.before_after import merge_eps_grid
 
-    card = original.card
-    batch = max(1, min(request.eval_batch_size, n_samples))
-    x, _, _, _ = eval_set.head(batch, seed=request.config.seed).to_tensors(card)
-    device = next(original.parameters()).device
-    speed = measure_call_seconds(original, torch.as_tensor(x, dtype=torch.float32, device=device))
-    return attack_seconds_upper_bound(attacks, speed, n_samples=n_samples,
-                                      n_eps=len(merge_eps_grid(request.config.eps, grid)),
-                                      n_classes=len(card.class_names), batch_size=request.eval_batch_size,
-                                      n_models=2)
+    return dataset_seconds_upper_bound(original, eval_set, attacks, n_samples=n_samples,
+                                       n_eps=len(merge_eps_grid(request.config.eps, grid)),
+                                       batch_size=request.eval_batch_size, seed=request.config.seed, n_models=2)
 
 
 def _retest_corruptions(original: Any, phase: TrainingPhaseOutcome, request: AdversarialTrainingRequest,

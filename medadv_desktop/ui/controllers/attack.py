@@ -98,8 +98,11 @@ class AttackController(QObject):
         self.guard.set_warnings(self.guard_warnings(), GUARD_BEFORE)
 
     def _on_progress(self, event: Any) -> None:
-        """A workflow's warning event (the guard, before any attack step): shown at once, also in the status bar."""
+        """A workflow's warning event (the guard, before any attack step): shown at once, also in the status bar;
+        the evaluation's up-front "at most how long" goes to the status bar."""
         data = getattr(event, "data", None) or {}
+        if data.get("kind") == "estimate":
+            self.session.message.emit("Evaluation: " + event.message)
         if data.get("kind") == "warning":
             warning = data.get("warning", event.message)
             if warning_text(warning) not in self.guard.messages:

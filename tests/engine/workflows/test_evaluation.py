@@ -32,6 +32,13 @@ def test_from_a_card_path_with_native_budgets_and_exports(tiny_script_card, demo
     assert result.attack_details("pgd").params["alpha"] == pytest.approx(1 / 255)
     dataset_event = next(e for e in events if e.data.get("kind") == "dataset")
     assert dataset_event.data["n_samples"] == 6 and dataset_event.data["n_failures"] == 1
+    # before any attack step: at most how long, from the measured model speed and each attack's model calls
+    estimate = next(i for i, e in enumerate(events) if e.data.get("kind") == "estimate")
+    first_step = next(i for i, e in enumerate(events) if e.total > 0)       # the first attack batch
+    assert estimate < first_step
+    data = events[estimate].data
+    assert data["n_samples"] == 6 and data["n_eps"] == 2 and data["attacks"] == ["fgsm", "pgd"]
+    assert data["upper_bound_s"] > 0 and "at most" in events[estimate].message
     assert len(outcome.failures) == 1
     assert [p.name for p in outcome.written] == ["r.json", "r.csv"]
     assert json.loads((tmp_path / "r.json").read_text())["n_samples"] == 6
