@@ -68,9 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="DIR", type=path_arg,
                    help="labelled data set folder (class sub-folders or labels.csv); with train/ and test/ "
                         "sub-folders, trains on train/ and evaluates on test/")
-    p.add_argument("--method", choices=METHODS, default="fgsm",
+    p.add_argument("--method", choices=METHODS, default=d.method,
                    help="fgsm: fast FGSM with random start; pgd: k-step PGD; trades: TRADES (beta); "
-                        "mix: a fraction of each batch adversarial (default fgsm)")
+                        f"mix: a fraction of each batch adversarial, the rest clean (default {d.method})")
     p.add_argument("--eps", default="2/255", metavar="EPS",
                    help="L-inf training budget: [0, 1] units (2/255, 0.008) or native units through the card's "
                         "window (3HU); default 2/255")

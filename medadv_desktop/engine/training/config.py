@@ -53,17 +53,22 @@ class TrainingConfig:
     repeats the uninterrupted one. The defaults (lr 1e-3, cosine, warm-up
     0.2) are what hardened the demo model (benchmarks/training_speed.py
     --check); with lr 1e-4 the same 2-epoch FGSM run lowered its PGD robust
-    accuracy (18.7 % -> 8.0 %).
+    accuracy (18.7 % -> 8.0 %). The default method and length (``mix``, half
+    of each batch fast-FGSM adversarial, 2 epochs) are the README's measured
+    recipe on the 6000 demo patches: on the held-out split clean accuracy fell
+    3.7 points against 5.0 with ``fgsm`` (at the goal's limit of 5), with
+    robust accuracy still far above the goal's +15 points (README, measured
+    results).
     """
 
-    method: str = "fgsm"
+    method: str = "mix"
     eps: float = 2 / 255
     alpha: float | None = None
     steps: int = 7
     beta: float = 6.0
     mix_ratio: float = 0.5
     mix_attack: str = "fgsm"
-    epochs: int = 5
+    epochs: int = 2
     lr: float = 1e-3
     batch_size: int = 32
     weight_decay: float = 1e-4
