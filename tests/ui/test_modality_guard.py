@@ -139,7 +139,7 @@ def test_evaluation_on_an_mr_data_set_keeps_the_guard_with_its_result(window, qt
     entry = run_and_wait(qtbot, window)
     assert isinstance(entry, EvaluationEntry)
     # before any attack step, the status bar said at most how long the evaluation takes
-    assert any(m.startswith("Evaluation: 2 samples x 1 eps, attacks ") and "fgsm" in m and ": at most " in m
+    assert any(m.startswith("Evaluation: at most ") and " for 2 samples x 1 eps with " in m and "fgsm" in m
                for m in said), said
     codes = {w.code for w in entry.result.warnings}
     assert MODALITY_MISMATCH in codes

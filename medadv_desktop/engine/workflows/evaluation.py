@@ -228,9 +228,9 @@ def _estimate_event(classifier: Any, dataset: Any, attacks: list[tuple[str, dict
     upper_s = dataset_seconds_upper_bound(classifier, dataset, attacks, n_samples=n, n_eps=len(grid),
                                           batch_size=request.batch_size, seed=request.seed)
     names = ", ".join(name for name, _ in attacks)
-    return Progress("evaluate", 0, 0, f"{n} samples x {len(grid)} eps, attacks {names}: at most "
-                    f"{seconds_text(upper_s)} (an upper bound from the measured model speed: attacks stop "
-                    "early on fooled samples)",
+    return Progress("evaluate", 0, 0, f"at most {seconds_text(upper_s)} for {n} samples x {len(grid)} eps with "
+                    f"{names} (an upper bound from the measured model speed: attacks stop early on fooled "
+                    "samples)",
                     {"kind": "estimate", "n_samples": n, "n_eps": len(grid),
                      "attacks": [name for name, _ in attacks], "upper_bound_s": upper_s})
 
