@@ -33,6 +33,8 @@ class Progress:
     total: float               # units in all (0 if unknown)
     message: str = ""          # one line for a log or status bar; never PHI
     data: dict[str, Any] = field(default_factory=dict)  # e.g. {"loss": 0.3}
+    milestone: bool = False    # said once and matters on its own (a warning, an up-front time estimate):
+                               # the progress throttle never holds it back
 
     @property
     def fraction(self) -> float:
@@ -63,20 +65,15 @@ class CancelToken:
 NEVER_CANCELLED = CancelToken()
 
 
-#: ``Progress.data["kind"]`` values the throttle never holds back: each is said once and matters on its own
-#: (a warning, and the "at most how long" said before an evaluation or a re-test starts)
-ALWAYS_DELIVERED = frozenset({"warning", "estimate", "retest"})
-
-
 def run_job(job: Job[T], on_progress: Callable[[Progress], None] | None = None, *,
             cancel: CancelToken | None = None, interval_s: float = 0.0) -> T:
     """Drive a job generator to completion and return its result (the one driving loop).
 
     ``on_progress`` gets the job's events, at most one per ``interval_s``
     seconds (0: every event); an event held back by the throttle is delivered
-    before the result, so the last state is never lost, and an event of a kind
-    in :data:`ALWAYS_DELIVERED` (a warning, the up-front time estimate) always
-    goes out. ``cancel`` is also
+    before the result, so the last state is never lost, and a
+    :attr:`Progress.milestone` event (a warning, the up-front time estimate)
+    always goes out. ``cancel`` is also
     checked between events (the job checks it itself inside long steps): a
     :class:`JobCancelled` is thrown into the job at its ``yield``, so a job
     may catch it and re-raise it with a partial result.
@@ -94,7 +91,7 @@ def run_job(job: Job[T], on_progress: Callable[[Progress], None] | None = None, 
             return stop.value
         if on_progress is None:
             continue
-        if throttle.due() or event.data.get("kind") in ALWAYS_DELIVERED:
+        if event.milestone or throttle.due():
             pending = None
             throttle.report(event, force=True)
         else:

@@ -30,18 +30,17 @@ def test_run_job_throttles_but_never_loses_the_last_event():
 
 def test_run_job_always_delivers_warnings_and_the_time_estimate():
     """The throttle holds back ordinary progress, never an event said once that matters on its own."""
-    from medadv_desktop.engine.jobs import ALWAYS_DELIVERED
-
     def job():
         for i in range(20):
             kind = {5: "warning", 9: "estimate", 12: "batch"}.get(i)
-            yield Progress("count", i + 1, 20, f"step {i + 1}", {"kind": kind} if kind else {})
+            yield Progress("count", i + 1, 20, f"step {i + 1}", {"kind": kind} if kind else {},
+                           milestone=kind in ("warning", "estimate"))
         return "done"
 
     seen: list[Progress] = []
     assert run_job(job(), seen.append, interval_s=3600) == "done"
     assert [e.done for e in seen] == [1, 6, 10, 20]          # first, warning, estimate, last; not "batch"
-    assert {"warning", "estimate", "retest"} <= ALWAYS_DELIVERED and "batch" not in ALWAYS_DELIVERED
+    assert [e.milestone for e in seen] == [False, True, True, False]
 
 
 def test_run_job_checks_the_cancel_token_between_events():

@@ -113,7 +113,7 @@ def dataset_seconds_upper_bound(classifier: Any, dataset: Any,
     batch of at most :data:`PROBE_SAMPLES` of its samples, mapped by the classifier's card."""
     card = classifier.card
     probe = dataset.head(max(1, min(PROBE_SAMPLES, batch_size, n_samples)), seed=seed)
-    x = probe.to_tensors(card)[0][:PROBE_SAMPLES]
+    x = probe.to_tensors(card)[0]
     param = next(iter(classifier.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     speed = measure_call_seconds(classifier, torch.as_tensor(x, dtype=torch.float32, device=device))

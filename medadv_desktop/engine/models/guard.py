@@ -125,5 +125,5 @@ def guard_job(card: Any, studies: Iterable[Any], stage: str, *, strict: bool = F
         raise ModalityMismatchError(" ".join(w.message for w in warnings) + " Nothing was attacked "
                                     "(strict modality check).", warnings=warnings, hint=HINT)
     for w in warnings:
-        yield Progress(stage, 0, 0, w.message, {"kind": "warning", "warning": w})
+        yield Progress(stage, 0, 0, w.message, {"kind": "warning", "warning": w}, milestone=True)
     return warnings

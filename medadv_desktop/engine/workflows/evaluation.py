@@ -216,8 +216,8 @@ def suite_of(request: EvaluationRequest) -> dict[str, Any] | None:
 def _estimate_event(classifier: Any, dataset: Any, attacks: list[tuple[str, dict[str, Any]]], grid: list[float],
                     request: EvaluationRequest) -> Progress | None:
     """The event that says, before any attack step, at most how long the attacks take (``data["kind"] ==
-    "estimate"``, ``upper_bound_s``); None for a data set the estimate cannot sample (no labelled studies)."""
-    if not attacks or not grid or getattr(classifier, "card", None) is None or not hasattr(dataset, "head"):
+    "estimate"``, ``upper_bound_s``); None for a model without a card (nothing to map a probe batch with)."""
+    if not attacks or not grid or getattr(classifier, "card", None) is None:
         return None
     from medadv_desktop.engine.evaluation.estimate import dataset_seconds_upper_bound
     from medadv_desktop.engine.reports.formatting import seconds as seconds_text
@@ -232,7 +232,7 @@ def _estimate_event(classifier: Any, dataset: Any, attacks: list[tuple[str, dict
                     f"{names} (an upper bound from the measured model speed: attacks stop early on fooled "
                     "samples)",
                     {"kind": "estimate", "n_samples": n, "n_eps": len(grid),
-                     "attacks": [name for name, _ in attacks], "upper_bound_s": upper_s})
+                     "attacks": [name for name, _ in attacks], "upper_bound_s": upper_s}, milestone=True)
 
 
 def evaluation_workflow(classifier: Any, request: EvaluationRequest, *, device: str | None = None,

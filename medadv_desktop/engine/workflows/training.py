@@ -248,7 +248,7 @@ def retest_phase(original: Any, phase: TrainingPhaseOutcome, request: Adversaria
     yield Progress("evaluate", 0, 2, f"Re-testing on the {phase.retest.source}: {n} samples; "
                    f"at most {seconds_text(upper_s)} (an upper bound: attacks stop early on fooled samples)",
                    {"kind": "retest", "source": phase.retest.source, "n_samples": n,
-                    "attacks": [name for name, _ in attacks], "upper_bound_s": upper_s})
+                    "attacks": [name for name, _ in attacks], "upper_bound_s": upper_s}, milestone=True)
     result = phase.result
     table = yield from before_after_job(
         original, result.model_card_path, eval_set, attacks, request.config.eps, grid, training=result,

@@ -103,7 +103,7 @@ class AttackController(QObject):
         data = getattr(event, "data", None) or {}
         if data.get("kind") == "estimate":
             self.session.message.emit("Evaluation: " + event.message)
-        if data.get("kind") == "warning":
+        elif data.get("kind") == "warning":
             warning = data.get("warning", event.message)
             if warning_text(warning) not in self.guard.messages:
                 self.session.message.emit(warning_text(warning))

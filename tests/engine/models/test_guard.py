@@ -143,6 +143,7 @@ def test_evaluation_records_the_mismatch_and_json_keeps_it(ct_card, demo_split, 
     assert result.warnings == [] and not any(e.data.get("kind") == "warning" for e in events)
     result, events = _evaluate(mr_card, demo_split, json=tmp_path / "r.json")
     assert [w.code for w in result.warnings] == [MODALITY_MISMATCH]
+    assert all(e.milestone for e in events if e.data.get("kind") == "warning")   # never throttled away
     assert result.warnings[0].n_studies == result.warnings[0].n_total == result.n_samples
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["warnings"][0]["code"] == MODALITY_MISMATCH
