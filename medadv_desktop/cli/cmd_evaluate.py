@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
         plan = load_plan(args.plan)                # a bad plan is an error before anything runs
     from medadv_desktop.engine.attacks import suite_attacks
-    from medadv_desktop.engine.attacks.spec import split_suite
+    from medadv_desktop.engine.attacks.spec import SUITE_QUICK, split_suite
 
     suite, _ = split_suite(attack_names(args.attacks))
     chosen = suite_attacks(suite.name) if suite else [(n, {}) for n in attack_names(args.attacks)]
@@ -203,8 +203,9 @@ def run(args: argparse.Namespace) -> int:
                 if is_warning(event):
                     print_warning(event, printer)
                 elif event.data.get("kind") == "estimate":     # before any attack step: at most how long
-                    printer.line(f"Evaluation: {event.message}; --attacks quick, --max-samples N for less",
-                                 sys.stderr)
+                    cheaper = "--max-samples N" if suite is not None and suite.name == SUITE_QUICK else \
+                        "--attacks quick, --max-samples N"
+                    printer.line(f"Evaluation: {event.message}; {cheaper} for less", sys.stderr)
                 elif event.stage in ("evaluate", "corruption"):
                     printer(event)
 

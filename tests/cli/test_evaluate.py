@@ -38,6 +38,7 @@ def test_evaluate_writes_json_table_and_reports(demo, tmp_path, capsys):
     assert "1/255" in cap.out and "8 HU" in cap.out and "SYNTHETIC" in cap.out
     assert "%]" in cap.err                         # plain progress lines when not a TTY
     assert "Evaluation: at most " in cap.err and " for 8 samples x 2 eps with fgsm, pgd (an upper bound" in cap.err
+    assert "; --attacks quick, --max-samples N for less" in cap.err          # a cheaper choice named
     # default: the attack cascade; the second attack's rows are cumulative, marked * with a footnote
     assert [r["cumulative"] for r in doc["rows"]] == [False, True, False] * 2
     assert doc["provenance"]["full_rows"] is False
