@@ -180,13 +180,20 @@ def peer_cascade(torchattacks, model, x, y, k, eps, norm, args):
         return robust / len(xs), time.perf_counter() - t
 
     q, steps = args.peer_square_queries, args.peer_steps
+    # the peer's components, each built as torchattacks.AutoAttack builds it (one place for all branches)
+    make = {
+        "APGD-CE": lambda: torchattacks.APGD(model, norm=peer_norm, eps=eps, seed=0, loss="ce", n_restarts=1,
+                                             steps=steps),
+        "APGD-T": lambda: torchattacks.APGDT(model, norm=peer_norm, eps=eps, seed=0, n_classes=k, n_restarts=1,
+                                             steps=steps),
+        "FAB-T": lambda: torchattacks.FAB(model, norm=peer_norm, eps=eps, seed=0, multi_targeted=True, n_classes=k,
+                                          n_restarts=1, steps=steps),
+        "Square": lambda queries=q: torchattacks.Square(model, norm=peer_norm, eps=eps, seed=0, n_queries=queries,
+                                                        n_restarts=1),
+    }
     if k >= 4 and steps != 10:
         # AutoAttack standard as published: torchattacks.AutoAttack's own construction with n_iter = steps
-        parts = [torchattacks.APGD(model, norm=peer_norm, eps=eps, seed=0, loss="ce", n_restarts=1, steps=steps),
-                 torchattacks.APGDT(model, norm=peer_norm, eps=eps, seed=0, n_classes=k, n_restarts=1, steps=steps),
-                 torchattacks.FAB(model, norm=peer_norm, eps=eps, seed=0, multi_targeted=True, n_classes=k,
-                                  n_restarts=1, steps=steps),
-                 torchattacks.Square(model, norm=peer_norm, eps=eps, seed=0, n_queries=5000, n_restarts=1)]
+        parts = [make["APGD-CE"](), make["APGD-T"](), make["FAB-T"](), make["Square"](5000)]
         try:
             ra, secs = run(torchattacks.MultiAttack(parts))
             return ra, secs, (f"AutoAttack standard as published: APGD-CE -> APGD-T -> FAB-T ({steps} iterations "
@@ -205,27 +212,13 @@ def peer_cascade(torchattacks, model, x, y, k, eps, norm, args):
     else:
         # its APGD-T (DLR-targeted loss: the 3rd and 4th largest logits) cannot run with fewer than 4 classes;
         # the rest of its standard cascade, constructed as AutoAttack constructs it
-        kept = [("APGD-CE", torchattacks.APGD(model, norm=peer_norm, eps=eps, seed=0, loss="ce", n_restarts=1,
-                                              steps=steps)),
-                ("FAB-T", torchattacks.FAB(model, norm=peer_norm, eps=eps, seed=0, multi_targeted=True, n_classes=k,
-                                           n_restarts=1, steps=steps)),
-                ("Square", torchattacks.Square(model, norm=peer_norm, eps=eps, seed=0, n_queries=q, n_restarts=1))]
-        ra, secs = run(torchattacks.MultiAttack([a for _, a in kept]))
+        ra, secs = run(torchattacks.MultiAttack([make[label]() for label in ("APGD-CE", "FAB-T", "Square")]))
         return ra, secs, (f"AutoAttack standard without APGD-T (needs 4 classes, the model has {k}): "
                           f"APGD-CE -> FAB-T ({steps} iterations each) -> Square-{q}, as AutoAttack constructs them")
     kept, dropped = [], []
     probe_x, probe_y = xs[:2], ys[:2]
-    candidates = [
-        ("APGD-CE", lambda: torchattacks.APGD(model, norm=peer_norm, eps=eps, seed=0, loss="ce", n_restarts=1,
-                                              steps=steps)),
-        ("APGD-T", lambda: torchattacks.APGDT(model, norm=peer_norm, eps=eps, seed=0, n_classes=k, n_restarts=1,
-                                              steps=steps)),
-        ("FAB-T", lambda: torchattacks.FAB(model, norm=peer_norm, eps=eps, seed=0, multi_targeted=True, n_classes=k,
-                                           n_restarts=1, steps=steps)),
-        ("Square", lambda: torchattacks.Square(model, norm=peer_norm, eps=eps, seed=0, n_queries=q, n_restarts=1)),
-    ]
-    for label, make in candidates:
-        atk = make()
+    for label, build_attack in make.items():
+        atk = build_attack()
         try:
             if label == "Square":
                 atk.n_queries = 2
